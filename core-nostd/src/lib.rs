@@ -1,0 +1,118 @@
+//! StreamChecker's core: frame parsing and fixed-capacity accumulators, with no I/O, no
+//! allocation and no panics.
+//!
+//! - [`parse_frame`] turns one captured frame into a [`Summary`] (source, destination, IP
+//!   length, protocol) by the accounting rules in `docs/ACCOUNTING.md`: only the outermost IP
+//!   header counts; IPv4 counts its total length, IPv6 its payload length + 40; a header that
+//!   cannot be read completely is an [`Error`], never a count.
+//! - [`cidr`] holds address prefixes and the traffic [`Filter`].
+//! - [`pairs`], [`windows`] and [`topk`] accumulate counts in memory fixed at compile time.
+//! - [`savefile`] reads pcap and pcapng files from byte slices.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo
+)]
+#![cfg_attr(
+    test,
+    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+)]
+
+pub mod cidr;
+pub mod error;
+mod ip;
+pub mod link;
+mod oui;
+pub mod pairs;
+pub mod savefile;
+pub mod topk;
+pub mod windows;
+
+pub use cidr::{Filter, Prefix};
+pub use error::{Error, Layer, Reason};
+pub use ip::Summary;
+pub use pairs::{Counts, Pair, PairTable};
+
+/// pcap LINKTYPE numbers (<https://www.tcpdump.org/linktypes.html>) that [`parse_frame`]
+/// decodes.
+pub mod linktype {
+    /// BSD loopback, address family in the writer's byte order.
+    pub const NULL: u32 = 0;
+    /// Ethernet (with any stack of 802.1Q / 802.1ad tags, PPPoE, MPLS, …).
+    pub const ETHERNET: u32 = 1;
+    /// PPP, with or without HDLC-like framing.
+    pub const PPP: u32 = 9;
+    /// Raw IP as some BSDs write it (DLT_RAW = 12).
+    pub const RAW_12: u32 = 12;
+    /// Raw IP as OpenBSD writes it (DLT_RAW = 14).
+    pub const RAW_14: u32 = 14;
+    /// PPP in HDLC-like framing.
+    pub const PPP_HDLC: u32 = 50;
+    /// Raw IP, version from the header.
+    pub const RAW: u32 = 101;
+    /// Cisco HDLC.
+    pub const C_HDLC: u32 = 104;
+    /// OpenBSD loopback, address family in network byte order.
+    pub const LOOP: u32 = 108;
+    /// Linux cooked capture v1 (`-i any` before libpcap 1.10).
+    pub const LINUX_SLL: u32 = 113;
+    /// Raw IPv4.
+    pub const IPV4: u32 = 228;
+    /// Raw IPv6.
+    pub const IPV6: u32 = 229;
+    /// Linux cooked capture v2 (`-i any` since libpcap 1.10).
+    pub const LINUX_SLL2: u32 = 276;
+
+    /// Every link type [`crate::parse_frame`] decodes, ascending.
+    pub const SUPPORTED: [u32; 13] = [
+        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, LOOP, LINUX_SLL, IPV4, IPV6,
+        LINUX_SLL2,
+    ];
+
+    /// True when [`crate::parse_frame`] decodes `link_type`.
+    pub const fn is_supported(link_type: u32) -> bool {
+        matches!(
+            link_type,
+            NULL | ETHERNET
+                | PPP
+                | RAW_12
+                | RAW_14
+                | PPP_HDLC
+                | RAW
+                | C_HDLC
+                | LOOP
+                | LINUX_SLL
+                | IPV4
+                | IPV6
+                | LINUX_SLL2
+        )
+    }
+}
+
+/// Reads the outermost IP header of one frame captured on a link of type `link_type` (a pcap
+/// LINKTYPE number, see [`linktype`]).
+///
+/// `frame` is the captured bytes (at most the snap length); lengths come from the IP header,
+/// so truncation and padding do not change what a packet counts for.
+#[inline]
+pub fn parse_frame(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
+    match link_type {
+        linktype::ETHERNET => link::from_ethernet(frame),
+        linktype::LINUX_SLL => link::from_linux_sll(frame),
+        linktype::LINUX_SLL2 => link::from_linux_sll2(frame),
+        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 => link::from_raw_ip(frame),
+        linktype::IPV4 => link::from_ipv4(frame),
+        linktype::IPV6 => link::from_ipv6(frame),
+        linktype::NULL => link::from_null(frame),
+        linktype::LOOP => link::from_loop(frame),
+        linktype::PPP | linktype::PPP_HDLC => link::from_ppp(frame),
+        linktype::C_HDLC => link::from_cisco_hdlc(frame),
+        other => Err(Error::UnsupportedLinkType(other)),
+    }
+}

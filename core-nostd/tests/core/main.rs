@@ -1,0 +1,5 @@
+//! Integration tests of the core: the conformance corpus, differential tests against
+//! etherparse, and the accumulators' invariants.
+
+mod conformance;
+mod corpus;
