@@ -108,7 +108,7 @@ impl Prefix {
     }
 
     /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -277,17 +277,17 @@ mod tests {
     #[test]
     fn parses_networks_and_hosts() {
         let p = Prefix::parse("10.0.0.0/8").unwrap();
-        assert_eq!((p.addr(), p.len()), (v4(10, 0, 0, 0), 8));
+        assert_eq!((p.addr(), p.prefix_len()), (v4(10, 0, 0, 0), 8));
         let p = Prefix::parse(" 192.0.2.7 ").unwrap();
-        assert_eq!((p.addr(), p.len()), (v4(192, 0, 2, 7), 32));
+        assert_eq!((p.addr(), p.prefix_len()), (v4(192, 0, 2, 7), 32));
         let p = Prefix::parse("2001:db8::/32").unwrap();
         assert_eq!(
             p.addr(),
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0))
         );
-        assert_eq!(p.len(), 32);
-        assert_eq!(Prefix::parse("::/0").unwrap().len(), 0);
-        assert_eq!(Prefix::parse("::ffff:192.0.2.1").unwrap().len(), 128);
+        assert_eq!(p.prefix_len(), 32);
+        assert_eq!(Prefix::parse("::/0").unwrap().prefix_len(), 0);
+        assert_eq!(Prefix::parse("::ffff:192.0.2.1").unwrap().prefix_len(), 128);
         assert_eq!(Prefix::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
     }
 

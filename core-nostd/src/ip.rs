@@ -343,10 +343,9 @@ mod tests {
                 header_length: 24
             })
         );
-        assert_eq!(
-            parse(Announced::V4, &v4_header(0x46, 24)).unwrap().length,
-            24
-        );
+        let mut with_option = [0u8; 24];
+        with_option[..20].copy_from_slice(&v4_header(0x46, 24));
+        assert_eq!(parse(Announced::V4, &with_option).unwrap().length, 24);
     }
 
     #[test]

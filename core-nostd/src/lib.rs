@@ -21,7 +21,12 @@
 )]
 #![cfg_attr(
     test,
-    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+    allow(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::unreachable
+    )
 )]
 
 pub mod cidr;

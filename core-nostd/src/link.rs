@@ -197,10 +197,10 @@ pub fn from_raw_ip(frame: &[u8]) -> Result<Summary, Error> {
     if let Some(rest) = frame.get(1..).filter(|r| r.starts_with(&PPP_HDLC)) {
         return walk(Step::PppHdlc(rest));
     }
-    if let Some((zeros, rest)) = frame.split_first_chunk::<10>() {
-        if zeros == &[0; 10] {
-            return ip::parse(Announced::Either, rest);
-        }
+    if let Some((zeros, rest)) = frame.split_first_chunk::<10>()
+        && zeros == &[0; 10]
+    {
+        return ip::parse(Announced::Either, rest);
     }
     ip::parse(Announced::Either, frame)
 }

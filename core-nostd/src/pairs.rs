@@ -132,7 +132,7 @@ impl Hasher for PairHasher {
     #[inline]
     fn finish(&self) -> u64 {
         let h = (self.0 ^ (self.0 >> 32)).wrapping_mul(SEED);
-        h >> 32 | h << 32
+        h.rotate_left(32)
     }
 }
 

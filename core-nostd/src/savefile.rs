@@ -249,6 +249,8 @@ impl Interface {
     }
 }
 
+// One reader per file: the pcapng interface table is inline so that nothing allocates.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum State {
     Pcap {
@@ -720,7 +722,7 @@ fn block_body(
     if (total as usize) < min_len {
         return Err(bad("block length below the minimum"));
     }
-    if total % 4 != 0 {
+    if !total.is_multiple_of(4) {
         return Err(bad("block length not a multiple of 4"));
     }
     if total > block::MAX_LEN {

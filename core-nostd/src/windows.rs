@@ -1,1 +1,411 @@
-//! windows
+//! Aligned tumbling windows over event time, in memory fixed at compile time.
+//!
+//! A window is `[start, start + length)` with `start` a multiple of `length` since the Unix
+//! epoch, so every instance of the program cuts time the same way. The watermark is the
+//! largest event time seen minus the grace period (or a later time the caller supplies, such
+//! as the wall clock); a window closes once the watermark reaches its end and is handed to the
+//! caller exactly once, in order, including windows that saw no record at all: a quiet window
+//! is exactly the one a minimum limit is for. A record for a window that has already closed is
+//! counted as late, never dropped silently, so `closed + open + late == everything added`.
+
+use core::fmt;
+
+use heapless::Deque;
+
+use crate::pairs::Counts;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+/// The start of the window of `length` that holds `ts` (`ts - ts mod length`); `length` 0
+/// is treated as 1.
+#[inline]
+pub const fn window_start(ts: Millis, length: Millis) -> Millis {
+    let length = if length == 0 { 1 } else { length };
+    ts - ts % length
+}
+
+/// A window, open or closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window<S> {
+    /// First millisecond of the window.
+    pub start: Millis,
+    /// First millisecond after it (`start + length`).
+    pub end: Millis,
+    /// Bytes and packets of the records it got.
+    pub counts: Counts,
+    /// Records it got.
+    pub records: u64,
+    /// Whatever else the caller accumulates per window (a top-talkers sketch, say).
+    pub state: S,
+}
+
+/// Why a set of windows could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowConfigError {
+    /// The window length is 0.
+    ZeroLength,
+    /// The grace period keeps more windows open than the set has room for.
+    GraceTooLong {
+        /// Windows that would have to stay open at once.
+        needed: u64,
+        /// Windows the set can hold (`N`).
+        capacity: usize,
+    },
+}
+
+impl fmt::Display for WindowConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WindowConfigError::ZeroLength => f.write_str("window length must be at least 1 ms"),
+            WindowConfigError::GraceTooLong { needed, capacity } => write!(
+                f,
+                "grace period keeps {needed} windows open but only {capacity} fit: shorten the grace period"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for WindowConfigError {}
+
+/// Returned by [`Windows::add`] for a record whose window has already closed; its counts went
+/// to [`Windows::late`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Late {
+    /// Start of the (closed) window the record belonged to.
+    pub window_start: Millis,
+}
+
+/// The open windows, from the oldest not yet closed to the newest that has a record, with
+/// per-window state `S` and room for `N` of them.
+pub struct Windows<S, const N: usize> {
+    length: Millis,
+    grace: Millis,
+    /// Consecutive windows; the front starts at `next_start`.
+    open: Deque<Window<S>, N>,
+    /// Start of the oldest window not yet closed; `None` until a start is known.
+    next_start: Option<Millis>,
+    /// Largest event time added.
+    max_event: Option<Millis>,
+    /// Watermark supplied from outside (wall clock), if later than event time's.
+    external: Option<Millis>,
+    late: Counts,
+    late_records: u64,
+}
+
+impl<S: Default, const N: usize> Windows<S, N> {
+    /// Windows of `length` ms; a window stays open until event time passes its end by `grace`
+    /// ms.
+    pub fn new(length: Millis, grace: Millis) -> Result<Self, WindowConfigError> {
+        if length == 0 {
+            return Err(WindowConfigError::ZeroLength);
+        }
+        let needed = grace.div_ceil(length).saturating_add(1);
+        if needed > N as u64 {
+            return Err(WindowConfigError::GraceTooLong {
+                needed,
+                capacity: N,
+            });
+        }
+        Ok(Windows {
+            length,
+            grace,
+            open: Deque::new(),
+            next_start: None,
+            max_event: None,
+            external: None,
+            late: Counts::ZERO,
+            late_records: 0,
+        })
+    }
+
+    /// The window length in ms.
+    pub fn length(&self) -> Millis {
+        self.length
+    }
+
+    /// The grace period in ms.
+    pub fn grace(&self) -> Millis {
+        self.grace
+    }
+
+    /// Declares that windows begin at the one holding `ts`, before any record arrives (so a
+    /// silent start is still checked). No effect once a start is known.
+    pub fn start_at(&mut self, ts: Millis) {
+        if self.next_start.is_none() {
+            self.next_start = Some(window_start(ts, self.length));
+        }
+    }
+
+    /// Counts of the records that arrived after their window had closed.
+    pub fn late(&self) -> Counts {
+        self.late
+    }
+
+    /// How many records arrived late.
+    pub fn late_records(&self) -> u64 {
+        self.late_records
+    }
+
+    /// The current watermark: the largest event time minus the grace period, or the external
+    /// watermark if that is later. `None` before anything is known.
+    pub fn watermark(&self) -> Option<Millis> {
+        let event = self.max_event.map(|m| m.saturating_sub(self.grace));
+        match (event, self.external) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Start of the oldest window not yet closed.
+    pub fn next_to_close(&self) -> Option<Millis> {
+        self.next_start
+    }
+
+    /// The sum of every open window's counts.
+    pub fn open_counts(&self) -> Counts {
+        self.open
+            .iter()
+            .fold(Counts::ZERO, |acc, w| acc.plus(w.counts))
+    }
+
+    /// Adds a record of `counts` at event time `ts`. Windows that the new watermark closes are
+    /// handed to `on_close` first, oldest first. Returns the state of the record's window, or
+    /// [`Late`] when that window had already closed.
+    pub fn add(
+        &mut self,
+        ts: Millis,
+        counts: Counts,
+        mut on_close: impl FnMut(Window<S>),
+    ) -> Result<&mut S, Late> {
+        let start = window_start(ts, self.length);
+        if self.next_start.is_some_and(|next| start < next) {
+            self.late.add(counts);
+            self.late_records = self.late_records.wrapping_add(1);
+            return Err(Late {
+                window_start: start,
+            });
+        }
+        self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
+        let next = *self.next_start.get_or_insert(start);
+        self.close_due(&mut on_close);
+        let base = self.next_start.unwrap_or(next);
+        let offset = usize::try_from((start - base.min(start)) / self.length).unwrap_or(usize::MAX);
+        if !self.open_through(base, offset) {
+            // Unreachable: `new` sized the set for every window the grace period can keep
+            // open. Should it happen, the record is counted as late, not lost.
+            self.late.add(counts);
+            self.late_records = self.late_records.wrapping_add(1);
+            return Err(Late {
+                window_start: start,
+            });
+        }
+        match self.open.get_mut(offset) {
+            Some(window) => {
+                window.counts.add(counts);
+                window.records = window.records.wrapping_add(1);
+                Ok(&mut window.state)
+            }
+            None => Err(Late {
+                window_start: start,
+            }),
+        }
+    }
+
+    /// Moves the watermark to at least `watermark` (the wall clock in live mode, minus the
+    /// grace period) and closes what it passes.
+    pub fn advance_to(&mut self, watermark: Millis, mut on_close: impl FnMut(Window<S>)) {
+        self.external = Some(self.external.map_or(watermark, |w| w.max(watermark)));
+        self.close_due(&mut on_close);
+    }
+
+    /// Closes every window up to and including the one holding the largest event time (end of
+    /// input). Later records are late.
+    pub fn finish(&mut self, mut on_close: impl FnMut(Window<S>)) {
+        let Some(last) = self.max_event.or(self.external) else {
+            return;
+        };
+        let through = window_start(last, self.length).saturating_add(self.length);
+        self.close_before(through, &mut on_close);
+    }
+
+    fn close_due(&mut self, on_close: &mut impl FnMut(Window<S>)) {
+        if let Some(w) = self.watermark() {
+            self.close_before(w, on_close);
+        }
+    }
+
+    /// Closes every window whose end is at or before `limit`.
+    fn close_before(&mut self, limit: Millis, on_close: &mut impl FnMut(Window<S>)) {
+        let Some(mut next) = self.next_start else {
+            return;
+        };
+        while let Some(end) = next.checked_add(self.length).filter(|end| *end <= limit) {
+            let window = match self.open.front() {
+                Some(w) if w.start == next => self.open.pop_front(),
+                _ => None,
+            };
+            on_close(window.unwrap_or_else(|| self.empty(next)));
+            next = end;
+            self.next_start = Some(next);
+        }
+    }
+
+    fn empty(&self, start: Millis) -> Window<S> {
+        Window {
+            start,
+            end: start.saturating_add(self.length),
+            counts: Counts::ZERO,
+            records: 0,
+            state: S::default(),
+        }
+    }
+
+    /// Creates empty windows up to the one `offset` windows after the oldest (which starts at
+    /// `base`); false if they do not fit.
+    fn open_through(&mut self, base: Millis, offset: usize) -> bool {
+        while self.open.len() <= offset {
+            let start = base.saturating_add((self.open.len() as u64).saturating_mul(self.length));
+            let window = self.empty(start);
+            if self.open.push_back(window).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN5: Millis = 300_000;
+
+    fn collect<const N: usize>(
+        w: &mut Windows<(), N>,
+        ts: Millis,
+        bytes: u64,
+    ) -> Vec<(Millis, u64, u64)> {
+        let mut out = Vec::new();
+        let _ = w.add(ts, Counts::new(bytes, 1), |c| {
+            out.push((c.start, c.counts.bytes, c.records))
+        });
+        out
+    }
+
+    #[test]
+    fn window_start_is_aligned_to_the_epoch() {
+        assert_eq!(window_start(0, MIN5), 0);
+        assert_eq!(window_start(299_999, MIN5), 0);
+        assert_eq!(window_start(300_000, MIN5), 300_000);
+        assert_eq!(window_start(1_700_000_123_456, MIN5), 1_700_000_100_000);
+        assert_eq!(window_start(7, 0), 7);
+    }
+
+    #[test]
+    fn a_record_on_a_boundary_belongs_to_the_later_window() {
+        let mut w = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        assert!(collect(&mut w, 299_999, 10).is_empty());
+        // 300_000 opens [300000, 600000) and, with no grace, closes [0, 300000).
+        assert_eq!(collect(&mut w, 300_000, 20), vec![(0, 10, 1)]);
+        let mut last = Vec::new();
+        w.finish(|c| last.push((c.start, c.counts.bytes)));
+        assert_eq!(last, vec![(300_000, 20)]);
+    }
+
+    #[test]
+    fn quiet_windows_are_emitted_with_zero_traffic() {
+        let mut w = Windows::<(), 4>::new(MIN5, 5_000).unwrap();
+        assert!(collect(&mut w, 10_000, 100).is_empty());
+        // 20 minutes later: windows 0, 5, 10 close; 5 and 10 saw nothing.
+        let closed = collect(&mut w, 1_210_000, 7);
+        assert_eq!(
+            closed,
+            vec![
+                (0, 100, 1),
+                (300_000, 0, 0),
+                (600_000, 0, 0),
+                (900_000, 0, 0)
+            ]
+        );
+        assert_eq!(w.open_counts(), Counts::new(7, 1));
+    }
+
+    #[test]
+    fn grace_keeps_a_window_open_and_late_records_are_counted() {
+        let mut w = Windows::<(), 4>::new(MIN5, 10_000).unwrap();
+        assert!(collect(&mut w, 290_000, 1).is_empty());
+        // 305 s: watermark 295 s, window 0 still open; a record for it is on time.
+        assert!(collect(&mut w, 305_000, 2).is_empty());
+        assert!(collect(&mut w, 299_000, 4).is_empty());
+        // 310 s: watermark 300 s closes window 0 with 1 + 4.
+        assert_eq!(collect(&mut w, 310_000, 8), vec![(0, 5, 2)]);
+        // Now a record for window 0 is late.
+        assert!(collect(&mut w, 1_000, 16).is_empty());
+        assert_eq!(w.late(), Counts::new(16, 1));
+        assert_eq!(w.late_records(), 1);
+        assert_eq!(w.open_counts(), Counts::new(10, 2));
+    }
+
+    #[test]
+    fn external_watermark_closes_silent_windows() {
+        let mut w = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        w.start_at(1_000);
+        let mut closed = Vec::new();
+        w.advance_to(900_000, |c| closed.push((c.start, c.records)));
+        assert_eq!(closed, vec![(0, 0), (300_000, 0), (600_000, 0)]);
+        assert_eq!(w.next_to_close(), Some(900_000));
+        // Records for closed windows are late even though no record was ever added.
+        assert!(w.add(5, Counts::new(1, 1), |_| {}).is_err());
+        assert_eq!(w.late(), Counts::new(1, 1));
+    }
+
+    #[test]
+    fn each_window_is_handed_back_exactly_once() {
+        let mut w = Windows::<(), 4>::new(MIN5, 60_000).unwrap();
+        let mut closed = Vec::new();
+        let mut sent = Counts::ZERO;
+        for i in 0..100u64 {
+            // Out of order within a minute.
+            let ts = 1_000_000 + i * 37_000 - (i % 3) * 20_000;
+            let c = Counts::new(i + 1, 1);
+            sent.add(c);
+            let _ = w.add(ts, c, |c| closed.push(c));
+        }
+        w.finish(|c| closed.push(c));
+        let starts: Vec<Millis> = closed.iter().map(|c| c.start).collect();
+        let mut expected = starts.clone();
+        expected.dedup();
+        assert_eq!(starts, expected);
+        assert!(starts.windows(2).all(|p| p[1] == p[0] + MIN5));
+        let total = closed.iter().fold(Counts::ZERO, |a, c| a.plus(c.counts));
+        assert_eq!(total.plus(w.late()), sent);
+        assert_eq!(w.open_counts(), Counts::ZERO);
+    }
+
+    #[test]
+    fn configuration_errors() {
+        assert_eq!(
+            Windows::<(), 4>::new(0, 0).err(),
+            Some(WindowConfigError::ZeroLength)
+        );
+        assert_eq!(
+            Windows::<(), 2>::new(MIN5, MIN5 + 1).err(),
+            Some(WindowConfigError::GraceTooLong {
+                needed: 3,
+                capacity: 2
+            })
+        );
+        assert!(Windows::<(), 2>::new(MIN5, MIN5).is_ok());
+    }
+
+    #[test]
+    fn timestamps_near_the_end_of_time_do_not_hang_or_panic() {
+        let mut w = Windows::<(), 2>::new(MIN5, 0).unwrap();
+        let _ = w.add(u64::MAX, Counts::new(1, 1), |_| {});
+        let _ = w.add(u64::MAX - 1, Counts::new(1, 1), |_| {});
+        w.advance_to(u64::MAX, |_| {});
+        w.finish(|_| {});
+        assert_eq!(w.open_counts().plus(w.late()).packets, 2);
+    }
+}
