@@ -332,11 +332,20 @@ fn cisco_isl<'a>(frame: &'a [u8], dst: &[u8], length: u16) -> Option<&'a [u8]> {
         return None;
     }
     let inner = frame.get(ISL_HEADER..).unwrap_or(&[]);
-    // The length counts from the byte after it, 12 bytes before the inner frame.
+    // The inner frame keeps its own 4-byte FCS. The ISL length counts from the byte after it,
+    // 12 bytes before the inner frame, so it places the FCS even when the capture stops short
+    // of it; with no length, the capture's end is taken as the frame's.
     Some(match usize::from(length) {
-        0 => inner,
-        len => clamp(inner, len.saturating_sub(12)),
+        0 => without_fcs(inner),
+        len => clamp(inner, len.saturating_sub(12 + 4)),
     })
+}
+
+/// An encapsulated Ethernet frame that ends in its 4-byte FCS, without it: IP headers that
+/// reach into those bytes are cut short, as in the reference decoder.
+fn without_fcs(frame: &[u8]) -> &[u8] {
+    const FCS_LEN: usize = 4;
+    clamp(frame, frame.len().saturating_sub(FCS_LEN))
 }
 
 /// An IEEE 802.3 payload whose length field said `length`: LLC, or Novell's raw IPX (which
@@ -543,10 +552,14 @@ fn llc(bytes: &[u8]) -> Result<Step<'_>, Error> {
             (OUI_ETHERTYPE | OUI_CISCO_90, ty) if information => {
                 Ok(Step::EtherType(Layer::Llc, ty, rest))
             }
-            (OUI_BRIDGED, PID_BRIDGED_ETHERNET | PID_BRIDGED_ETHERNET_FCS) => {
+            (OUI_BRIDGED, pid @ (PID_BRIDGED_ETHERNET | PID_BRIDGED_ETHERNET_FCS)) => {
                 // Two bytes of padding keep the bridged frame aligned.
                 let (rest, _) = header(Layer::Llc, needed + 2, rest, take(2usize))?;
-                Ok(Step::Ethernet(rest))
+                Ok(Step::Ethernet(if pid == PID_BRIDGED_ETHERNET_FCS {
+                    without_fcs(rest)
+                } else {
+                    rest
+                }))
             }
             (_, pid) => not_ip(Layer::Llc, pid),
         };
@@ -673,3 +686,7 @@ fn nsh(bytes: &[u8]) -> Result<Step<'_>, Error> {
         other => return not_ip(Layer::Nsh, u16::from(other)),
     })
 }
+
+#[cfg(test)]
+#[path = "link_tests.rs"]
+mod tests;
