@@ -85,11 +85,7 @@ pub(crate) fn parse(announced: Announced, bytes: &[u8]) -> Result<Summary, Error
 #[inline]
 fn ipv4(bytes: &[u8]) -> Result<Summary, Error> {
     let Some(h) = bytes.first_chunk::<{ v4::MIN_HEADER_LEN }>() else {
-        return Err(Error::Truncated {
-            layer: Layer::Ipv4,
-            needed: v4::MIN_HEADER_LEN,
-            got: bytes.len(),
-        });
+        return Err(short_ipv4(bytes));
     };
     let ihl = h[v4::VER_IHL] & 0x0f;
     if ihl < 5 {
@@ -122,6 +118,31 @@ fn ipv4(bytes: &[u8]) -> Result<Summary, Error> {
         length: u32::from(total_length),
         protocol: h[v4::PROTOCOL],
     })
+}
+
+/// Why an IPv4 header shorter than 20 bytes fails, checking its fields in the order they come
+/// (a bogus header length is reported as such even in a short frame, as other decoders do).
+#[cold]
+fn short_ipv4(bytes: &[u8]) -> Error {
+    let ihl = bytes.first().map_or(5, |b| b & 0x0f);
+    if ihl < 5 {
+        return Error::HeaderLengthTooSmall { ihl };
+    }
+    let header_length = u16::from(ihl) * 4;
+    if let Some(&[hi, lo]) = bytes.get(v4::TOTAL_LEN..v4::TOTAL_LEN + 2) {
+        let total_length = u16::from_be_bytes([hi, lo]);
+        if total_length < header_length {
+            return Error::TotalLengthTooSmall {
+                total_length,
+                header_length,
+            };
+        }
+    }
+    Error::Truncated {
+        layer: Layer::Ipv4,
+        needed: v4::MIN_HEADER_LEN,
+        got: bytes.len(),
+    }
 }
 
 /// IPv4 option kinds (RFC 791) that this module has to know.

@@ -63,9 +63,7 @@ fn dump(link: u32, frame: &[u8], answer: &str) {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::path::Path::new(&dir);
     let mut pcap = Vec::new();
-    for word in [0xa1b2_c3d4u32] {
-        pcap.extend_from_slice(&word.to_le_bytes());
-    }
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     pcap.extend_from_slice(&[2, 0, 4, 0]);
     for word in [0u32, 0, 262_144, link] {
         pcap.extend_from_slice(&word.to_le_bytes());
