@@ -1,0 +1,135 @@
+//! Capture files (pcap, pcapng; a path or stdin) read through the core's push parser, so a
+//! file of any size streams through one buffer.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use core_nostd::linktype;
+use core_nostd::savefile::{FileError, Reader, Record};
+
+/// How much is read before the file header is parsed: enough for the first records, which
+/// decide between the pcap variants.
+const FIRST_READ: usize = 1 << 20;
+
+/// The pcap file header; the pcapng section header is no shorter.
+const PCAP_HEADER: usize = 24;
+
+/// An open capture file.
+pub struct Input {
+    reader: Reader,
+    source: Box<dyn Read>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Offset in the file of `buf[0]`, for error messages.
+    offset: u64,
+}
+
+/// Opens `path` (`-` = stdin) and reads its file header. An unsupported link type is an error
+/// here, naming the number.
+pub fn open(path: &Path) -> Result<Input> {
+    let stdin = path.as_os_str() == "-";
+    let mut source: Box<dyn Read> = if stdin {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).context("cannot open")?)
+    };
+    let mut buf = vec![0; FIRST_READ];
+    // From a file, the first records are read too, to tell the pcap variants apart; from a
+    // pipe, waiting for them would hold back the first packets.
+    let first = if stdin { PCAP_HEADER } else { FIRST_READ };
+    let (end, eof) = read_at_least(&mut source, &mut buf, first)?;
+    let (reader, used) = Reader::start(&buf[..end]).map_err(|e| match e {
+        FileError::Incomplete { .. } => {
+            anyhow!("not a capture file: it ends inside the file header")
+        }
+        e => anyhow!(e),
+    })?;
+    if let Some(lt) = reader.link_type()
+        && !linktype::is_supported(lt)
+    {
+        bail!(
+            "unsupported link type {lt} (supported: {:?})",
+            linktype::SUPPORTED
+        );
+    }
+    Ok(Input {
+        reader,
+        source,
+        buf,
+        start: used,
+        end,
+        eof,
+        offset: 0,
+    })
+}
+
+/// Reads into `buf` until at least `min` bytes are in (or `buf` is full, or the input ends);
+/// returns the bytes read and whether the input ended.
+fn read_at_least(source: &mut dyn Read, buf: &mut [u8], min: usize) -> Result<(usize, bool)> {
+    let mut end = 0;
+    while end < min.min(buf.len()) {
+        match source.read(&mut buf[end..]) {
+            Ok(0) => return Ok((end, true)),
+            Ok(n) => end += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading"),
+        }
+    }
+    Ok((end, false))
+}
+
+impl Input {
+    /// Reads until `buf[start..end]` holds at least `needed` bytes or the input ends.
+    fn fill(&mut self, needed: usize) -> Result<()> {
+        if self.start > 0 && self.start + needed > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.offset += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.start + needed > self.buf.len() {
+            self.buf.resize(self.start + needed, 0);
+        }
+        if !self.eof && self.end - self.start < needed {
+            let missing = needed - (self.end - self.start);
+            let (n, eof) = read_at_least(&mut self.source, &mut self.buf[self.end..], missing)?;
+            self.end += n;
+            self.eof = eof;
+        }
+        Ok(())
+    }
+}
+
+/// Hands every packet's link type and captured bytes to `each`, in file order. On damage, the
+/// packets before it have been handed over and the error says where it is.
+pub fn replay(mut input: Input, mut each: impl FnMut(u32, &[u8])) -> Result<()> {
+    loop {
+        let window = &input.buf[input.start..input.end];
+        match input.reader.next(window) {
+            Ok((record, used)) => {
+                if let Record::Packet(p) = record {
+                    each(p.link_type, p.data);
+                }
+                input.start += used;
+            }
+            Err(FileError::Incomplete { needed }) => {
+                if input.eof {
+                    if input.start == input.end {
+                        return Ok(());
+                    }
+                    bail!(
+                        "file cut short at byte {}: the last record needs {needed} bytes, {} remain",
+                        input.offset + input.start as u64,
+                        input.end - input.start
+                    );
+                }
+                input.fill(needed)?;
+            }
+            Err(e) => bail!("damaged at byte {}: {e}", input.offset + input.start as u64),
+        }
+    }
+}

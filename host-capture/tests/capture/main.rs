@@ -1,0 +1,3 @@
+//! `host-capture` as a user runs it: the binary over real files.
+
+mod totals;
