@@ -190,6 +190,14 @@ impl<S: Default, const N: usize> Windows<S, N> {
         let next = *self.next_start.get_or_insert(start);
         self.close_due(&mut on_close);
         let base = self.next_start.unwrap_or(next);
+        if start < base {
+            // An external watermark (the wall clock) had already passed this window.
+            self.late.add(counts);
+            self.late_records = self.late_records.wrapping_add(1);
+            return Err(Late {
+                window_start: start,
+            });
+        }
         let offset = usize::try_from((start - base.min(start)) / self.length).unwrap_or(usize::MAX);
         if !self.open_through(base, offset) {
             // Unreachable: `new` sized the set for every window the grace period can keep
@@ -358,6 +366,19 @@ mod tests {
         // Records for closed windows are late even though no record was ever added.
         assert!(w.add(5, Counts::new(1, 1), |_| {}).is_err());
         assert_eq!(w.late(), Counts::new(1, 1));
+        // The wall clock runs ahead of event time before the first record: a record for a
+        // window it has passed is late, not put in a later window.
+        let mut fresh = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        fresh.advance_to(700_000, |_| {});
+        let mut closed = Vec::new();
+        assert!(
+            fresh
+                .add(10, Counts::new(3, 1), |c| closed.push(c.start))
+                .is_err()
+        );
+        assert_eq!(closed, vec![0, 300_000]);
+        assert_eq!(fresh.late(), Counts::new(3, 1));
+        assert_eq!(fresh.open_counts(), Counts::ZERO);
     }
 
     #[test]

@@ -46,7 +46,8 @@ fn run(args: Args) -> Result<ExitCode> {
     if !args.totals {
         bail!("nothing to do: give --totals (the only output this build has)");
     }
-    let input = offline::open(&args.read).with_context(|| format!("--read {}", args.read.display()))?;
+    let input =
+        offline::open(&args.read).with_context(|| format!("--read {}", args.read.display()))?;
     let mut totals = totals::Totals::default();
     let outcome = offline::replay(input, |link_type, frame| totals.frame(link_type, frame));
     let out = std::io::stdout();

@@ -42,7 +42,9 @@ impl Totals {
             .iter()
             .map(|(p, c)| (p.src.to_string(), p.dst.to_string(), *c))
             .collect();
-        lines.sort_unstable_by(|a, b| (a.0.as_bytes(), a.1.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes())));
+        lines.sort_unstable_by(|a, b| {
+            (a.0.as_bytes(), a.1.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes()))
+        });
         let mut total = Counts::ZERO;
         for (s, d, c) in &lines {
             writeln!(out, "{s} {d} {} {}", c.bytes, c.packets)?;

@@ -40,9 +40,7 @@ fn sample_totals_and_counters() {
     let expected = std::fs::read_to_string(repo().join("samples/mixed.pcap.expected46")).unwrap();
     assert_eq!(stdout, expected);
     assert!(
-        stderr.contains(
-            "frames 11, counted 8, not_ip 1, truncated_ip 1, total_length_too_small 1"
-        ),
+        stderr.contains("frames 11, counted 8, not_ip 1, truncated_ip 1, total_length_too_small 1"),
         "{stderr}"
     );
 }
@@ -84,5 +82,9 @@ fn stdin_reads_the_same() {
     child.stdin.take().unwrap().write_all(&data).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().ends_with("TOTAL 5224 8\n"));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .ends_with("TOTAL 5224 8\n")
+    );
 }
