@@ -11,7 +11,7 @@ use core_nostd::topk::TopTalkers;
 use core_nostd::windows::{Window, Windows, window_start};
 
 fn pair(i: u16) -> Pair {
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         Pair::new(
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i)),
             IpAddr::V6(Ipv6Addr::LOCALHOST),
