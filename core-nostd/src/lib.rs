@@ -38,6 +38,7 @@ pub mod pairs;
 pub mod savefile;
 pub mod topk;
 pub mod windows;
+pub mod wire;
 
 pub use cidr::{Filter, Prefix};
 pub use error::{Error, Layer, Reason};

@@ -1,0 +1,470 @@
+//! The traffic record and its wire formats: the one place that knows them. `host-capture`
+//! encodes with it and `host-stream` decodes with it.
+//!
+//! A record is the traffic of one (source, destination) pair in one flush interval:
+//!
+//! - **Kafka, text** (the default, and the seed's format): key `"<src>,<dst>"` (IPv6 in RFC
+//!   5952 form), value the decimal byte count, header `packets` the decimal packet count, and
+//!   the message timestamp (CreateTime, ms) the interval start. A record with no `packets`
+//!   header counts as one packet (the seed sent one record per packet).
+//! - **Kafka, JSON** (`--format json`): the same key; value
+//!   `{"src":"…","dst":"…","bytes":N,"packets":N,"start_ms":N,"end_ms":N}`.
+//! - **Pipe lines**: `<start_ms> <src> <dst> <bytes> <packets>`.
+//!
+//! Encoding writes into fixed buffers; decoding is nom over the borrowed bytes. Neither
+//! allocates. `docs/wire-format.md` is the reference for other producers and consumers.
+
+use core::fmt::{self, Write};
+use core::net::IpAddr;
+use core::str::FromStr;
+
+use nom::Parser;
+use nom::branch::alt;
+use nom::bytes::complete::{is_not, tag, take_while, take_while1};
+use nom::character::complete::{char, multispace0, space1};
+use nom::combinator::{all_consuming, opt};
+use nom::sequence::{delimited, preceded, separated_pair};
+
+/// One pair's traffic in one interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Record {
+    /// Interval start, ms since the Unix epoch.
+    pub start_ms: u64,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Bytes (accounting rules of [`crate::Summary::length`]).
+    pub bytes: u64,
+    /// Packets.
+    pub packets: u64,
+}
+
+/// The name of the Kafka header that carries the packet count.
+pub const PACKETS_HEADER: &str = "packets";
+
+/// Room for the longest key: two IPv6 addresses (at most 39 characters each as `core::net`
+/// prints them; 45 allowed, the longest RFC 4291 spelling) and a comma.
+pub const KEY_MAX: usize = 91;
+/// Longest decimal `u64`.
+pub const NUMBER_MAX: usize = 20;
+/// Longest JSON value.
+pub const JSON_MAX: usize = 224;
+/// Longest pipe line, newline included.
+pub const LINE_MAX: usize = 20 + 1 + 45 + 1 + 45 + 1 + 20 + 1 + 20 + 1;
+
+/// A fixed-capacity text buffer. Writing past the end fails (`fmt::Error`) instead of
+/// truncating silently; the capacities above make that impossible for records.
+#[derive(Clone, Copy)]
+pub struct Text<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Text<N> {
+    const fn new() -> Self {
+        Text {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// The text written.
+    pub fn as_str(&self) -> &str {
+        // Only `str`s are ever written, whole, so the bytes are UTF-8.
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// The bytes written.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl<const N: usize> Write for Text<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl<const N: usize> fmt::Debug for Text<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+fn text<const N: usize>(args: fmt::Arguments<'_>) -> Text<N> {
+    let mut t = Text::new();
+    // Cannot fail for the sizes used here; an empty text would be rejected by any decoder.
+    if t.write_fmt(args).is_err() {
+        t.len = 0;
+    }
+    t
+}
+
+impl Record {
+    /// The Kafka key: `"<src>,<dst>"`.
+    pub fn key(&self) -> Text<KEY_MAX> {
+        text(format_args!("{},{}", self.src, self.dst))
+    }
+
+    /// The Kafka value in the text format: the decimal byte count.
+    pub fn text_value(&self) -> Text<NUMBER_MAX> {
+        text(format_args!("{}", self.bytes))
+    }
+
+    /// The `packets` header value: the decimal packet count.
+    pub fn packets_header(&self) -> Text<NUMBER_MAX> {
+        text(format_args!("{}", self.packets))
+    }
+
+    /// The Kafka value in the JSON format; `end_ms` is the interval's end.
+    pub fn json_value(&self, end_ms: u64) -> Text<JSON_MAX> {
+        text(format_args!(
+            r#"{{"src":"{}","dst":"{}","bytes":{},"packets":{},"start_ms":{},"end_ms":{}}}"#,
+            self.src, self.dst, self.bytes, self.packets, self.start_ms, end_ms
+        ))
+    }
+
+    /// The pipe line, newline included.
+    pub fn line(&self) -> Text<LINE_MAX> {
+        text(format_args!(
+            "{} {} {} {} {}\n",
+            self.start_ms, self.src, self.dst, self.bytes, self.packets
+        ))
+    }
+}
+
+/// Which part of a record could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The key is not `"<src>,<dst>"` with two addresses.
+    BadKey,
+    /// The value is neither a decimal byte count nor the JSON object.
+    BadValue,
+    /// The `packets` header is not a decimal count.
+    BadPackets,
+    /// The message has no timestamp, or one before 1970.
+    BadTimestamp,
+    /// The JSON value's addresses differ from the key's.
+    KeyMismatch,
+    /// A pipe line is not `<start_ms> <src> <dst> <bytes> <packets>`.
+    BadLine,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireError::BadKey => "key is not \"<src>,<dst>\"",
+            WireError::BadValue => "value is neither a decimal byte count nor a record object",
+            WireError::BadPackets => "packets header is not a decimal count",
+            WireError::BadTimestamp => "message timestamp is missing or before 1970",
+            WireError::KeyMismatch => "JSON addresses differ from the key",
+            WireError::BadLine => "line is not \"<start_ms> <src> <dst> <bytes> <packets>\"",
+        })
+    }
+}
+
+impl core::error::Error for WireError {}
+
+type E<'a> = nom::error::Error<&'a str>;
+
+fn address(text: &str) -> Option<IpAddr> {
+    IpAddr::from_str(text).ok()
+}
+
+fn number(text: &str) -> Option<u64> {
+    all_consuming(nom::character::complete::u64::<&str, E<'_>>)
+        .parse(text)
+        .ok()
+        .map(|(_, n)| n)
+}
+
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    core::str::from_utf8(bytes).ok()
+}
+
+/// Decodes a Kafka key into its two addresses.
+pub fn decode_key(key: &[u8]) -> Result<(IpAddr, IpAddr), WireError> {
+    let text = utf8(key).ok_or(WireError::BadKey)?;
+    let (_, (src, dst)) = all_consuming(separated_pair(
+        is_not::<_, _, E<'_>>(","),
+        char(','),
+        is_not(","),
+    ))
+    .parse(text)
+    .map_err(|_| WireError::BadKey)?;
+    Ok((
+        address(src).ok_or(WireError::BadKey)?,
+        address(dst).ok_or(WireError::BadKey)?,
+    ))
+}
+
+/// Decodes a Kafka message: key, value (text or JSON), the `packets` header if present and
+/// the message timestamp in ms.
+pub fn decode_kafka(
+    key: &[u8],
+    value: &[u8],
+    packets: Option<&[u8]>,
+    timestamp_ms: Option<i64>,
+) -> Result<Record, WireError> {
+    let (src, dst) = decode_key(key)?;
+    let value = utf8(value).ok_or(WireError::BadValue)?;
+    if value.trim_start().starts_with('{') {
+        let json = decode_json(value)?;
+        if (json.src, json.dst) != (src, dst) {
+            return Err(WireError::KeyMismatch);
+        }
+        return Ok(json);
+    }
+    let bytes = number(value).ok_or(WireError::BadValue)?;
+    let packets = match packets {
+        None => 1,
+        Some(p) => utf8(p).and_then(number).ok_or(WireError::BadPackets)?,
+    };
+    let start_ms = timestamp_ms
+        .and_then(|t| u64::try_from(t).ok())
+        .ok_or(WireError::BadTimestamp)?;
+    Ok(Record {
+        start_ms,
+        src,
+        dst,
+        bytes,
+        packets,
+    })
+}
+
+/// One JSON member's value: a string or an unsigned integer.
+enum Json<'a> {
+    Str(&'a str),
+    Num(u64),
+}
+
+/// Decodes the JSON value. Members may come in any order and unknown members are ignored;
+/// strings with escapes are not accepted (no address needs one).
+pub fn decode_json(value: &str) -> Result<Record, WireError> {
+    let string = || {
+        delimited(
+            char::<&str, E<'_>>('"'),
+            take_while(|c| c != '"' && c != '\\'),
+            char('"'),
+        )
+    };
+    let mut member = separated_pair(
+        preceded(multispace0, string()),
+        (multispace0, char(':'), multispace0),
+        alt((
+            string().map(Json::Str),
+            nom::character::complete::u64.map(Json::Num),
+        )),
+    );
+    let bad = |_| WireError::BadValue;
+    let (mut rest, _) = (multispace0, char::<&str, E<'_>>('{'))
+        .parse(value)
+        .map_err(bad)?;
+    let (mut src, mut dst, mut bytes, mut packets, mut start) = (None, None, None, None, None);
+    loop {
+        let (after, (name, v)) = member.parse(rest).map_err(bad)?;
+        match (name, v) {
+            ("src", Json::Str(s)) => src = address(s),
+            ("dst", Json::Str(s)) => dst = address(s),
+            ("bytes", Json::Num(n)) => bytes = Some(n),
+            ("packets", Json::Num(n)) => packets = Some(n),
+            ("start_ms", Json::Num(n)) => start = Some(n),
+            ("src" | "dst" | "bytes" | "packets" | "start_ms", _) => {
+                return Err(WireError::BadValue);
+            }
+            _ => {}
+        }
+        let (after, sep) = preceded(multispace0, alt((char::<&str, E<'_>>(','), char('}'))))
+            .parse(after)
+            .map_err(bad)?;
+        rest = after;
+        if sep == '}' {
+            break;
+        }
+    }
+    all_consuming(multispace0::<&str, E<'_>>)
+        .parse(rest)
+        .map_err(bad)?;
+    Ok(Record {
+        start_ms: start.ok_or(WireError::BadValue)?,
+        src: src.ok_or(WireError::BadValue)?,
+        dst: dst.ok_or(WireError::BadValue)?,
+        bytes: bytes.ok_or(WireError::BadValue)?,
+        packets: packets.ok_or(WireError::BadValue)?,
+    })
+}
+
+/// Decodes a pipe line (with or without its newline).
+pub fn decode_line(line: &str) -> Result<Record, WireError> {
+    let word = || take_while1::<_, &str, E<'_>>(|c: char| !c.is_ascii_whitespace());
+    let (_, (start, _, src, _, dst, _, bytes, _, packets, _)) = all_consuming((
+        word(),
+        space1,
+        word(),
+        space1,
+        word(),
+        space1,
+        word(),
+        space1,
+        word(),
+        opt(alt((tag("\r\n"), tag("\n")))),
+    ))
+    .parse(line)
+    .map_err(|_| WireError::BadLine)?;
+    Ok(Record {
+        start_ms: number(start).ok_or(WireError::BadLine)?,
+        src: address(src).ok_or(WireError::BadLine)?,
+        dst: address(dst).ok_or(WireError::BadLine)?,
+        bytes: number(bytes).ok_or(WireError::BadLine)?,
+        packets: number(packets).ok_or(WireError::BadLine)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            start_ms: 1_700_000_100_000,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "2001:db8::7".parse().unwrap(),
+            bytes: 123_456,
+            packets: 89,
+        }
+    }
+
+    #[test]
+    fn text_format_round_trips() {
+        let r = record();
+        assert_eq!(r.key().as_str(), "10.0.0.1,2001:db8::7");
+        assert_eq!(r.text_value().as_str(), "123456");
+        assert_eq!(r.packets_header().as_str(), "89");
+        let back = decode_kafka(
+            r.key().as_bytes(),
+            r.text_value().as_bytes(),
+            Some(r.packets_header().as_bytes()),
+            Some(1_700_000_100_000),
+        );
+        assert_eq!(back, Ok(r));
+    }
+
+    #[test]
+    fn seed_records_without_header_count_one_packet() {
+        let r = decode_kafka(b"192.0.2.1,192.0.2.2", b"60", None, Some(5)).unwrap();
+        assert_eq!((r.bytes, r.packets, r.start_ms), (60, 1, 5));
+    }
+
+    #[test]
+    fn json_format_round_trips_and_tolerates_order_and_extras() {
+        let r = record();
+        let json = r.json_value(1_700_000_101_000);
+        assert_eq!(
+            json.as_str(),
+            r#"{"src":"10.0.0.1","dst":"2001:db8::7","bytes":123456,"packets":89,"start_ms":1700000100000,"end_ms":1700000101000}"#
+        );
+        assert_eq!(
+            decode_kafka(r.key().as_bytes(), json.as_bytes(), None, None),
+            Ok(r)
+        );
+        let reordered = r#" { "packets" : 89, "note": "x", "dst":"2001:db8::7", "bytes":123456,
+            "start_ms":1700000100000, "src":"10.0.0.1" } "#;
+        assert_eq!(decode_json(reordered), Ok(r));
+        assert_eq!(
+            decode_kafka(b"10.0.0.2,2001:db8::7", json.as_bytes(), None, None),
+            Err(WireError::KeyMismatch)
+        );
+    }
+
+    #[test]
+    fn pipe_lines_round_trip() {
+        let r = record();
+        assert_eq!(
+            r.line().as_str(),
+            "1700000100000 10.0.0.1 2001:db8::7 123456 89\n"
+        );
+        assert_eq!(decode_line(r.line().as_str()), Ok(r));
+        assert_eq!(
+            decode_line("1 10.0.0.1 10.0.0.2 3 4"),
+            Ok(Record {
+                start_ms: 1,
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                bytes: 3,
+                packets: 4
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert_eq!(decode_key(b"10.0.0.1"), Err(WireError::BadKey));
+        assert_eq!(decode_key(b"10.0.0.1,"), Err(WireError::BadKey));
+        assert_eq!(decode_key(b"10.0.0.1,x,y"), Err(WireError::BadKey));
+        assert_eq!(decode_key(&[0xff, 0xfe]), Err(WireError::BadKey));
+        assert_eq!(
+            decode_kafka(b"1.1.1.1,2.2.2.2", b"-5", None, Some(1)),
+            Err(WireError::BadValue)
+        );
+        assert_eq!(
+            decode_kafka(
+                b"1.1.1.1,2.2.2.2",
+                b"99999999999999999999999",
+                None,
+                Some(1)
+            ),
+            Err(WireError::BadValue)
+        );
+        assert_eq!(
+            decode_kafka(b"1.1.1.1,2.2.2.2", b"5", Some(b"many"), Some(1)),
+            Err(WireError::BadPackets)
+        );
+        assert_eq!(
+            decode_kafka(b"1.1.1.1,2.2.2.2", b"5", None, Some(-1)),
+            Err(WireError::BadTimestamp)
+        );
+        assert_eq!(
+            decode_kafka(b"1.1.1.1,2.2.2.2", b"5", None, None),
+            Err(WireError::BadTimestamp)
+        );
+        assert_eq!(
+            decode_json(r#"{"src":"1.1.1.1"}"#),
+            Err(WireError::BadValue)
+        );
+        assert_eq!(decode_json(r#"{"src":1}"#), Err(WireError::BadValue));
+        assert_eq!(decode_json("{"), Err(WireError::BadValue));
+        assert_eq!(decode_line("1 2 3"), Err(WireError::BadLine));
+        assert_eq!(
+            decode_line("1 1.1.1.1 2.2.2.2 3 x"),
+            Err(WireError::BadLine)
+        );
+        assert_eq!(
+            decode_line("1 1.1.1.1 2.2.2.2 3 4 5"),
+            Err(WireError::BadLine)
+        );
+    }
+
+    #[test]
+    fn longest_records_fit_their_buffers() {
+        let widest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        let r = Record {
+            start_ms: u64::MAX,
+            src: widest,
+            dst: widest,
+            bytes: u64::MAX,
+            packets: u64::MAX,
+        };
+        assert_eq!(r.key().as_str().len(), 79);
+        assert!(r.line().as_str().len() <= LINE_MAX);
+        assert_eq!(decode_key(r.key().as_bytes()), Ok((widest, widest)));
+        assert!(!r.json_value(u64::MAX).as_str().is_empty());
+        assert_eq!(decode_line(r.line().as_str()), Ok(r));
+    }
+}
