@@ -1,66 +1,311 @@
-//! `host-capture`: frames in (a capture file now; live interfaces next), per-pair byte counts
-//! out.
+//! `host-capture`: frames in (live through libpcap, or a pcap/pcapng file), per-pair byte
+//! counts out (Kafka, stdout lines, or end-of-run totals).
 //!
 //! Every frame goes through `core-nostd`'s parser; the accounting rules are in
-//! `docs/ACCOUNTING.md`.
+//! `docs/ACCOUNTING.md`, the record formats in `docs/wire-format.md`.
 
+mod aggregate;
+mod bpf;
+mod cli;
+mod kafka;
+mod lines;
+mod live;
 mod offline;
+mod privileges;
+mod stats;
 mod totals;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use core_nostd::savefile::Timestamp;
+use core_nostd::wire::Record;
+use core_nostd::{Pair, Reason, parse_frame};
 
-/// Command-line options.
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "Count IP traffic per (source, destination) pair from a capture",
-    long_about = "Reads every frame, takes the outermost IP header's source, destination and \
-                  length (IPv4 total length, IPv6 payload length + 40) and adds them up per pair."
-)]
-struct Args {
-    /// Read frames from this pcap or pcapng file (`-` for stdin).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    read: PathBuf,
+use crate::aggregate::Aggregator;
+use crate::cli::Args;
+use crate::kafka::KafkaSink;
+use crate::lines::Lines;
+use crate::stats::Stats;
+use crate::totals::PairTotals;
 
-    /// At the end, print per-pair totals (`SRC DST BYTES PACKETS` lines sorted by source then
-    /// destination, then `TOTAL BYTES PACKETS`).
-    #[arg(long)]
-    totals: bool,
-}
+/// Exit status when the input file is damaged (what came before was counted and sent).
+const EXIT_DAMAGED: u8 = 2;
+/// Exit status when some records could not be delivered.
+const EXIT_UNDELIVERED: u8 = 3;
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(code) => code,
-        Err(e) => {
+    let args = Args::parse();
+    // The pair table is a few MB: give the pipeline a stack that holds it in any build.
+    let worker = std::thread::Builder::new()
+        .name("capture".into())
+        .stack_size(64 << 20)
+        .spawn(move || run(args));
+    match worker.map(|w| w.join()) {
+        Ok(Ok(Ok(code))) => code,
+        Ok(Ok(Err(e))) => {
             eprintln!("host-capture: {e:#}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(_)) => {
+            eprintln!("host-capture: internal error: the capture thread panicked");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("host-capture: cannot start the capture thread: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: Args) -> Result<ExitCode> {
-    if !args.totals {
-        bail!("nothing to do: give --totals (the only output this build has)");
-    }
-    let input =
-        offline::open(&args.read).with_context(|| format!("--read {}", args.read.display()))?;
-    let mut totals = totals::Totals::default();
-    let outcome = offline::replay(input, |link_type, frame| totals.frame(link_type, frame));
-    let out = std::io::stdout();
-    totals
-        .write_sorted(&mut out.lock())
-        .context("writing the totals")?;
-    eprintln!("host-capture: {}", totals.counters());
-    match outcome {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            // The packets before the damage were counted and printed; the damage is reported.
-            eprintln!("host-capture: --read {}: {e:#}", args.read.display());
-            Ok(ExitCode::from(2))
+/// Where frames come from.
+enum Source {
+    Live(live::Live),
+    // The reader holds a pcapng section's interface table inline.
+    File(Box<offline::Input>),
+}
+
+/// Everything a frame passes through after it is read.
+struct Pipeline {
+    stats: Stats,
+    aggregator: Aggregator,
+    kafka: Option<KafkaSink>,
+    lines: Option<Lines>,
+    totals: Option<PairTotals>,
+}
+
+impl Pipeline {
+    #[inline]
+    fn frame(&mut self, link_type: u32, ts: Timestamp, data: &[u8]) {
+        let Pipeline {
+            stats,
+            aggregator,
+            kafka,
+            lines,
+            totals,
+        } = self;
+        stats.frames += 1;
+        match parse_frame(link_type, data) {
+            Ok(s) => {
+                stats.counted_packets += 1;
+                stats.counted_bytes += u64::from(s.length);
+                let pair = Pair::new(s.src, s.dst);
+                if let Some(t) = totals {
+                    t.add(pair, s.length);
+                }
+                let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
+                aggregator.add(ts_ms, pair, s.length, &mut |r| {
+                    emit(&mut stats.records, kafka, lines, r);
+                });
+            }
+            Err(e) => stats.reject(&e),
         }
+    }
+
+    /// Emits the interval being filled.
+    fn flush(&mut self) {
+        let Pipeline {
+            stats,
+            aggregator,
+            kafka,
+            lines,
+            ..
+        } = self;
+        aggregator.flush(&mut |r| emit(&mut stats.records, kafka, lines, r));
+        stats.early_flushes = aggregator.early_flushes;
+        if let Some(l) = lines {
+            l.flush();
+        }
+    }
+}
+
+fn emit(records: &mut u64, kafka: &mut Option<KafkaSink>, lines: &mut Option<Lines>, r: Record) {
+    *records += 1;
+    if let Some(k) = kafka {
+        k.send(r);
+    }
+    if let Some(l) = lines {
+        l.send(&r);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    args.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    let interval_ms = u64::try_from(args.flush_interval.as_millis()).unwrap_or(u64::MAX);
+    let kafka = match &args.brokers {
+        Some(brokers) => Some(KafkaSink::new(
+            brokers,
+            &args.topic,
+            &args.kafka_options,
+            args.format,
+            interval_ms,
+            args.max_buffered_records,
+        )?),
+        None => None,
+    };
+    let mut source = match (&args.interface, &args.read) {
+        (Some(interface), _) => Source::Live(live::Live::open(interface, &args)?),
+        (None, Some(path)) => Source::File(Box::new(
+            offline::open(path).with_context(|| format!("--read {}", path.display()))?,
+        )),
+        (None, None) => bail!("give --interface or --read"),
+    };
+    let mut file_filter = match (&source, &args.filter) {
+        (Source::File(input), Some(text)) => Some(bpf::FileFilter::new(text, input.link_type())?),
+        _ => None,
+    };
+    if let Some(user) = &args.user {
+        privileges::drop_to(user)?;
+    }
+    match &source {
+        Source::Live(live) => eprintln!(
+            "host-capture: capturing on {} (link type {}), records every {:?}",
+            args.interface.as_deref().unwrap_or("?"),
+            live.link_type(),
+            args.flush_interval
+        ),
+        Source::File(_) => {}
+    }
+    let mut p = Pipeline {
+        stats: Stats::default(),
+        aggregator: Aggregator::new(interval_ms),
+        kafka,
+        lines: args.output.as_ref().map(|_| Lines::new()),
+        totals: args.totals.then(PairTotals::default),
+    };
+
+    // A live interval is flushed once the wall clock is past its end by this much (frames of
+    // the last moment may still be in the kernel's buffer).
+    const LIVE_FLUSH_DELAY_MS: u64 = 200;
+    let mut next_stats = Instant::now() + args.stats_interval;
+    let mut damaged = None;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("host-capture: stopping: signal received");
+            break;
+        }
+        match &mut source {
+            Source::Live(live) => {
+                live.pump(Duration::from_millis(100), &mut |lt, ts, data| {
+                    p.frame(lt, ts, data)
+                })?;
+                if p.aggregator
+                    .current_end()
+                    .is_some_and(|end| now_ms() >= end.saturating_add(LIVE_FLUSH_DELAY_MS))
+                {
+                    p.flush();
+                }
+            }
+            Source::File(input) => {
+                let mut each = |lt: u32, ts: Timestamp, data: &[u8]| {
+                    if file_filter.as_mut().is_none_or(|f| f.matches(lt, data)) {
+                        p.frame(lt, ts, data);
+                    }
+                };
+                match input.pump(4096, &mut each) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        damaged = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(k) = &mut p.kafka {
+            k.poll();
+        }
+        if let Some(l) = &p.lines
+            && l.error().is_err()
+        {
+            eprintln!("host-capture: stopping: stdout is closed");
+            break;
+        }
+        if !args.stats_interval.is_zero() && Instant::now() >= next_stats {
+            next_stats = Instant::now() + args.stats_interval;
+            if let Source::Live(live) = &mut source {
+                record_drops(&mut p.stats, live);
+            }
+            let kafka = p.kafka.as_ref().map(|k| k.progress()).unwrap_or_default();
+            eprintln!("host-capture: stats {} {kafka}", p.stats);
+        }
+    }
+
+    // Stop capturing, flush the table, flush the producer, account for everything.
+    if let Source::Live(live) = &mut source {
+        record_drops(&mut p.stats, live);
+    }
+    drop(source);
+    p.flush();
+    p.stats.early_flushes = p.aggregator.early_flushes;
+    let mut undelivered = false;
+    let mut summary = format!("host-capture: summary {}", p.stats);
+    if let Some(k) = p.kafka.take() {
+        let d = k.finish(args.flush_timeout);
+        summary += &format!(
+            " delivered_records={} delivered_bytes={} delivered_packets={} \
+             undelivered_records={} undelivered_bytes={} undelivered_packets={}",
+            d.delivered.records,
+            d.delivered.bytes,
+            d.delivered.packets,
+            d.undelivered.records,
+            d.undelivered.bytes,
+            d.undelivered.packets
+        );
+        undelivered |= d.undelivered.records > 0;
+    }
+    if let Some(l) = &mut p.lines {
+        l.flush();
+        summary += &format!(
+            " written_records={} written_bytes={} unwritten_records={} unwritten_bytes={}",
+            l.written, l.bytes, l.unwritten, l.unwritten_bytes
+        );
+        undelivered |= l.unwritten > 0 || l.error().is_err();
+    }
+    if let Some(t) = &p.totals {
+        t.write_sorted(&mut std::io::stdout().lock())
+            .context("writing the totals")?;
+    }
+    eprintln!("{summary}");
+
+    let unsupported = p.stats.rejected[Reason::UnsupportedLinkType as usize];
+    if unsupported > 0 && unsupported == p.stats.frames {
+        bail!(
+            "unsupported link type {} (supported: {:?})",
+            p.stats.unsupported_link_type.unwrap_or(u32::MAX),
+            core_nostd::linktype::SUPPORTED
+        );
+    }
+    if let Some(e) = damaged {
+        let path = args.read.as_deref().unwrap_or(std::path::Path::new("-"));
+        eprintln!("host-capture: --read {}: {e:#}", path.display());
+        return Ok(ExitCode::from(EXIT_DAMAGED));
+    }
+    if undelivered {
+        eprintln!("host-capture: ERROR: some records were not delivered (see the summary)");
+        return Ok(ExitCode::from(EXIT_UNDELIVERED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_drops(stats: &mut Stats, live: &mut live::Live) {
+    if let Some((kernel, interface)) = live.drops() {
+        stats.kernel_drops = Some(kernel);
+        stats.interface_drops = Some(interface);
     }
 }

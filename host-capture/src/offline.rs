@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use core_nostd::linktype;
-use core_nostd::savefile::{FileError, Reader, Record};
+use core_nostd::savefile::{FileError, Reader, Record, Timestamp};
 
 /// How much is read before the file header is parsed: enough for the first records, which
 /// decide between the pcap variants.
@@ -104,32 +104,47 @@ impl Input {
     }
 }
 
-/// Hands every packet's link type and captured bytes to `each`, in file order. On damage, the
-/// packets before it have been handed over and the error says where it is.
-pub fn replay(mut input: Input, mut each: impl FnMut(u32, &[u8])) -> Result<()> {
-    loop {
-        let window = &input.buf[input.start..input.end];
-        match input.reader.next(window) {
-            Ok((record, used)) => {
-                if let Record::Packet(p) = record {
-                    each(p.link_type, p.data);
-                }
-                input.start += used;
-            }
-            Err(FileError::Incomplete { needed }) => {
-                if input.eof {
-                    if input.start == input.end {
-                        return Ok(());
+impl Input {
+    /// The link type of a pcap file (of the first interface, for pcapng, once read).
+    pub fn link_type(&self) -> Option<u32> {
+        self.reader.link_type()
+    }
+
+    /// Hands up to `max` packets (link type, timestamp, captured bytes) to `each`, in file
+    /// order. Returns how many, or `None` at the end of the file. On damage the packets before
+    /// it have been handed over and the error says where it is.
+    pub fn pump(
+        &mut self,
+        max: usize,
+        each: &mut impl FnMut(u32, Timestamp, &[u8]),
+    ) -> Result<Option<usize>> {
+        let mut n = 0;
+        while n < max {
+            let window = &self.buf[self.start..self.end];
+            match self.reader.next(window) {
+                Ok((record, used)) => {
+                    if let Record::Packet(p) = record {
+                        each(p.link_type, p.timestamp, p.data);
+                        n += 1;
                     }
-                    bail!(
-                        "file cut short at byte {}: the last record needs {needed} bytes, {} remain",
-                        input.offset + input.start as u64,
-                        input.end - input.start
-                    );
+                    self.start += used;
                 }
-                input.fill(needed)?;
+                Err(FileError::Incomplete { needed }) => {
+                    if self.eof {
+                        if self.start == self.end {
+                            return Ok(if n == 0 { None } else { Some(n) });
+                        }
+                        bail!(
+                            "file cut short at byte {}: the last record needs {needed} bytes, {} remain",
+                            self.offset + self.start as u64,
+                            self.end - self.start
+                        );
+                    }
+                    self.fill(needed)?;
+                }
+                Err(e) => bail!("damaged at byte {}: {e}", self.offset + self.start as u64),
             }
-            Err(e) => bail!("damaged at byte {}: {e}", input.offset + input.start as u64),
         }
+        Ok(Some(n))
     }
 }

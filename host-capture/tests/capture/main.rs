@@ -1,3 +1,5 @@
 //! `host-capture` as a user runs it: the binary over real files.
 
+mod kafka;
+mod support;
 mod totals;

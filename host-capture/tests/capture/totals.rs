@@ -40,7 +40,10 @@ fn sample_totals_and_counters() {
     let expected = std::fs::read_to_string(repo().join("samples/mixed.pcap.expected46")).unwrap();
     assert_eq!(stdout, expected);
     assert!(
-        stderr.contains("frames 11, counted 8, not_ip 1, truncated_ip 1, total_length_too_small 1"),
+        stderr.contains(
+            "summary frames=11 counted_packets=8 counted_bytes=5224 not_ip=1 malformed=2 \
+             truncated_ip=1 total_length_too_small=1 records=8"
+        ),
         "{stderr}"
     );
 }

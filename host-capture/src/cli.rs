@@ -1,0 +1,183 @@
+//! The command line: what an operator can ask for, checked before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{ArgGroup, Parser, ValueEnum};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Count IP traffic per (source, destination) pair and send it to Kafka",
+    long_about = "Captures frames live (libpcap) or reads a pcap/pcapng file, takes the outermost \
+                  IP header's source, destination and length (IPv4 total length, IPv6 payload \
+                  length + 40), adds them up per pair over aligned flush intervals and sends one \
+                  record per pair and interval to a Kafka topic, or writes them as lines.",
+    group(ArgGroup::new("input").required(true).args(["interface", "read"])),
+    group(ArgGroup::new("sink").required(true).multiple(true).args(["brokers", "output", "totals"])),
+)]
+pub struct Args {
+    /// Capture live on this interface (`any` for all of them).
+    #[arg(short = 'i', long, value_name = "IF")]
+    pub interface: Option<String>,
+
+    /// Read a pcap or pcapng file instead (`-` for stdin).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+
+    /// Only frames that match this BPF filter (tcpdump syntax).
+    #[arg(short = 'f', long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Bytes captured per frame: enough for the headers (live capture only).
+    #[arg(long, default_value_t = 128, conflicts_with = "read",
+          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    pub snaplen: i32,
+
+    /// Put the interface in promiscuous mode (live capture only).
+    #[arg(long, conflicts_with = "read")]
+    pub promisc: bool,
+
+    /// Kernel capture buffer size in bytes (live capture only).
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20, conflicts_with = "read",
+          value_parser = clap::value_parser!(i32).range(65_536..))]
+    pub buffer_size: i32,
+
+    /// Deliver frames as they arrive rather than in batches (live capture only).
+    #[arg(long, conflicts_with = "read")]
+    pub immediate: bool,
+
+    /// Length of the aggregation interval, aligned to the Unix epoch (`1s`, `500ms`, `0` for
+    /// one record per packet).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub flush_interval: Duration,
+
+    /// Kafka bootstrap servers (host:port,…): send the records there.
+    #[arg(short = 'b', long, value_name = "LIST")]
+    pub brokers: Option<String>,
+
+    /// Kafka topic for the records.
+    #[arg(short = 't', long, default_value = "traffic")]
+    pub topic: String,
+
+    /// A librdkafka setting, passed as is (TLS, SASL, compression, …); repeatable.
+    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub kafka_options: Vec<(String, String)>,
+
+    /// Kafka value format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write the records as lines on stdout (`-`), for `host-stream --input -`.
+    #[arg(short = 'o', long, value_name = "-")]
+    pub output: Option<PathBuf>,
+
+    /// At the end, print per-pair totals (`SRC DST BYTES PACKETS`, sorted, then `TOTAL`).
+    #[arg(long)]
+    pub totals: bool,
+
+    /// How long to wait at shutdown for the broker to take the records still queued.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub flush_timeout: Duration,
+
+    /// Log the counters this often (`0` = never).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub stats_interval: Duration,
+
+    /// Records kept in memory while the broker is away, beyond librdkafka's own queue (records
+    /// of the same interval and pair merge there).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_buffered_records: usize,
+
+    /// After the capture is open, drop root privileges to this user (and its group).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+/// How a record's Kafka value is written (`docs/wire-format.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The decimal byte count; packets in the `packets` header.
+    Text,
+    /// A JSON object with src, dst, bytes, packets, start_ms, end_ms.
+    Json,
+}
+
+impl Args {
+    /// Checks what clap cannot: combinations and values that only make sense together.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(out) = &self.output
+            && out.as_os_str() != "-"
+        {
+            bail!("--output {}: only `-` (stdout) is supported", out.display());
+        }
+        if self.output.is_some() && self.totals {
+            bail!("--output - and --totals both write to stdout: choose one");
+        }
+        if !self.flush_interval.is_zero() && self.flush_interval.as_millis() == 0 {
+            bail!("--flush-interval must be 0 or at least 1ms");
+        }
+        if self.brokers.is_none() && (!self.kafka_options.is_empty() || self.format == Format::Json)
+        {
+            bail!("--kafka-option and --format need --brokers");
+        }
+        Ok(())
+    }
+}
+
+/// `250ms`, `1s`, `1.5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 500ms, 1s, 2m)"))?;
+    let scale = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{text:?}: expected KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(duration("fast").is_err());
+        assert!(duration("5y").is_err());
+        assert!(duration("-1s").is_err());
+    }
+
+    #[test]
+    fn kafka_options() {
+        assert_eq!(key_value("a.b=c=d"), Ok(("a.b".into(), "c=d".into())));
+        assert!(key_value("novalue").is_err());
+        assert!(key_value("=x").is_err());
+    }
+}

@@ -1,0 +1,396 @@
+//! The Kafka sink: records to a topic with nothing acknowledged lost.
+//!
+//! Records go to librdkafka's queue (idempotent producer, `acks=all`, no message expiry). When
+//! that queue is full (a slow or absent broker) the record is retried once after serving
+//! delivery reports, then parked in a bounded buffer of our own, ordered by interval, where
+//! records of the same interval and pair merge; capture goes on meanwhile. Only when that
+//! buffer is full too is a record dropped, loudly, and counted as undelivered. Every record is
+//! accounted for exactly once: delivered (acknowledged by the broker), or undelivered (failed,
+//! dropped, or still queued when the flush timeout ran out).
+
+use std::collections::BTreeMap;
+use std::net::ToSocketAddrs;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use core_nostd::wire::{PACKETS_HEADER, Record};
+use core_nostd::{Counts, Pair};
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
+
+use crate::cli::Format;
+
+/// Records, bytes and packets.
+#[derive(Debug, Default)]
+struct Tally {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    packets: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, c: Counts) {
+        self.records.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(c.bytes, Ordering::Relaxed);
+        self.packets.fetch_add(c.packets, Ordering::Relaxed);
+    }
+    fn get(&self) -> Totals {
+        Totals {
+            records: self.records.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            packets: self.packets.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a tally.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Records.
+    pub records: u64,
+    /// Bytes in them.
+    pub bytes: u64,
+    /// Packets in them.
+    pub packets: u64,
+}
+
+impl Totals {
+    fn plus(self, o: Totals) -> Totals {
+        Totals {
+            records: self.records + o.records,
+            bytes: self.bytes + o.bytes,
+            packets: self.packets + o.packets,
+        }
+    }
+}
+
+/// Delivery reports and client errors, from librdkafka's callbacks.
+#[derive(Default)]
+struct Reports {
+    delivered: Tally,
+    failed: Tally,
+    /// The last error logged and when, so an outage is logged once, not in a loop.
+    last_error: Mutex<Option<(String, Instant)>>,
+}
+
+impl Reports {
+    fn note_error(&self, message: String) {
+        let Ok(mut last) = self.last_error.lock() else {
+            return;
+        };
+        let repeat = last
+            .as_ref()
+            .is_some_and(|(m, at)| *m == message && at.elapsed() < Duration::from_secs(60));
+        if !repeat {
+            eprintln!("host-capture: kafka: {message} (records wait in the queue)");
+            *last = Some((message, Instant::now()));
+        }
+    }
+
+    fn note_success(&self) {
+        if let Ok(mut last) = self.last_error.lock()
+            && last.take().is_some()
+        {
+            eprintln!("host-capture: kafka: the broker takes records again");
+        }
+    }
+}
+
+impl ClientContext for Reports {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        use rdkafka::config::RDKafkaLogLevel::*;
+        if matches!(level, Emerg | Alert | Critical | Error) {
+            self.note_error(format!("{fac}: {message}"));
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.note_error(format!("{error}: {reason}"));
+    }
+}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<Counts>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, counts: Box<Counts>) {
+        match result {
+            Ok(_) => {
+                self.delivered.add(*counts);
+                self.note_success();
+            }
+            Err((e, _)) => {
+                self.failed.add(*counts);
+                if !matches!(
+                    e,
+                    KafkaError::MessageProduction(
+                        RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
+                    )
+                ) {
+                    eprintln!(
+                        "host-capture: kafka: a record of {} bytes / {} packets was not delivered: {e}",
+                        counts.bytes, counts.packets
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Records on their way to a Kafka topic.
+pub struct KafkaSink {
+    producer: BaseProducer<Reports>,
+    topic: String,
+    format: Format,
+    interval_ms: u64,
+    parked: BTreeMap<(u64, Pair), Counts>,
+    max_parked: usize,
+    accepted: Tally,
+    dropped: Tally,
+    last_drop_log: Option<Instant>,
+}
+
+/// What became of the records at the end.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Delivery {
+    /// Acknowledged by the broker.
+    pub delivered: Totals,
+    /// Not delivered: failed, dropped, or still queued when the flush timeout ran out.
+    pub undelivered: Totals,
+}
+
+impl KafkaSink {
+    /// Connects (lazily: an unreachable broker is not an error, a name that does not resolve
+    /// is) with the project's producer settings, then the operator's `options` on top.
+    pub fn new(
+        brokers: &str,
+        topic: &str,
+        options: &[(String, String)],
+        format: Format,
+        interval_ms: u64,
+        max_parked: usize,
+    ) -> Result<KafkaSink> {
+        for server in brokers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let with_port = if server
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                server.to_string()
+            } else {
+                format!("{server}:9092")
+            };
+            with_port
+                .to_socket_addrs()
+                .with_context(|| format!("--brokers: cannot resolve {server:?}"))?;
+        }
+        if topic.is_empty() {
+            bail!("--topic: empty topic name");
+        }
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            // The Java client's partitioner: the same key lands on the same partition whichever
+            // client wrote it.
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "20")
+            // No expiry: a record waits for the broker as long as the process runs.
+            .set("message.timeout.ms", "0")
+            .set("queue.buffering.max.messages", "500000")
+            .set("client.id", "streamchecker-host-capture");
+        for (k, v) in options {
+            config.set(k, v);
+        }
+        let producer: BaseProducer<Reports> = config
+            .create_with_context(Reports::default())
+            .context("--kafka-option: librdkafka rejected the producer settings")?;
+        Ok(KafkaSink {
+            producer,
+            topic: topic.to_string(),
+            format,
+            interval_ms,
+            parked: BTreeMap::new(),
+            max_parked: max_parked.max(1),
+            accepted: Tally::default(),
+            dropped: Tally::default(),
+            last_drop_log: None,
+        })
+    }
+
+    /// Sends one record (or parks it, if the queue is full).
+    pub fn send(&mut self, record: Record) {
+        if !self.parked.is_empty() {
+            self.unpark();
+        }
+        if self.parked.is_empty() {
+            let Err(record) = self.produce(record) else {
+                return;
+            };
+            // Serve delivery reports (which frees room) and retry once with the record handed
+            // back; then park it rather than hold up the capture.
+            self.producer.poll(Duration::ZERO);
+            let Err(record) = self.produce(record) else {
+                return;
+            };
+            self.park(record);
+        } else {
+            // Keep interval order: nothing overtakes what waits.
+            self.park(record);
+        }
+    }
+
+    /// Serves delivery reports and moves parked records into the queue. Call it often.
+    pub fn poll(&mut self) {
+        self.producer.poll(Duration::ZERO);
+        self.unpark();
+    }
+
+    /// A one-line account for the periodic log.
+    pub fn progress(&self) -> String {
+        let d = self.producer.context().delivered.get();
+        format!(
+            "delivered_records={} delivered_bytes={} queued={} parked={}",
+            d.records,
+            d.bytes,
+            self.producer.in_flight_count(),
+            self.parked.len()
+        )
+    }
+
+    /// Tries to hand `record` to librdkafka; gives it back when the queue is full.
+    fn produce(&mut self, record: Record) -> Result<(), Record> {
+        let counts = Counts::new(record.bytes, record.packets);
+        let key = record.key();
+        let packets = record.packets_header();
+        let text;
+        let json;
+        let value: &[u8] = match self.format {
+            Format::Text => {
+                text = record.text_value();
+                text.as_bytes()
+            }
+            Format::Json => {
+                json = record.json_value(record.start_ms.saturating_add(self.interval_ms));
+                json.as_bytes()
+            }
+        };
+        let headers = OwnedHeaders::new().insert(Header {
+            key: PACKETS_HEADER,
+            value: Some(packets.as_bytes()),
+        });
+        let kafka_record = BaseRecord::with_opaque_to(&self.topic, Box::new(counts))
+            .key(key.as_bytes())
+            .payload(value)
+            .headers(headers)
+            .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
+        match self.producer.send(kafka_record) {
+            Ok(()) => {
+                self.accepted.add(counts);
+                Ok(())
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(record),
+            Err((e, _)) => {
+                eprintln!(
+                    "host-capture: kafka: a record of {} bytes / {} packets was refused: {e}",
+                    counts.bytes, counts.packets
+                );
+                self.dropped.add(counts);
+                Ok(())
+            }
+        }
+    }
+
+    fn park(&mut self, record: Record) {
+        let key = (record.start_ms, Pair::new(record.src, record.dst));
+        let counts = Counts::new(record.bytes, record.packets);
+        if let Some(c) = self.parked.get_mut(&key) {
+            c.add(counts);
+            return;
+        }
+        if self.parked.len() < self.max_parked {
+            self.parked.insert(key, counts);
+            return;
+        }
+        self.dropped.add(counts);
+        if self
+            .last_drop_log
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+        {
+            let d = self.dropped.get();
+            eprintln!(
+                "host-capture: ERROR: the broker has been away longer than every buffer lasts \
+                 ({} records parked): records are being dropped; so far {} records, {} bytes, \
+                 {} packets undelivered",
+                self.parked.len(),
+                d.records,
+                d.bytes,
+                d.packets
+            );
+            self.last_drop_log = Some(Instant::now());
+        }
+    }
+
+    fn unpark(&mut self) {
+        while let Some((&(start_ms, pair), &counts)) = self.parked.first_key_value() {
+            let record = Record {
+                start_ms,
+                src: pair.src,
+                dst: pair.dst,
+                bytes: counts.bytes,
+                packets: counts.packets,
+            };
+            if self.produce(record).is_err() {
+                return;
+            }
+            self.parked.remove(&(start_ms, pair));
+        }
+    }
+
+    /// Waits up to `timeout` for every record to be acknowledged, then gives up on the rest
+    /// and accounts for everything.
+    pub fn finish(mut self, timeout: Duration) -> Delivery {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.unpark();
+            self.producer.poll(Duration::from_millis(50));
+            if self.parked.is_empty() && self.producer.in_flight_count() == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                eprintln!(
+                    "host-capture: kafka: --flush-timeout reached with {} records queued and {} parked",
+                    self.producer.in_flight_count(),
+                    self.parked.len()
+                );
+                break;
+            }
+        }
+        // What is still queued will not be delivered: purge it, so that each record's delivery
+        // report counts it as failed, exactly once.
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+        let purge_deadline = Instant::now() + Duration::from_secs(5);
+        while self.producer.in_flight_count() > 0 && Instant::now() < purge_deadline {
+            self.producer.poll(Duration::from_millis(50));
+        }
+        self.producer.poll(Duration::ZERO);
+        let mut parked = Totals::default();
+        for c in self.parked.values() {
+            parked = parked.plus(Totals {
+                records: 1,
+                bytes: c.bytes,
+                packets: c.packets,
+            });
+        }
+        let ctx = self.producer.context();
+        Delivery {
+            delivered: ctx.delivered.get(),
+            undelivered: ctx.failed.get().plus(self.dropped.get()).plus(parked),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Live capture through libpcap, non-blocking: a quiet interface must not stall flushes,
+//! statistics or signals, so the loop waits on the capture's descriptor with its own timeout
+//! instead of inside `pcap_next_ex`.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use core_nostd::linktype;
+use core_nostd::savefile::Timestamp;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use pcap::{Active, Capture};
+
+use crate::cli::Args;
+
+/// An open live capture.
+pub struct Live {
+    capture: Capture<Active>,
+    link_type: u32,
+}
+
+/// Frames handed over per call of [`Live::pump`] at most, so the caller's periodic work (the
+/// wall-clock flush, the Kafka poll) runs even under a flood.
+const BATCH: usize = 4096;
+
+impl Live {
+    /// Opens `args.interface` with the capture options of `args`.
+    pub fn open(interface: &str, args: &Args) -> Result<Live> {
+        let inactive = Capture::from_device(interface)
+            .with_context(|| format!("--interface {interface}"))?
+            .snaplen(args.snaplen)
+            .promisc(args.promisc)
+            .buffer_size(args.buffer_size)
+            .immediate_mode(args.immediate)
+            .timeout(100);
+        let mut capture = inactive
+            .open()
+            .with_context(|| format!("--interface {interface}: cannot start the capture"))?;
+        if let Some(filter) = &args.filter {
+            capture
+                .filter(filter, true)
+                .with_context(|| format!("--filter {filter:?}"))?;
+        }
+        let link_type = u32::try_from(capture.get_datalink().0).unwrap_or(u32::MAX);
+        if !linktype::is_supported(link_type) {
+            bail!(
+                "--interface {interface}: unsupported link type {link_type} ({}); supported: {:?}",
+                capture
+                    .get_datalink()
+                    .get_name()
+                    .unwrap_or_else(|_| "unknown".into()),
+                linktype::SUPPORTED
+            );
+        }
+        let capture = capture
+            .setnonblock()
+            .context("cannot make the capture non-blocking")?;
+        Ok(Live { capture, link_type })
+    }
+
+    /// Waits up to `wait` for frames, then hands each one to `each` (at most a batch).
+    /// Returns how many frames there were.
+    pub fn pump(
+        &mut self,
+        wait: Duration,
+        each: &mut impl FnMut(u32, Timestamp, &[u8]),
+    ) -> Result<usize> {
+        let ready = {
+            let mut fds = [PollFd::new(self.capture.as_fd(), PollFlags::POLLIN)];
+            let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => false,
+                Err(e) => return Err(e).context("waiting for frames"),
+            }
+        };
+        if !ready {
+            return Ok(0);
+        }
+        let mut n = 0;
+        while n < BATCH {
+            match self.capture.next_packet() {
+                Ok(p) => {
+                    let ts = Timestamp {
+                        secs: p.header.ts.tv_sec,
+                        nanos: u32::try_from(p.header.ts.tv_usec)
+                            .unwrap_or(0)
+                            .saturating_mul(1000),
+                    };
+                    each(self.link_type, ts, p.data);
+                    n += 1;
+                }
+                Err(pcap::Error::TimeoutExpired) => break,
+                Err(e) => return Err(e).context("reading frames"),
+            }
+        }
+        Ok(n)
+    }
+
+    /// The link type libpcap reports.
+    pub fn link_type(&self) -> u32 {
+        self.link_type
+    }
+
+    /// Kernel and interface drop counters.
+    pub fn drops(&mut self) -> Option<(u64, u64)> {
+        self.capture
+            .stats()
+            .ok()
+            .map(|s| (u64::from(s.dropped), u64::from(s.if_dropped)))
+    }
+}
