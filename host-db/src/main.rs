@@ -1,23 +1,217 @@
-//! `host-db`: the traffic limits (minimum and maximum bytes per window) in PostgreSQL or a JSON
-//! file. This build has the command line only; the loaders are being built.
+//! `host-db`: operators manage the traffic limits with it.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use host_db::loader::redact;
+use host_db::model::{LimitKind, Timeline};
+use host_db::{json, schema, time_text};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
 #[command(
     version,
-    arg_required_else_help = true,
-    about = "Manage the traffic limits that host-stream checks windows against",
-    long_about = "Manage the traffic limits (the newest row per name in \
-                  traffic_limits.limits_per_hour, or a JSON file) that host-stream checks each \
-                  window against. Not yet functional in this build."
+    about = "Manage the traffic limits (minimum and maximum bytes per window) that host-stream checks",
+    long_about = "Manage the traffic limits in PostgreSQL (traffic_limits.limits_per_hour: the \
+                  newest row per name is in force) or read them from a JSON file. host-stream \
+                  re-reads them every 20 minutes and at once when they change."
 )]
-struct Args {}
+struct Args {
+    /// PostgreSQL connection string (libpq URL or key=value); `sslmode=require` for TLS.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Read the limits from this JSON file instead (show, history, check, export); it wins
+    /// over DATABASE_URL.
+    #[arg(long, global = true, value_name = "FILE")]
+    limits_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or upgrade the schema; seed min = 1024 and max = 1073741824 if the table is empty.
+    Init,
+    /// Add a row: the limit takes effect at its effective date (default now).
+    Set {
+        /// `min` or `max`.
+        #[arg(value_parser = kind)]
+        name: LimitKind,
+        /// Bytes per window.
+        value: u64,
+        /// When it takes effect (RFC 3339, or `now`).
+        #[arg(long, default_value = "now")]
+        effective_date: String,
+        /// Insert even if the minimum would then be above the maximum.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The limits in force and the rows they come from.
+    Show {
+        /// At this instant instead of now (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Every row, in the order they take effect.
+    History,
+    /// Insert the rows of a JSON file (the seed's format).
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print every row in the seed's JSON format.
+    Export,
+    /// Validate the whole timeline; exit 1 with the reasons when it is invalid.
+    Check,
+}
+
+fn kind(text: &str) -> Result<LimitKind, String> {
+    LimitKind::parse(text).ok_or_else(|| format!("{text:?}: expected min or max"))
+}
 
 fn main() -> ExitCode {
-    let _args = Args::parse();
-    ExitCode::SUCCESS
+    match run(Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("host-db: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn database(args: &Args) -> Result<postgres::Client> {
+    let url = args
+        .database_url
+        .as_deref()
+        .context("no database: give --database-url or set DATABASE_URL")?;
+    schema::connect(url).with_context(|| format!("--database-url {}", redact(url)))
+}
+
+fn timeline(args: &Args) -> Result<Timeline> {
+    let rows = match &args.limits_file {
+        Some(path) => json::read(path)?,
+        None => schema::load(&mut database(args)?)?,
+    };
+    Timeline::from_rows(&rows).map_err(|e| anyhow::anyhow!(e))
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    let writes = matches!(
+        args.command,
+        Command::Init | Command::Set { .. } | Command::Import { .. }
+    );
+    if writes && args.limits_file.is_some() {
+        bail!("--limits-file is read-only here: edit the file itself");
+    }
+    match &args.command {
+        Command::Init => {
+            let done = schema::init(&mut database(&args)?)?;
+            if done.is_empty() {
+                println!("schema is up to date");
+            }
+            for d in done {
+                println!("{d}");
+            }
+        }
+        Command::Set {
+            name,
+            value,
+            effective_date,
+            force,
+        } => {
+            let at = time_text::parse(effective_date).context("--effective-date")?;
+            let mut client = database(&args)?;
+            let mut tx = client.transaction()?;
+            let mut rows = schema::load(&mut tx)?;
+            rows.push(host_db::model::RawRow {
+                origin: "the new row".into(),
+                name: Some(name.as_str().into()),
+                value: Some(value.to_string()),
+                effective_ms: Some(at),
+            });
+            let t = Timeline::from_rows(&rows).map_err(|e| anyhow::anyhow!(e))?;
+            let problems: Vec<String> = t
+                .check()
+                .into_iter()
+                .filter(|p| p.min.origin == "the new row" || p.max.origin == "the new row")
+                .map(|p| p.to_string())
+                .collect();
+            if !problems.is_empty() && !force {
+                bail!(
+                    "refused (nothing inserted; --force to insert anyway): {}",
+                    problems.join("; ")
+                );
+            }
+            let id = schema::insert(&mut tx, *name, *value, at)?;
+            tx.commit()?;
+            println!("id {id}: {name} = {value} from {}", time_text::format(at));
+            for p in problems {
+                eprintln!("host-db: warning: {p}");
+            }
+        }
+        Command::Show { at } => {
+            let at = match at {
+                Some(t) => time_text::parse(t).context("--at")?,
+                None => time_text::now_ms(),
+            };
+            let t = timeline(&args)?;
+            println!("limits in force at {}:", time_text::format(at));
+            match t.in_force(at) {
+                Ok(f) => {
+                    for (label, row) in [("min", f.min), ("max", f.max)] {
+                        match row {
+                            Some(r) => {
+                                println!("  {label} = {} bytes per window, from {r}", r.value)
+                            }
+                            None => println!("  {label}: none"),
+                        }
+                    }
+                }
+                Err(e) => {
+                    println!("  invalid: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::History => {
+            for r in timeline(&args)?.rows() {
+                println!(
+                    "{}  {:<3} {:>20}  {}  ({})",
+                    time_text::format(r.effective_ms),
+                    r.kind,
+                    r.value,
+                    r.origin,
+                    r.name
+                );
+            }
+        }
+        Command::Import { file } => {
+            let t = Timeline::from_rows(&json::read(file)?)
+                .map_err(|e| anyhow::anyhow!(e))
+                .with_context(|| format!("{}: nothing imported", file.display()))?;
+            let n = schema::import(&mut database(&args)?, &t.rows())?;
+            println!("imported {n} rows from {}", file.display());
+        }
+        Command::Export => print!("{}", json::write(&timeline(&args)?.rows())),
+        Command::Check => {
+            let t = timeline(&args)?;
+            let problems = t.check();
+            if problems.is_empty() {
+                println!(
+                    "ok: {} rows, no instant with the minimum above the maximum",
+                    t.rows().len()
+                );
+            } else {
+                for p in &problems {
+                    println!("invalid: {p}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

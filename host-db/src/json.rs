@@ -1,0 +1,151 @@
+//! The seed's JSON limits file: an array of objects with `limit_name`, `limit_value` (a
+//! number or a numeric string) and `effective_date` (RFC 3339).
+//!
+//! ```json
+//! [{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
+//! {"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-20T22:56:44Z"}]
+//! ```
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::model::{LimitRow, RawRow};
+use crate::time_text;
+
+/// Reads the rows of a limits file (unchecked: [`crate::model::Timeline::from_rows`] checks).
+pub fn read(path: &Path) -> Result<Vec<RawRow>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("limits file {}", path.display()))?;
+    parse(&text).with_context(|| format!("limits file {}", path.display()))
+}
+
+/// Parses the rows of a limits file's text.
+pub fn parse(text: &str) -> Result<Vec<RawRow>> {
+    let value: Value = serde_json::from_str(text).context("not valid JSON")?;
+    let Value::Array(entries) = value else {
+        bail!("expected an array of limit objects");
+    };
+    Ok(entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let origin = format!("entry {}", i + 1);
+            let field = |name: &str| e.get(name).filter(|v| !v.is_null());
+            let mut problems = Vec::new();
+            let name = match field("limit_name") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    problems.push(format!("limit_name {other} is not a string"));
+                    Some(other.to_string())
+                }
+                None => None,
+            };
+            let value = field("limit_value").map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            let effective_ms = match field("effective_date") {
+                Some(Value::String(s)) => match time_text::parse(s) {
+                    Ok(ms) => Some(ms),
+                    Err(err) => {
+                        problems.push(format!("effective_date: {err:#}"));
+                        None
+                    }
+                },
+                Some(other) => {
+                    problems.push(format!("effective_date {other} is not a string"));
+                    None
+                }
+                None => None,
+            };
+            // A date that does not parse is reported by name, not as "missing".
+            let origin = if problems.is_empty() {
+                origin
+            } else {
+                format!("{origin} ({})", problems.join(", "))
+            };
+            RawRow {
+                origin,
+                name,
+                value,
+                effective_ms,
+            }
+        })
+        .collect())
+}
+
+/// Writes rows in the seed's format, one object per line, oldest first.
+pub fn write(rows: &[&LimitRow]) -> String {
+    let mut out = String::from("[");
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        // The seed's member order, which a JSON map would not keep.
+        out.push_str(&format!(
+            r#"{{"limit_name":{},"limit_value":"{}","effective_date":"{}"}}"#,
+            Value::String(r.name.clone()),
+            r.value,
+            time_text::format(r.effective_ms)
+        ));
+    }
+    out.push_str("]\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timeline;
+
+    /// The seed's file, as it is.
+    const SEED: &str = r#"[{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
+{"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-20T22:56:44Z"},
+{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-23T22:56:44Z"},
+{"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-23T22:56:44Z"}]
+"#;
+
+    #[test]
+    fn the_seed_file_loads_as_is() {
+        let t = Timeline::from_rows(&parse(SEED).unwrap()).unwrap();
+        let now = t.in_force(time_text::now_ms()).unwrap();
+        assert_eq!(now.min.as_ref().unwrap().value, 1024);
+        assert_eq!(now.max.as_ref().unwrap().value, 1_073_741_824);
+        assert_eq!(now.min.unwrap().origin, "entry 3");
+        assert_eq!(t.rows().len(), 4);
+    }
+
+    #[test]
+    fn numbers_and_strings_both_work_and_round_trip() {
+        let text = r#"[{"limit_name":"max","limit_value":300,"effective_date":"2026-01-01T00:00:00Z"},
+            {"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T03:00:00+03:00"}]"#;
+        let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
+        let written = write(&t.rows());
+        let again = Timeline::from_rows(&parse(&written).unwrap()).unwrap();
+        let values = |t: &Timeline| {
+            t.rows()
+                .iter()
+                .map(|r| (r.kind, r.value, r.effective_ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values(&t), values(&again));
+        assert_eq!(t.rows()[0].effective_ms, t.rows()[1].effective_ms);
+    }
+
+    #[test]
+    fn malformed_files_are_clear_errors() {
+        assert!(format!("{:#}", parse("{").unwrap_err()).contains("not valid JSON"));
+        assert!(format!("{:#}", parse("{}").unwrap_err()).contains("expected an array"));
+        let rows =
+            parse(r#"[{"limit_name":"min","limit_value":"1","effective_date":"Monday"}]"#).unwrap();
+        let e = Timeline::from_rows(&rows).unwrap_err().to_string();
+        assert!(
+            e.contains("entry 1 (effective_date: \"Monday\" is not an RFC 3339 instant"),
+            "{e}"
+        );
+        let e = read(Path::new("/no/such/limits.json")).unwrap_err();
+        assert!(format!("{e:#}").contains("limits file /no/such/limits.json"));
+    }
+}

@@ -1,0 +1,336 @@
+//! Limits kept current while a program runs.
+//!
+//! [`Limits`] is a cheap handle on the timeline in force. A background thread keeps it
+//! current: for PostgreSQL it `LISTEN`s on the trigger's channel and reloads at once on a
+//! notification, and reloads every refresh period anyway (the safety net, and the only way when
+//! the trigger is absent); for a file it reloads when the modification time changes and every
+//! refresh period. A load that fails (bad rows, a minimum above a maximum, an unreachable
+//! server) is reported and the last good timeline stays in use; a lost connection is retried
+//! with backoff and the outage is logged once, not in a loop.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, anyhow};
+use fallible_iterator::FallibleIterator;
+
+use crate::model::{RawRow, Timeline};
+use crate::{json, schema};
+
+/// Where the limits come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A PostgreSQL connection string.
+    Postgres(String),
+    /// A JSON file in the seed's format.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print a password: the host part is enough to say which server.
+            Source::Postgres(url) => write!(f, "database {}", redact(url)),
+            Source::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`; key=value strings
+/// lose their `password=`.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+    {
+        let user = creds.split(':').next().unwrap_or("");
+        let hidden = if creds.contains(':') { ":***" } else { "" };
+        return format!("{scheme}://{user}{hidden}@{host}");
+    }
+    url.split_whitespace()
+        .map(|kv| {
+            if kv.to_ascii_lowercase().starts_with("password=") {
+                "password=***"
+            } else {
+                kv
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Shared {
+    timeline: RwLock<Option<Arc<Timeline>>>,
+    /// Bumped on every installed timeline.
+    generation: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// The limits in force, kept current by a background thread (stopped when the last handle is
+/// dropped).
+#[derive(Clone)]
+pub struct Limits {
+    shared: Arc<Shared>,
+    _guard: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How a [`Limits`] loader behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Reload at least this often (the task says every 20 minutes).
+    pub refresh: Duration,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+    /// How long the first load may take before starting fails.
+    pub first_load_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            refresh: Duration::from_secs(20 * 60),
+            max_backoff: Duration::from_secs(30),
+            first_load_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Limits {
+    /// Loads the limits once (starting fails if that fails: a wrong URL, a missing file or bad
+    /// rows are errors an operator must see at once), then keeps them current.
+    pub fn start(source: Source, options: Options) -> Result<Limits> {
+        let shared = Arc::new(Shared {
+            timeline: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let first = match &source {
+            Source::File(path) => load_file(path)?,
+            Source::Postgres(url) => {
+                let mut client = schema::connect(url).with_context(|| source.to_string())?;
+                let rows = schema::load(&mut client).with_context(|| source.to_string())?;
+                check(&rows).with_context(|| source.to_string())?
+            }
+        };
+        for problem in first.check() {
+            eprintln!("limits: {source}: {problem}");
+        }
+        install(&shared, first);
+        let worker = Arc::clone(&shared);
+        let name = match &source {
+            Source::Postgres(_) => "limits-postgres",
+            Source::File(_) => "limits-file",
+        };
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || match source {
+                Source::Postgres(url) => watch_postgres(&worker, &url, &options),
+                Source::File(path) => watch_file(&worker, &path, &options),
+            })
+            .context("cannot start the limits thread")?;
+        Ok(Limits {
+            _guard: Arc::new(StopOnDrop(Arc::clone(&shared))),
+            shared,
+        })
+    }
+
+    /// A fixed timeline (tests, and replays of a known configuration).
+    pub fn fixed(timeline: Timeline) -> Limits {
+        let shared = Arc::new(Shared {
+            timeline: RwLock::new(Some(Arc::new(timeline))),
+            generation: AtomicU64::new(1),
+            stop: AtomicBool::new(false),
+        });
+        Limits {
+            _guard: Arc::new(StopOnDrop(Arc::clone(&shared))),
+            shared,
+        }
+    }
+
+    /// The timeline in force now.
+    pub fn timeline(&self) -> Arc<Timeline> {
+        self.shared
+            .timeline
+            .read()
+            .map(|t| t.clone())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// How many timelines have been installed (to notice a reload).
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Relaxed)
+    }
+}
+
+fn check(rows: &[RawRow]) -> Result<Timeline> {
+    Timeline::from_rows(rows).map_err(|e| anyhow!(e))
+}
+
+fn load_file(path: &Path) -> Result<Timeline> {
+    check(&json::read(path)?).with_context(|| format!("limits file {}", path.display()))
+}
+
+fn install(shared: &Shared, timeline: Timeline) {
+    if let Ok(mut t) = shared.timeline.write() {
+        *t = Some(Arc::new(timeline));
+        shared.generation.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Installs a freshly loaded timeline unless it is invalid while the current one is not: a
+/// bad row never erases good limits.
+fn offer(shared: &Shared, source: &str, loaded: Result<Timeline>) {
+    match loaded {
+        Err(e) => eprintln!("limits: {source}: load rejected, keeping the previous limits: {e:#}"),
+        Ok(t) => {
+            let problems = t.check();
+            let current_ok = shared
+                .timeline
+                .read()
+                .ok()
+                .and_then(|c| c.as_ref().map(|c| c.check().is_empty()))
+                .unwrap_or(false);
+            if !problems.is_empty() && current_ok {
+                for p in &problems {
+                    eprintln!("limits: {source}: load rejected, keeping the previous limits: {p}");
+                }
+                return;
+            }
+            for p in &problems {
+                eprintln!("limits: {source}: {p}");
+            }
+            let changed = shared
+                .timeline
+                .read()
+                .ok()
+                .is_none_or(|c| c.as_deref() != Some(&t));
+            if changed {
+                install(shared, t);
+                eprintln!("limits: {source}: loaded new limits");
+            }
+        }
+    }
+}
+
+fn watch_file(shared: &Shared, path: &Path, options: &Options) {
+    let source = format!("file {}", path.display());
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen: Option<SystemTime> = mtime(path);
+    let mut next_refresh = Instant::now() + options.refresh;
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now_mtime = mtime(path);
+        if now_mtime != seen || Instant::now() >= next_refresh {
+            seen = now_mtime;
+            next_refresh = Instant::now() + options.refresh;
+            offer(shared, &source, load_file(path));
+        }
+    }
+}
+
+fn watch_postgres(shared: &Shared, url: &str, options: &Options) {
+    const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+    let source = format!("database {}", redact(url));
+    let mut backoff = FIRST_BACKOFF;
+    let mut down_since: Option<Instant> = None;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let error = match schema::connect(url) {
+            Ok(client) => {
+                if let Some(since) = down_since.take() {
+                    eprintln!(
+                        "limits: {source}: reconnected after {:.1?}",
+                        since.elapsed()
+                    );
+                }
+                backoff = FIRST_BACKOFF;
+                match serve(shared, client, &source, options) {
+                    Ok(()) => return,
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        // One line per outage, however many attempts it takes.
+        if down_since.is_none() {
+            eprintln!(
+                "limits: {source}: connection lost, keeping the last limits and retrying \
+                 with backoff: {error:#}"
+            );
+            down_since = Some(Instant::now());
+        }
+        sleep_unless_stopped(shared, backoff);
+        backoff = (backoff * 2).min(options.max_backoff);
+    }
+}
+
+fn sleep_unless_stopped(shared: &Shared, d: Duration) {
+    let end = Instant::now() + d;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// One connection's life: LISTEN, load, then reload on every notification and every refresh
+/// period. Returns `Ok` only when asked to stop.
+fn serve(
+    shared: &Shared,
+    mut client: postgres::Client,
+    source: &str,
+    options: &Options,
+) -> Result<()> {
+    client.batch_execute(&format!("LISTEN {}", schema::CHANNEL))?;
+    // Changes made while the connection was down are picked up here.
+    offer(
+        shared,
+        source,
+        schema::load(&mut client).and_then(|r| check(&r)),
+    );
+    let mut next_refresh = Instant::now() + options.refresh;
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let wait = next_refresh
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(500));
+        let mut notified = false;
+        {
+            let mut notifications = client.notifications();
+            // Wake on the first notification; take whatever else is already there.
+            let first = notifications.timeout_iter(wait).next()?;
+            if let Some(n) = first {
+                notified |= n.channel() == schema::CHANNEL;
+                let mut pending = notifications.iter();
+                while let Some(n) = pending.next()? {
+                    notified |= n.channel() == schema::CHANNEL;
+                }
+            }
+        }
+        if client.is_closed() {
+            return Err(anyhow!("the server closed the connection"));
+        }
+        if notified || Instant::now() >= next_refresh {
+            next_refresh = Instant::now() + options.refresh;
+            offer(
+                shared,
+                source,
+                schema::load(&mut client).and_then(|r| check(&r)),
+            );
+        }
+    }
+}

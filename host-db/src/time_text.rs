@@ -1,0 +1,62 @@
+//! Instants as operators write them: RFC 3339, always shown in UTC.
+
+use anyhow::{Context, Result, bail};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> Millis {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Parses RFC 3339 (`2026-11-26T18:00:00Z`, `2026-11-26T21:00:00+03:00`) or `now`.
+pub fn parse(text: &str) -> Result<Millis> {
+    if text.trim().eq_ignore_ascii_case("now") {
+        return Ok(now_ms());
+    }
+    let t = OffsetDateTime::parse(text.trim(), &Rfc3339).with_context(|| {
+        format!("{text:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z)")
+    })?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    match i64::try_from(ms) {
+        Ok(ms) => Ok(ms),
+        Err(_) => bail!("{text:?} is out of range"),
+    }
+}
+
+/// RFC 3339 in UTC with millisecond precision when it is not a whole second.
+pub fn format(ms: Millis) -> String {
+    let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return format!("@{ms}ms");
+    };
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
+    let (h, mi, s) = (t.hour(), t.minute(), t.second());
+    let milli = t.millisecond();
+    if milli == 0 {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_in_utc() {
+        assert_eq!(parse("2019-10-20T22:56:44Z").unwrap(), 1_571_612_204_000);
+        assert_eq!(format(1_571_612_204_000), "2019-10-20T22:56:44Z");
+        assert_eq!(
+            parse("2019-10-21T01:56:44+03:00").unwrap(),
+            1_571_612_204_000
+        );
+        assert_eq!(format(1_571_612_204_250), "2019-10-20T22:56:44.250Z");
+        assert!(parse("yesterday").is_err());
+        assert!(parse("2019-10-20 22:56:44").is_err());
+    }
+}
