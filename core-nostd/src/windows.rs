@@ -76,6 +76,23 @@ pub struct Late {
     pub window_start: Millis,
 }
 
+/// Why [`Windows::try_add`] did not put a record in its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// The window had already closed: the counts went to [`Windows::late`].
+    Late {
+        /// Start of the window the record belonged to.
+        window_start: Millis,
+    },
+    /// The window is further from the oldest open one than the set has room for: nothing was
+    /// recorded, the caller keeps the record and offers it again once older windows have
+    /// closed (a consumer pauses the source that runs ahead).
+    NoRoom {
+        /// Start of the window the record belongs to.
+        window_start: Millis,
+    },
+}
+
 /// The open windows, from the oldest not yet closed to the newest that has a record, with
 /// per-window state `S` and room for `N` of them.
 pub struct Windows<S, const N: usize> {
@@ -89,6 +106,12 @@ pub struct Windows<S, const N: usize> {
     max_event: Option<Millis>,
     /// Watermark supplied from outside (wall clock), if later than event time's.
     external: Option<Millis>,
+    /// Only [`Windows::advance_to`] moves the watermark (a caller that merges several sources'
+    /// event times computes it).
+    driven: bool,
+    /// Windows before `next_start` are closed (a window closed, or `start_at` fixed it); until
+    /// then an earlier record just opens earlier windows.
+    floor_fixed: bool,
     late: Counts,
     late_records: u64,
 }
@@ -114,9 +137,20 @@ impl<S: Default, const N: usize> Windows<S, N> {
             next_start: None,
             max_event: None,
             external: None,
+            driven: false,
+            floor_fixed: false,
             late: Counts::ZERO,
             late_records: 0,
         })
+    }
+
+    /// Windows of `length` ms closed only by [`Windows::advance_to`]: for a caller that merges
+    /// the event times of several sources (partitions) into one watermark. Up to `N` windows
+    /// are open at once; a record further ahead is handed back ([`Rejected::NoRoom`]).
+    pub fn driven_by_caller(length: Millis) -> Result<Self, WindowConfigError> {
+        let mut w = Self::new(length, 0)?;
+        w.driven = true;
+        Ok(w)
     }
 
     /// The window length in ms.
@@ -134,6 +168,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
     pub fn start_at(&mut self, ts: Millis) {
         if self.next_start.is_none() {
             self.next_start = Some(window_start(ts, self.length));
+            self.floor_fixed = true;
         }
     }
 
@@ -150,7 +185,10 @@ impl<S: Default, const N: usize> Windows<S, N> {
     /// The current watermark: the largest event time minus the grace period, or the external
     /// watermark if that is later. `None` before anything is known.
     pub fn watermark(&self) -> Option<Millis> {
-        let event = self.max_event.map(|m| m.saturating_sub(self.grace));
+        let event = self
+            .max_event
+            .filter(|_| !self.driven)
+            .map(|m| m.saturating_sub(self.grace));
         match (event, self.external) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -171,42 +209,106 @@ impl<S: Default, const N: usize> Windows<S, N> {
 
     /// Adds a record of `counts` at event time `ts`. Windows that the new watermark closes are
     /// handed to `on_close` first, oldest first. Returns the state of the record's window, or
-    /// [`Late`] when that window had already closed.
+    /// [`Late`] when that window had already closed (or, which a set built by
+    /// [`Windows::new`] never meets, had no room: counted as late rather than lost).
     pub fn add(
         &mut self,
         ts: Millis,
         counts: Counts,
-        mut on_close: impl FnMut(Window<S>),
+        on_close: impl FnMut(Window<S>),
     ) -> Result<&mut S, Late> {
+        self.insert(ts, counts, on_close, true)
+            .map_err(|r| match r {
+                Rejected::Late { window_start } | Rejected::NoRoom { window_start } => {
+                    Late { window_start }
+                }
+            })
+    }
+
+    /// Like [`Windows::add`], but a record for which there is no room is handed back
+    /// ([`Rejected::NoRoom`], nothing recorded) instead of being counted as late.
+    pub fn try_add(
+        &mut self,
+        ts: Millis,
+        counts: Counts,
+        on_close: impl FnMut(Window<S>),
+    ) -> Result<&mut S, Rejected> {
+        self.insert(ts, counts, on_close, false)
+    }
+
+    fn count_late(&mut self, counts: Counts) {
+        self.late.add(counts);
+        self.late_records = self.late_records.wrapping_add(1);
+    }
+
+    fn insert(
+        &mut self,
+        ts: Millis,
+        counts: Counts,
+        mut on_close: impl FnMut(Window<S>),
+        late_when_no_room: bool,
+    ) -> Result<&mut S, Rejected> {
         let start = window_start(ts, self.length);
-        if self.next_start.is_some_and(|next| start < next) {
-            self.late.add(counts);
-            self.late_records = self.late_records.wrapping_add(1);
-            return Err(Late {
+        let late = Rejected::Late {
+            window_start: start,
+        };
+        let no_room = if late_when_no_room {
+            late
+        } else {
+            Rejected::NoRoom {
                 window_start: start,
-            });
+            }
+        };
+        let passed = |w: &Self| {
+            w.watermark()
+                .is_some_and(|wm| start.saturating_add(w.length) <= wm)
+        };
+        if self.next_start.is_some_and(|next| start < next) && (self.floor_fixed || passed(self)) {
+            self.count_late(counts);
+            return Err(late);
         }
-        self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
-        let next = *self.next_start.get_or_insert(start);
+        match self.next_start {
+            None => self.next_start = Some(start),
+            Some(next) if start < next => {
+                // Nothing has closed yet: this record only shows that time started earlier.
+                let extra = (next - start) / self.length;
+                if extra.saturating_add(self.open.len() as u64) > N as u64 {
+                    if late_when_no_room {
+                        self.count_late(counts);
+                    }
+                    return Err(no_room);
+                }
+                if !self.open.is_empty() {
+                    for i in (0..extra).rev() {
+                        let window =
+                            self.empty(start.saturating_add(i.saturating_mul(self.length)));
+                        // Room was checked above.
+                        let _ = self.open.push_front(window);
+                    }
+                }
+                self.next_start = Some(start);
+            }
+            Some(_) => {}
+        }
+        if !self.driven {
+            self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
+        }
         self.close_due(&mut on_close);
-        let base = self.next_start.unwrap_or(next);
+        let base = self.next_start.unwrap_or(start);
         if start < base {
             // An external watermark (the wall clock) had already passed this window.
-            self.late.add(counts);
-            self.late_records = self.late_records.wrapping_add(1);
-            return Err(Late {
-                window_start: start,
-            });
+            self.count_late(counts);
+            return Err(late);
         }
-        let offset = usize::try_from((start - base.min(start)) / self.length).unwrap_or(usize::MAX);
-        if !self.open_through(base, offset) {
-            // Unreachable: `new` sized the set for every window the grace period can keep
-            // open. Should it happen, the record is counted as late, not lost.
-            self.late.add(counts);
-            self.late_records = self.late_records.wrapping_add(1);
-            return Err(Late {
-                window_start: start,
-            });
+        let offset = usize::try_from((start - base) / self.length).unwrap_or(usize::MAX);
+        if offset >= N || !self.open_through(base, offset) {
+            if late_when_no_room {
+                self.count_late(counts);
+            }
+            return Err(no_room);
+        }
+        if self.driven {
+            self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
         }
         match self.open.get_mut(offset) {
             Some(window) => {
@@ -214,9 +316,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
                 window.records = window.records.wrapping_add(1);
                 Ok(&mut window.state)
             }
-            None => Err(Late {
-                window_start: start,
-            }),
+            None => Err(no_room),
         }
     }
 
@@ -256,6 +356,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
             on_close(window.unwrap_or_else(|| self.empty(next)));
             next = end;
             self.next_start = Some(next);
+            self.floor_fixed = true;
         }
     }
 
@@ -402,6 +503,58 @@ mod tests {
         let total = closed.iter().fold(Counts::ZERO, |a, c| a.plus(c.counts));
         assert_eq!(total.plus(w.late()), sent);
         assert_eq!(w.open_counts(), Counts::ZERO);
+    }
+
+    #[test]
+    fn a_driven_set_closes_only_when_told_and_hands_back_what_does_not_fit() {
+        let mut w = Windows::<(), 4>::driven_by_caller(MIN5).unwrap();
+        let mut closed = Vec::new();
+        // Far apart in event time: nothing closes by itself.
+        assert!(
+            w.try_add(900_000, Counts::new(5, 1), |c| closed.push(c.start))
+                .is_ok()
+        );
+        // An earlier record, before anything closed, opens earlier windows.
+        assert!(
+            w.try_add(10, Counts::new(7, 1), |c| closed.push(c.start))
+                .is_ok()
+        );
+        assert!(closed.is_empty());
+        assert_eq!(w.next_to_close(), Some(0));
+        // Four windows fit (0 .. 900000); a fifth is handed back, nothing recorded.
+        assert_eq!(
+            w.try_add(1_200_000, Counts::new(9, 1), |_| {}).err(),
+            Some(Rejected::NoRoom {
+                window_start: 1_200_000
+            })
+        );
+        assert_eq!(w.open_counts(), Counts::new(12, 2));
+        assert_eq!(w.late(), Counts::ZERO);
+        w.advance_to(300_000, |c| closed.push(c.start));
+        assert_eq!(closed, vec![0]);
+        assert!(w.try_add(1_200_000, Counts::new(9, 1), |_| {}).is_ok());
+        // Now the floor is fixed: older records are late.
+        assert!(matches!(
+            w.try_add(20, Counts::new(1, 1), |_| {}),
+            Err(Rejected::Late { window_start: 0 })
+        ));
+        let mut rest = Vec::new();
+        w.finish(|c| rest.push((c.start, c.counts.bytes)));
+        assert_eq!(
+            rest,
+            vec![(300_000, 0), (600_000, 0), (900_000, 5), (1_200_000, 9)]
+        );
+    }
+
+    #[test]
+    fn an_earlier_first_record_within_grace_is_not_late() {
+        let mut w = Windows::<(), 4>::new(MIN5, 60_000).unwrap();
+        assert!(w.add(310_000, Counts::new(1, 1), |_| {}).is_ok());
+        // Out of order by 20 s across a boundary: still on time.
+        assert!(w.add(290_000, Counts::new(2, 1), |_| {}).is_ok());
+        let mut closed = Vec::new();
+        w.finish(|c| closed.push((c.start, c.counts.bytes)));
+        assert_eq!(closed, vec![(0, 2), (300_000, 1)]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use core_nostd::pairs::{Added, Counts, Pair, PairTable};
 use core_nostd::topk::TopTalkers;
-use core_nostd::windows::{Window, Windows, window_start};
+use core_nostd::windows::{Rejected, Window, Windows, window_start};
 
 fn pair(i: u16) -> Pair {
     if i.is_multiple_of(5) {
@@ -72,10 +72,15 @@ proptest! {
         length in prop_oneof![Just(300_000u64), 1u64..100_000],
         grace_windows in 0u64..3,
         grace_extra in 0u64..1000,
+        driven in any::<bool>(),
         ops in ops(),
     ) {
         let grace = (grace_windows * length).saturating_add(grace_extra).min(3 * length);
-        let mut w = Windows::<(), 8>::new(length, grace).unwrap();
+        let mut w = if driven {
+            Windows::<(), 8>::driven_by_caller(length).unwrap()
+        } else {
+            Windows::<(), 8>::new(length, grace).unwrap()
+        };
         let mut closed: Vec<Window<()>> = Vec::new();
         let mut sent = Counts::ZERO;
         let mut per_window: HashMap<u64, Counts> = HashMap::new();
@@ -83,9 +88,14 @@ proptest! {
             match op {
                 Op::Add { ts, bytes } => {
                     let c = Counts::new(u64::from(bytes), 1);
-                    sent.add(c);
-                    if w.add(ts, c, |win| closed.push(win)).is_ok() {
-                        per_window.entry(window_start(ts, length)).or_default().add(c);
+                    match w.try_add(ts, c, |win| closed.push(win)) {
+                        Ok(_) => {
+                            sent.add(c);
+                            per_window.entry(window_start(ts, length)).or_default().add(c);
+                        }
+                        Err(Rejected::Late { .. }) => sent.add(c),
+                        // Handed back: the caller still holds it; nothing was recorded.
+                        Err(Rejected::NoRoom { .. }) => prop_assert!(driven),
                     }
                 }
                 Op::Advance { to } => w.advance_to(to, |win| closed.push(win)),
