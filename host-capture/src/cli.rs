@@ -181,3 +181,14 @@ mod tests {
         assert!(key_value("=x").is_err());
     }
 }
+
+#[cfg(test)]
+mod command_line {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,24 +1,498 @@
-//! `host-stream`: traffic records in, 300-second event-time windows, checks against the limits
-//! in force, alerts out. This build has the command line only; the pipeline is being built.
+//! `host-stream`: traffic records in, aligned event-time windows, checks against the limits in
+//! force at each window's end, alerts out.
 
+mod alert;
+mod alerts_out;
+mod cli;
+mod engine;
+mod kafka_in;
+mod verdict;
+
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::{Context, Result};
 use clap::Parser;
+use core_nostd::Filter;
+use core_nostd::wire::{self, PACKETS_HEADER, Record, WireError};
+use host_db::loader::{Limits, Options, Source};
+use host_db::model::InForce;
+use rdkafka::Message;
+use rdkafka::message::Headers;
 
-/// Command-line options.
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    arg_required_else_help = true,
-    about = "Sum traffic records in event-time windows and alert when a window is outside the limits",
-    long_about = "Sum traffic records (from Kafka or from host-capture on stdin) in aligned \
-                  300-second event-time windows, compare each window with the minimum and \
-                  maximum limits in force, and send a JSON alert to the `alerts` topic when a \
-                  window is outside them. Not yet functional in this build."
-)]
-struct Args {}
+use crate::alert::Judged;
+use crate::alerts_out::Alerts;
+use crate::cli::{Args, LogFormat};
+use crate::engine::{Closed, Engine, Mode, Taken};
+use crate::kafka_in::{Input, Resume};
+use crate::verdict::{Verdict, judge};
 
 fn main() -> ExitCode {
-    let _args = Args::parse();
-    ExitCode::SUCCESS
+    match run(Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("host-stream: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Counters of what did not reach a window.
+#[derive(Default)]
+struct Rejects {
+    undecodable: u64,
+    future: u64,
+    last_log: Option<Instant>,
+    logged: u64,
+}
+
+impl Rejects {
+    /// Counts a record that does not decode; logs the first few, then one line per minute.
+    fn undecodable(&mut self, where_: &str, e: WireError) {
+        self.undecodable += 1;
+        let quiet = self.logged >= 5
+            && self
+                .last_log
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+        if !quiet {
+            eprintln!(
+                "host-stream: skipped a record that does not decode ({where_}): {e} \
+                 ({} so far)",
+                self.undecodable
+            );
+            self.logged += 1;
+            self.last_log = Some(Instant::now());
+        }
+    }
+}
+
+/// Judges closed windows, writes their lines, sends alerts, settles what is done.
+struct Judge {
+    limits: Option<Limits>,
+    filter: Filter,
+    alerts: Alerts,
+    alerts_key_filter: Filter,
+    host: String,
+    top: usize,
+    format: LogFormat,
+    /// The last judged window sent an alert (so the next good one sends `recovered`).
+    alerting: bool,
+    /// Partitions seen / in the topic, when this instance does not have them all.
+    partial: Option<(usize, usize)>,
+    windows: u64,
+    alerts_sent: u64,
+}
+
+impl Judge {
+    fn window(&mut self, w: &Closed, engine: &mut Engine) {
+        self.windows += 1;
+        let limits = match &self.limits {
+            Some(l) => l
+                .timeline()
+                .in_force(i64::try_from(w.end).unwrap_or(i64::MAX)),
+            None => Ok(InForce::default()),
+        };
+        let verdict = judge(w.counts.bytes, &limits);
+        let judged = Judged {
+            window: w,
+            verdict,
+            limits: &limits,
+            filter: &self.filter,
+        };
+        let mut out = std::io::stdout().lock();
+        let partial = self
+            .partial
+            .map(|(have, all)| format!(" partial={have}/{all}"))
+            .unwrap_or_default();
+        let _ = match self.format {
+            LogFormat::Text => writeln!(out, "{}{partial}", judged.text_line()),
+            LogFormat::Json => {
+                let mut v = judged.json_line();
+                if let Some((have, all)) = self.partial {
+                    v["partial"] = serde_json::json!({"partitions": have, "of": all});
+                }
+                writeln!(out, "{v}")
+            }
+        };
+        let _ = out.flush();
+        drop(out);
+        if let Err(e) = &limits {
+            eprintln!("host-stream: window {} not judged: {e}", judged.text_line());
+        }
+        let kind = if verdict.is_alert() {
+            self.alerting = true;
+            Some("alert")
+        } else if verdict == Verdict::Ok && self.alerting {
+            self.alerting = false;
+            Some("recovered")
+        } else {
+            None
+        };
+        let settled = match kind {
+            None => true,
+            Some(kind) => {
+                self.alerts_sent += 1;
+                let payload = judged.to_json(kind, &self.host, self.top).to_string();
+                self.alerts.send(
+                    w.start,
+                    alert::key(&self.alerts_key_filter, w.start),
+                    payload,
+                )
+            }
+        };
+        if settled {
+            engine.settle(w.start);
+        }
+    }
+
+    fn all(&mut self, closed: &mut Vec<Closed>, engine: &mut Engine) {
+        for w in closed.drain(..) {
+            self.window(&w, engine);
+        }
+        for acked in self.alerts.poll() {
+            engine.settle(acked);
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    args.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    let options = Options {
+        refresh: args.limits_refresh,
+        ..Options::default()
+    };
+    let limits = match (&args.limits_file, &args.limits_db) {
+        (Some(f), _) => Some(Limits::start(Source::File(f.clone()), options)?),
+        (None, Some(url)) => {
+            Some(Limits::start(Source::Postgres(url.clone()), options).context("--limits-db")?)
+        }
+        (None, None) => match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                Some(Limits::start(Source::Postgres(url), options).context("DATABASE_URL")?)
+            }
+            _ => {
+                eprintln!(
+                    "host-stream: no limits (--limits-file, --limits-db or DATABASE_URL): every window is no_limits"
+                );
+                None
+            }
+        },
+    };
+    let host = args.host_name.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "unknown".into())
+    });
+    let alert_brokers = args.brokers.as_ref().or(args.alerts_brokers.as_ref());
+    let alerts = match alert_brokers {
+        Some(b) => Alerts::kafka(b, &args.alerts_topic, &args.kafka_options)?,
+        None => Alerts::Stdout,
+    };
+    let filter = args.filter();
+    let mut judge = Judge {
+        limits,
+        filter,
+        alerts,
+        alerts_key_filter: filter,
+        host,
+        top: usize::from(args.top),
+        format: args.log_format,
+        alerting: false,
+        partial: None,
+        windows: 0,
+        alerts_sent: 0,
+    };
+    let window = millis(args.window);
+    let grace = millis(args.grace);
+    if args.input.is_some() {
+        let mode = if args.live {
+            Mode::Live {
+                idle: args.idle_partition,
+            }
+        } else {
+            Mode::Replay
+        };
+        let engine = Engine::new(window, grace, filter, mode)?;
+        pipe(&args, engine, &mut judge, &stop)
+    } else {
+        let mode = if args.until_end {
+            Mode::Replay
+        } else {
+            Mode::Live {
+                idle: args.idle_partition,
+            }
+        };
+        let engine = Engine::new(window, grace, filter, mode)?;
+        kafka(&args, engine, &mut judge, &stop)
+    }
+}
+
+fn summary(engine: &Engine, judge: &Judge, rejects: &Rejects) -> String {
+    let (late_records, late) = engine.late();
+    format!(
+        "records={} filtered_out={} undecodable={} future={} late_records={late_records} \
+         late_bytes={} windows={} alerts={}",
+        engine.stats.records,
+        engine.stats.filtered_out,
+        rejects.undecodable,
+        rejects.future,
+        late.bytes,
+        judge.windows,
+        judge.alerts_sent
+    )
+}
+
+/// Records as lines on stdin.
+fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -> Result<ExitCode> {
+    engine.set_sources(&[0]);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<String>>(4096);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut rejects = Rejects::default();
+    let mut closed = Vec::new();
+    let mut line_no: i64 = 0;
+    let mut next_stats = Instant::now() + args.stats_interval;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("host-stream: stopping: signal received");
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(line)) => {
+                line_no += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match wire::decode_line(&line) {
+                    Ok(r) => {
+                        take(&mut engine, 0, line_no, r, args, &mut rejects, &mut closed);
+                    }
+                    Err(e) => rejects.undecodable(&format!("line {line_no}"), e),
+                }
+            }
+            Ok(Err(e)) => return Err(e).context("reading stdin"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => engine.at_end(0),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                engine.done(0);
+                engine.finish(&mut closed);
+                judge.all(&mut closed, &mut engine);
+                break;
+            }
+        }
+        engine.advance(Some(now_ms()), &mut closed);
+        judge.all(&mut closed, &mut engine);
+        if !args.stats_interval.is_zero() && Instant::now() >= next_stats {
+            next_stats = Instant::now() + args.stats_interval;
+            eprintln!("host-stream: stats {}", summary(&engine, judge, &rejects));
+        }
+    }
+    for w in judge.alerts.flush(Duration::from_secs(30)) {
+        engine.settle(w);
+    }
+    eprintln!("host-stream: summary {}", summary(&engine, judge, &rejects));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Puts one decoded record into the engine (rejecting records from a clock far ahead in live
+/// mode). Returns true when the source must pause.
+fn take(
+    engine: &mut Engine,
+    source: i32,
+    offset: i64,
+    r: Record,
+    args: &Args,
+    rejects: &mut Rejects,
+    closed: &mut Vec<Closed>,
+) -> bool {
+    let live = !args.until_end && (args.input.is_none() || args.live);
+    if live && r.start_ms > now_ms().saturating_add(millis(args.max_clock_skew)) {
+        rejects.future += 1;
+        if rejects.future <= 5 {
+            eprintln!(
+                "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
+                r.start_ms - now_ms()
+            );
+        }
+        return false;
+    }
+    engine.record(source, offset, r, closed) == Taken::Held
+}
+
+/// Records from Kafka.
+fn kafka(
+    args: &Args,
+    mut engine: Engine,
+    judge: &mut Judge,
+    stop: &AtomicBool,
+) -> Result<ExitCode> {
+    let brokers = args.brokers.as_deref().unwrap_or_default();
+    let input = Input::new(brokers, &args.topic, &args.group, &args.kafka_options)?;
+    let mut rejects = Rejects::default();
+    let mut closed = Vec::new();
+    let mut end_offsets: std::collections::BTreeMap<i32, i64> = Default::default();
+    let mut assigned = false;
+    let mut last_commit: Vec<(i32, i64)> = Vec::new();
+    let mut next_commit = Instant::now();
+    let mut next_stats = Instant::now() + args.stats_interval;
+    let started = Instant::now();
+    let exit = loop {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!(
+                "host-stream: stopping: signal received (open windows resume after a restart)"
+            );
+            break ExitCode::SUCCESS;
+        }
+        let polled = input.consumer.poll(Duration::from_millis(100));
+        if let Some(a) = input.take_assignment() {
+            if !a.revoked.is_empty() {
+                eprintln!(
+                    "host-stream: WARNING: partitions {:?} were taken from this instance: window \
+                     sums cover only what it read",
+                    a.revoked
+                );
+            }
+            assigned = !a.partitions.is_empty();
+            engine.set_sources(&a.partitions);
+            if let Some(r) = a.resume {
+                if let Some(next) = r.next_window {
+                    engine.start_at(next);
+                }
+                judge.alerting = r.alerting;
+                eprintln!(
+                    "host-stream: resuming from the committed offsets ({})",
+                    r.encode()
+                );
+            }
+            let total = input.partition_count().unwrap_or(0);
+            judge.partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
+            if let Some((have, all)) = judge.partial {
+                eprintln!(
+                    "host-stream: WARNING: the group gave this instance {have} of the {all} \
+                     partitions of {}: every window sum is PARTIAL (run one instance per group)",
+                    args.topic
+                );
+            }
+            if args.until_end {
+                end_offsets.clear();
+                for p in &a.partitions {
+                    let end = input.end_offset(*p)?;
+                    end_offsets.insert(*p, end);
+                    if input.start_offset(*p) >= end {
+                        engine.done(*p);
+                    }
+                }
+            }
+        }
+        match polled {
+            Some(Ok(m)) => {
+                let (p, o) = (m.partition(), m.offset());
+                let packets = m.headers().and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == PACKETS_HEADER)
+                        .and_then(|h| h.value)
+                });
+                let decoded = wire::decode_kafka(
+                    m.key().unwrap_or_default(),
+                    m.payload().unwrap_or_default(),
+                    packets,
+                    m.timestamp().to_millis(),
+                );
+                drop(m);
+                match decoded {
+                    Ok(r) => {
+                        if take(&mut engine, p, o, r, args, &mut rejects, &mut closed) {
+                            input.set_paused(p, true);
+                        }
+                    }
+                    Err(e) => {
+                        engine.skip(p, o);
+                        rejects.undecodable(&format!("partition {p} offset {o}"), e);
+                    }
+                }
+                if end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
+                    engine.done(p);
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                engine.at_end(p);
+                if end_offsets.contains_key(&p) && input.start_offset(p) >= end_offsets[&p] {
+                    engine.done(p);
+                }
+            }
+            Some(Err(e)) => eprintln!("host-stream: kafka: {e}"),
+            None => {}
+        }
+        engine.advance(Some(now_ms()), &mut closed);
+        for p in engine.retry_held(&mut closed) {
+            input.set_paused(p, false);
+        }
+        judge.all(&mut closed, &mut engine);
+        if Instant::now() >= next_commit {
+            next_commit = Instant::now() + Duration::from_secs(1);
+            commit(&input, &engine, judge, &mut last_commit);
+        }
+        if !args.stats_interval.is_zero() && Instant::now() >= next_stats {
+            next_stats = Instant::now() + args.stats_interval;
+            eprintln!("host-stream: stats {}", summary(&engine, judge, &rejects));
+        }
+        if args.until_end && assigned && engine.all_done() {
+            engine.finish(&mut closed);
+            judge.all(&mut closed, &mut engine);
+            break ExitCode::SUCCESS;
+        }
+        if args.until_end && !assigned && started.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!("no partition of {} was assigned within 60 s", args.topic);
+        }
+    };
+    for w in judge.alerts.flush(Duration::from_secs(30)) {
+        engine.settle(w);
+    }
+    if judge.alerts.pending() > 0 {
+        eprintln!(
+            "host-stream: {} alerts not acknowledged: their windows are not committed and will be judged again after a restart",
+            judge.alerts.pending()
+        );
+    }
+    commit(&input, &engine, judge, &mut last_commit);
+    eprintln!("host-stream: summary {}", summary(&engine, judge, &rejects));
+    Ok(exit)
+}
+
+fn commit(input: &Input, engine: &Engine, judge: &Judge, last: &mut Vec<(i32, i64)>) {
+    let positions = engine.commit_positions();
+    if positions.is_empty() || positions == *last {
+        return;
+    }
+    let resume = Resume {
+        next_window: engine.first_unsettled(),
+        alerting: judge.alerting,
+    };
+    match input.commit(&positions, resume) {
+        Ok(()) => *last = positions,
+        Err(e) => eprintln!("host-stream: {e:#}"),
+    }
 }

@@ -1,0 +1,197 @@
+//! The alert message: the one place that knows its format (`docs/wire-format.md`).
+
+use core_nostd::Filter;
+use host_db::model::{InForce, InvalidLimits, LimitRow};
+use host_db::time_text;
+use serde_json::{Value, json};
+
+use crate::engine::Closed;
+use crate::verdict::Verdict;
+
+/// What a judged window says, for the log line and the alert.
+pub struct Judged<'a> {
+    /// The window.
+    pub window: &'a Closed,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The limits in force at its end.
+    pub limits: &'a Result<InForce, Box<InvalidLimits>>,
+    /// The filter.
+    pub filter: &'a Filter,
+}
+
+/// The alert key: stable per (filter, window start), so a re-sent alert is recognisable and a
+/// compacted topic keeps one.
+pub fn key(filter: &Filter, window_start: u64) -> String {
+    format!("{filter}|{}", time_text::format(ms(window_start)))
+}
+
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn limit(row: Option<&LimitRow>) -> Value {
+    match row {
+        None => Value::Null,
+        Some(r) => json!({
+            "value": r.value,
+            "effective_date": time_text::format(r.effective_ms),
+            "row": r.origin,
+        }),
+    }
+}
+
+/// Bytes for people: `1.5 GB`, `512 B`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+impl Judged<'_> {
+    fn bounds(&self) -> (Option<&LimitRow>, Option<&LimitRow>) {
+        match self.limits {
+            Ok(f) => (f.min.as_ref(), f.max.as_ref()),
+            Err(e) => (Some(&e.min), Some(&e.max)),
+        }
+    }
+
+    /// The one-line human message.
+    pub fn message(&self, kind: &str) -> String {
+        let w = self.window;
+        let span = format!(
+            "{} to {}",
+            time_text::format(ms(w.start)),
+            time_text::format(ms(w.end))
+        );
+        let (min, max) = self.bounds();
+        let traffic = format!(
+            "{} ({} bytes, {} packets)",
+            human_bytes(w.counts.bytes),
+            w.counts.bytes,
+            w.counts.packets
+        );
+        let scope = if self.filter.is_all() {
+            String::new()
+        } else {
+            format!(" for {}", self.filter)
+        };
+        match (kind, self.verdict) {
+            ("recovered", _) => {
+                format!("traffic{scope} from {span} is back within limits: {traffic}")
+            }
+            (_, Verdict::BelowMin) => format!(
+                "traffic{scope} from {span} is below the minimum: {traffic} < {} bytes",
+                min.map_or(0, |r| r.value)
+            ),
+            (_, Verdict::AboveMax) => format!(
+                "traffic{scope} from {span} is above the maximum: {traffic} > {} bytes",
+                max.map_or(0, |r| r.value)
+            ),
+            (_, v) => format!("traffic{scope} from {span}: {traffic}, {v}"),
+        }
+    }
+
+    /// The alert (`kind` = `alert`) or recovery (`kind` = `recovered`) message.
+    pub fn to_json(&self, kind: &str, host: &str, top: usize) -> Value {
+        let w = self.window;
+        let (min, max) = self.bounds();
+        let talkers: Vec<Value> = w
+            .talkers
+            .iter()
+            .take(top)
+            .map(|t| {
+                json!({
+                    "src": t.pair.src.to_string(),
+                    "dst": t.pair.dst.to_string(),
+                    "bytes": t.bytes,
+                    "bytes_at_least": t.guaranteed(),
+                })
+            })
+            .collect();
+        json!({
+            "type": kind,
+            "verdict": self.verdict.as_str(),
+            "window_start": time_text::format(ms(w.start)),
+            "window_end": time_text::format(ms(w.end)),
+            "bytes": w.counts.bytes,
+            "packets": w.counts.packets,
+            "min": limit(min),
+            "max": limit(max),
+            "filter": self.filter.to_string(),
+            "top_talkers": talkers,
+            "host": host,
+            "message": self.message(kind),
+        })
+    }
+
+    /// The per-window log line, as text.
+    pub fn text_line(&self) -> String {
+        let w = self.window;
+        let (min, max) = self.bounds();
+        let bound =
+            |r: Option<&LimitRow>| r.map_or_else(|| "-".to_string(), |r| r.value.to_string());
+        format!(
+            "window {} {} bytes={} packets={} verdict={} min={} max={} filter={}",
+            time_text::format(ms(w.start)),
+            time_text::format(ms(w.end)),
+            w.counts.bytes,
+            w.counts.packets,
+            self.verdict,
+            bound(min),
+            bound(max),
+            self.filter.to_string().replace(' ', ",")
+        )
+    }
+
+    /// The per-window log line, as JSON.
+    pub fn json_line(&self) -> Value {
+        let w = self.window;
+        let (min, max) = self.bounds();
+        json!({
+            "window_start": time_text::format(ms(w.start)),
+            "window_end": time_text::format(ms(w.end)),
+            "bytes": w.counts.bytes,
+            "packets": w.counts.packets,
+            "records": w.records,
+            "verdict": self.verdict.as_str(),
+            "min": min.map(|r| r.value),
+            "max": max.map(|r| r.value),
+            "filter": self.filter.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1_073_741_824), "1.1 GB");
+        assert_eq!(human_bytes(1500), "1.5 kB");
+    }
+
+    #[test]
+    fn keys_are_stable_per_filter_and_window() {
+        assert_eq!(
+            key(&Filter::ALL, 1_700_000_100_000),
+            "all|2023-11-14T22:15:00Z"
+        );
+        let f = Filter {
+            either: Some("2001:db8::/32".parse().unwrap()),
+            ..Filter::ALL
+        };
+        assert_eq!(key(&f, 0), "ip 2001:db8::/32|1970-01-01T00:00:00Z");
+    }
+}

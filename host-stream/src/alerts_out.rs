@@ -1,0 +1,213 @@
+//! Where alerts go: a Kafka topic (each one acknowledged before its window is settled), or
+//! stdout when there is no broker.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+
+/// A message waiting for the broker.
+pub struct Outgoing {
+    window: u64,
+    key: String,
+    payload: String,
+}
+
+/// Delivery reports, from librdkafka's callback.
+#[derive(Default)]
+pub struct Reports {
+    acked: Mutex<Vec<u64>>,
+    failed: Mutex<Vec<(u64, String)>>,
+}
+
+impl ClientContext for Reports {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        eprintln!("host-stream: kafka (alerts): {error}: {reason}");
+    }
+}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<u64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, window: Box<u64>) {
+        match result {
+            Ok(_) => {
+                if let Ok(mut a) = self.acked.lock() {
+                    a.push(*window);
+                }
+            }
+            Err((e, _)) => {
+                if let Ok(mut f) = self.failed.lock() {
+                    f.push((*window, e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The alerts' destination.
+pub enum Alerts {
+    /// A Kafka topic.
+    Kafka {
+        /// The producer.
+        producer: BaseProducer<Reports>,
+        /// The topic.
+        topic: String,
+        /// Sent, not yet acknowledged (kept to send again after a failure).
+        in_flight: Vec<Outgoing>,
+        /// Waiting for room in librdkafka's queue.
+        waiting: Vec<Outgoing>,
+    },
+    /// Lines `alert {json}` on stdout.
+    Stdout,
+}
+
+impl Alerts {
+    /// An idempotent producer to `topic` (no expiry: an alert waits for the broker).
+    pub fn kafka(brokers: &str, topic: &str, options: &[(String, String)]) -> Result<Alerts> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "0")
+            .set("linger.ms", "5")
+            .set("client.id", "streamchecker-host-stream-alerts");
+        for (k, v) in options {
+            // Consumer-only settings would make the producer refuse to start.
+            if !k.starts_with("group.") && !k.starts_with("auto.") && !k.starts_with("enable.auto")
+            {
+                config.set(k, v);
+            }
+        }
+        let producer: BaseProducer<Reports> = config
+            .create_with_context(Reports::default())
+            .context("cannot create the alerts producer")?;
+        Ok(Alerts::Kafka {
+            producer,
+            topic: topic.to_string(),
+            in_flight: Vec::new(),
+            waiting: Vec::new(),
+        })
+    }
+
+    /// Sends one message for `window`. Returns true when the window is settled at once (no
+    /// acknowledgement to wait for).
+    pub fn send(&mut self, window: u64, key: String, payload: String) -> bool {
+        match self {
+            Alerts::Stdout => {
+                println!("alert {payload}");
+                true
+            }
+            Alerts::Kafka { waiting, .. } => {
+                waiting.push(Outgoing {
+                    window,
+                    key,
+                    payload,
+                });
+                self.pump();
+                false
+            }
+        }
+    }
+
+    fn pump(&mut self) {
+        let Alerts::Kafka {
+            producer,
+            topic,
+            in_flight,
+            waiting,
+        } = self
+        else {
+            return;
+        };
+        while let Some(m) = waiting.first() {
+            let record = BaseRecord::with_opaque_to(topic.as_str(), Box::new(m.window))
+                .key(m.key.as_bytes())
+                .payload(m.payload.as_bytes());
+            match producer.send(record) {
+                Ok(()) => in_flight.push(waiting.remove(0)),
+                Err((e, _)) => {
+                    // Queue full (or worse): try again on the next poll.
+                    if !matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ) {
+                        eprintln!("host-stream: kafka (alerts): cannot send an alert yet: {e}");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Serves delivery reports; returns the windows whose alert the broker acknowledged.
+    pub fn poll(&mut self) -> Vec<u64> {
+        let Alerts::Kafka {
+            producer,
+            in_flight,
+            waiting,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        producer.poll(Duration::ZERO);
+        let acked: Vec<u64> = producer
+            .context()
+            .acked
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default();
+        let failed: Vec<(u64, String)> = producer
+            .context()
+            .failed
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for w in &acked {
+            if let Some(i) = in_flight.iter().position(|m| m.window == *w) {
+                in_flight.remove(i);
+            }
+        }
+        for (w, e) in failed {
+            eprintln!(
+                "host-stream: kafka (alerts): alert for window {w} not delivered, sending it again: {e}"
+            );
+            if let Some(i) = in_flight.iter().position(|m| m.window == w) {
+                waiting.push(in_flight.remove(i));
+            }
+        }
+        self.pump();
+        acked
+    }
+
+    /// Alerts not yet acknowledged.
+    pub fn pending(&self) -> usize {
+        match self {
+            Alerts::Kafka {
+                in_flight, waiting, ..
+            } => in_flight.len() + waiting.len(),
+            Alerts::Stdout => 0,
+        }
+    }
+
+    /// Waits up to `timeout` for every alert to be acknowledged; returns the windows acked.
+    pub fn flush(&mut self, timeout: Duration) -> Vec<u64> {
+        let deadline = Instant::now() + timeout;
+        let mut acked = Vec::new();
+        while self.pending() > 0 && Instant::now() < deadline {
+            if let Alerts::Kafka { producer, .. } = self {
+                producer.poll(Duration::from_millis(50));
+            }
+            acked.extend(self.poll());
+        }
+        acked
+    }
+}

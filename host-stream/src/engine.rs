@@ -1,0 +1,539 @@
+//! The windowing engine: records from several sources (Kafka partitions, or one pipe) into
+//! aligned event-time windows, closed by a watermark merged over the sources, with the
+//! bookkeeping that makes offset commits safe.
+//!
+//! - The watermark is the least progress of the sources still delivering, minus the grace
+//!   period: a partition that is behind holds windows open, an idle one (caught up for longer
+//!   than the idle period, or finished in a replay) does not. A source that has delivered
+//!   nothing yet holds everything.
+//! - In live mode, once every source is caught up, the wall clock (minus the grace period)
+//!   closes windows too: a silent network still gets its windows checked.
+//! - The core's fixed set of windows is driven by that watermark. A record too far ahead of
+//!   the oldest open window is handed back; its source is paused until the others catch up.
+//! - A closed window stays "unsettled" until the caller says its alert (if any) was
+//!   acknowledged. A source's commit position never passes the first record of an unsettled
+//!   window, so a restart from the committed positions re-reads every record that matters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use core_nostd::Filter;
+use core_nostd::pairs::{Counts, Pair};
+use core_nostd::topk::{Talker, TopTalkers};
+use core_nostd::windows::{Millis, Rejected, Window, Windows};
+use core_nostd::wire::Record;
+
+/// Windows that may be open at once (with 5-minute windows: sources up to 5 hours apart).
+pub const OPEN_WINDOWS: usize = 64;
+/// Pairs the top-talkers sketch of a window monitors.
+pub const TALKERS: usize = 16;
+
+/// What is kept per window besides its counts.
+#[derive(Default)]
+pub struct WindowState {
+    /// The heaviest pairs (that pass the filter).
+    pub talkers: TopTalkers<TALKERS>,
+}
+
+/// A source of records: a Kafka partition (or 0 for the pipe).
+pub type SourceId = i32;
+
+#[derive(Default)]
+struct SourceState {
+    /// Largest record time seen (accepted or held).
+    progress: Option<Millis>,
+    /// At the end of what is there (Kafka EOF), since when.
+    at_end_since: Option<Instant>,
+    /// Finished (a replay reached its end offset, or the pipe closed).
+    done: bool,
+    /// Offset of the last record taken from this source.
+    last_offset: Option<i64>,
+    /// First offset of this source's records in each unsettled window.
+    first_offsets: BTreeMap<Millis, i64>,
+    /// The window of the last accepted record (saves a map lookup per record).
+    last_window: Option<Millis>,
+    /// A record handed back for lack of room, with its offset.
+    held: Option<(i64, Record)>,
+}
+
+/// A window that has closed, for judging.
+pub struct Closed {
+    /// First millisecond.
+    pub start: Millis,
+    /// First millisecond after it.
+    pub end: Millis,
+    /// Bytes and packets that passed the filter.
+    pub counts: Counts,
+    /// Records that fell in it (all of them, filtered or not).
+    pub records: u64,
+    /// The heaviest pairs, heaviest first.
+    pub talkers: Vec<Talker>,
+}
+
+/// What became of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// In its window.
+    Accepted,
+    /// Its window had closed: counted as late.
+    Late,
+    /// No room yet: held, and the source should pause until [`Engine::retry_held`] takes it.
+    Held,
+}
+
+/// Counters for the log.
+#[derive(Clone, Debug, Default)]
+pub struct EngineStats {
+    /// Records taken.
+    pub records: u64,
+    /// Records whose pair did not pass the filter.
+    pub filtered_out: u64,
+}
+
+/// How sources move the watermark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Live: caught-up sources idle after `idle`; once all are caught up the wall clock closes
+    /// windows too.
+    Live {
+        /// How long a caught-up source may be silent before it stops holding windows open.
+        idle: Duration,
+    },
+    /// Replay: only event time closes windows; the end closes the rest.
+    Replay,
+}
+
+/// The windowing engine.
+pub struct Engine {
+    windows: Box<Windows<WindowState, OPEN_WINDOWS>>,
+    grace: Millis,
+    filter: Filter,
+    mode: Mode,
+    sources: BTreeMap<SourceId, SourceState>,
+    unsettled: BTreeSet<Millis>,
+    /// Counters.
+    pub stats: EngineStats,
+}
+
+fn closed(w: Window<WindowState>) -> Closed {
+    Closed {
+        start: w.start,
+        end: w.end,
+        counts: w.counts,
+        records: w.records,
+        talkers: w.state.talkers.ranked().into_iter().collect(),
+    }
+}
+
+impl Engine {
+    /// Windows of `window` ms, records late after `grace` ms, counting what passes `filter`.
+    pub fn new(window: Millis, grace: Millis, filter: Filter, mode: Mode) -> Result<Engine> {
+        let windows = Windows::driven_by_caller(window).map_err(|e| anyhow!("--window: {e}"))?;
+        if grace.div_ceil(window) + 2 > OPEN_WINDOWS as u64 {
+            return Err(anyhow!(
+                "--grace: a grace period of {grace} ms keeps more than {OPEN_WINDOWS} windows of {window} ms open"
+            ));
+        }
+        Ok(Engine {
+            windows: Box::new(windows),
+            grace,
+            filter,
+            mode,
+            sources: BTreeMap::new(),
+            unsettled: BTreeSet::new(),
+            stats: EngineStats::default(),
+        })
+    }
+
+    /// Windows before the one holding `ms` are settled (from a previous run's commit): records
+    /// for them are late.
+    pub fn start_at(&mut self, ms: Millis) {
+        self.windows.start_at(ms);
+    }
+
+    /// The sources in play; their states are created or dropped to match.
+    pub fn set_sources(&mut self, ids: &[SourceId]) {
+        self.sources.retain(|id, _| ids.contains(id));
+        for id in ids {
+            self.sources.entry(*id).or_default();
+        }
+    }
+
+    /// Counts of records that came after their window closed.
+    pub fn late(&self) -> (u64, Counts) {
+        (self.windows.late_records(), self.windows.late())
+    }
+
+    /// Takes one record from `source` at `offset`; windows it closes go to `out`.
+    pub fn record(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        record: Record,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        self.stats.records += 1;
+        let s = self.sources.entry(source).or_default();
+        s.last_offset = Some(offset);
+        s.at_end_since = None;
+        s.progress = Some(
+            s.progress
+                .map_or(record.start_ms, |p| p.max(record.start_ms)),
+        );
+        let taken = self.insert(source, offset, record, out);
+        if taken == Taken::Held {
+            // Move the watermark with what is known now, then try once more.
+            self.advance(None, out);
+            return self.retry(source, offset, record, out);
+        }
+        taken
+    }
+
+    fn retry(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        record: Record,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        let taken = self.insert(source, offset, record, out);
+        if taken == Taken::Held
+            && let Some(s) = self.sources.get_mut(&source)
+        {
+            s.held = Some((offset, record));
+        }
+        taken
+    }
+
+    fn insert(&mut self, source: SourceId, offset: i64, r: Record, out: &mut Vec<Closed>) -> Taken {
+        let pair = Pair::new(r.src, r.dst);
+        let passes = self.filter.matches(r.src, r.dst);
+        // A record outside the filter still shows that time passed: it opens its window
+        // (which may then be a quiet one) with nothing in it.
+        let counts = if passes {
+            Counts::new(r.bytes, r.packets)
+        } else {
+            Counts::ZERO
+        };
+        match self
+            .windows
+            .try_add(r.start_ms, counts, |w| out.push(closed(w)))
+        {
+            Ok(state) => {
+                if passes {
+                    state.talkers.add(pair, r.bytes);
+                } else {
+                    self.stats.filtered_out += 1;
+                }
+                let start = core_nostd::windows::window_start(r.start_ms, self.windows.length());
+                if let Some(s) = self.sources.get_mut(&source)
+                    && s.last_window != Some(start)
+                {
+                    s.first_offsets.entry(start).or_insert(offset);
+                    s.last_window = Some(start);
+                }
+                Taken::Accepted
+            }
+            Err(Rejected::Late { .. }) => Taken::Late,
+            Err(Rejected::NoRoom { .. }) => Taken::Held,
+        }
+    }
+
+    /// A record at `offset` of `source` that could not be decoded: passed over.
+    pub fn skip(&mut self, source: SourceId, offset: i64) {
+        self.sources.entry(source).or_default().last_offset = Some(offset);
+    }
+
+    /// Offers held records again; returns the sources whose record was taken (to resume).
+    pub fn retry_held(&mut self, out: &mut Vec<Closed>) -> Vec<SourceId> {
+        let held: Vec<(SourceId, i64, Record)> = self
+            .sources
+            .iter_mut()
+            .filter_map(|(id, s)| s.held.take().map(|(o, r)| (*id, o, r)))
+            .collect();
+        let mut resumed = Vec::new();
+        for (id, offset, record) in held {
+            if self.retry(id, offset, record, out) != Taken::Held {
+                resumed.push(id);
+            }
+        }
+        resumed
+    }
+
+    /// `source` has nothing more for now (Kafka EOF).
+    pub fn at_end(&mut self, source: SourceId) {
+        let s = self.sources.entry(source).or_default();
+        if s.at_end_since.is_none() {
+            s.at_end_since = Some(Instant::now());
+        }
+    }
+
+    /// `source` is finished (a replay reached its end offset, the pipe closed).
+    pub fn done(&mut self, source: SourceId) {
+        self.sources.entry(source).or_default().done = true;
+    }
+
+    /// True when every source is finished.
+    pub fn all_done(&self) -> bool {
+        !self.sources.is_empty() && self.sources.values().all(|s| s.done && s.held.is_none())
+    }
+
+    /// True when every source is caught up (nothing waiting, nothing held).
+    pub fn caught_up(&self) -> bool {
+        self.sources
+            .values()
+            .all(|s| (s.done || s.at_end_since.is_some()) && s.held.is_none())
+    }
+
+    /// The watermark event time gives: the least progress of the sources that still deliver,
+    /// minus the grace period. `None` while a delivering source has shown nothing yet.
+    pub fn event_watermark(&self) -> Option<Millis> {
+        let mut least: Option<Millis> = None;
+        let mut most: Option<Millis> = None;
+        let mut any_delivering = false;
+        for s in self.sources.values() {
+            most = most.max(s.progress);
+            let idle = match self.mode {
+                Mode::Replay => s.done,
+                Mode::Live { idle } => {
+                    s.done || s.at_end_since.is_some_and(|t| t.elapsed() >= idle)
+                }
+            };
+            if idle {
+                continue;
+            }
+            any_delivering = true;
+            let p = s.progress?;
+            least = Some(least.map_or(p, |l| l.min(p)));
+        }
+        let progress = if any_delivering { least } else { most };
+        progress.map(|p| p.saturating_sub(self.grace))
+    }
+
+    /// Moves the watermark (event time, and in live mode the wall clock `now_ms` once every
+    /// source is caught up) and closes the windows it passes.
+    pub fn advance(&mut self, now_ms: Option<Millis>, out: &mut Vec<Closed>) {
+        let mut watermark = self.event_watermark();
+        if let (Mode::Live { .. }, Some(now)) = (self.mode, now_ms)
+            && self.caught_up()
+            && self.windows.next_to_close().is_some()
+        {
+            let wall = now.saturating_sub(self.grace);
+            watermark = Some(watermark.map_or(wall, |w| w.max(wall)));
+        }
+        if let Some(w) = watermark {
+            self.windows.advance_to(w, |w| out.push(closed(w)));
+        }
+        for w in out.iter() {
+            self.unsettled.insert(w.start);
+        }
+    }
+
+    /// End of input: closes every window up to the last record's.
+    pub fn finish(&mut self, out: &mut Vec<Closed>) {
+        self.windows.finish(|w| out.push(closed(w)));
+        for w in out.iter() {
+            self.unsettled.insert(w.start);
+        }
+    }
+
+    /// The window starting at `start` is done with: its records no longer hold commits back.
+    pub fn settle(&mut self, start: Millis) {
+        self.unsettled.remove(&start);
+        for s in self.sources.values_mut() {
+            s.first_offsets.remove(&start);
+            if s.last_window == Some(start) {
+                s.last_window = None;
+            }
+        }
+    }
+
+    /// The first window not yet settled: where a restart must begin (windows before it are
+    /// finished and must not be re-opened).
+    pub fn first_unsettled(&self) -> Option<Millis> {
+        let open = self.windows.next_to_close();
+        match (self.unsettled.first().copied(), open) {
+            (Some(u), Some(o)) => Some(u.min(o)),
+            (u, o) => u.or(o),
+        }
+    }
+
+    /// Per source, the offset a restart must read from: the first record of an unsettled (open,
+    /// or closed with an alert not yet acknowledged) window, a held record, or past the last
+    /// record.
+    pub fn commit_positions(&self) -> Vec<(SourceId, i64)> {
+        self.sources
+            .iter()
+            .filter_map(|(id, s)| {
+                let last = s.last_offset?;
+                let first_open = s.first_offsets.values().min().copied();
+                let held = s.held.as_ref().map(|(o, _)| *o);
+                let position = [first_open, held]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(last + 1);
+                Some((*id, position))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    const W: Millis = 300_000;
+
+    fn rec(ts: Millis, src: &str, bytes: u64) -> Record {
+        Record {
+            start_ms: ts,
+            src: src.parse::<IpAddr>().unwrap(),
+            dst: "192.0.2.1".parse().unwrap(),
+            bytes,
+            packets: 1,
+        }
+    }
+
+    fn sums(closed: &[Closed]) -> Vec<(Millis, u64)> {
+        closed.iter().map(|c| (c.start, c.counts.bytes)).collect()
+    }
+
+    #[test]
+    fn the_slowest_partition_holds_windows_open() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 1), &mut out);
+        e.record(0, 1, rec(700_000, "10.0.0.1", 2), &mut out);
+        e.advance(None, &mut out);
+        assert!(out.is_empty(), "partition 1 has shown nothing yet");
+        e.record(1, 0, rec(20_000, "10.0.0.2", 4), &mut out);
+        e.advance(None, &mut out);
+        assert!(out.is_empty(), "partition 1 is still in window 0");
+        e.record(1, 1, rec(650_000, "10.0.0.2", 8), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(sums(&out), vec![(0, 5), (300_000, 0)]);
+        // Window 0 is settled; partition 1's commit now stops at its window-600000 record.
+        out.clear();
+        e.settle(0);
+        e.settle(300_000);
+        let mut positions = e.commit_positions();
+        positions.sort();
+        assert_eq!(positions, vec![(0, 1), (1, 1)]);
+        assert_eq!(e.first_unsettled(), Some(600_000));
+        e.done(0);
+        e.done(1);
+        e.finish(&mut out);
+        assert_eq!(sums(&out), vec![(600_000, 10)]);
+    }
+
+    #[test]
+    fn a_finished_source_does_not_hold_the_others() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(1, 0, rec(5_000, "10.0.0.2", 4), &mut out);
+        e.done(1);
+        e.record(0, 0, rec(900_000, "10.0.0.1", 1), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(sums(&out), vec![(0, 4), (300_000, 0), (600_000, 0)]);
+    }
+
+    #[test]
+    fn an_idle_live_partition_stops_holding_after_the_idle_period() {
+        let mut e = Engine::new(
+            W,
+            0,
+            Filter::ALL,
+            Mode::Live {
+                idle: Duration::from_millis(50),
+            },
+        )
+        .unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(5_000, "10.0.0.1", 1), &mut out);
+        e.record(0, 1, rec(600_000, "10.0.0.1", 1), &mut out);
+        e.at_end(1); // never had anything
+        e.advance(None, &mut out);
+        assert!(out.is_empty());
+        std::thread::sleep(Duration::from_millis(60));
+        e.advance(None, &mut out);
+        assert_eq!(sums(&out), vec![(0, 1), (300_000, 0)]);
+    }
+
+    #[test]
+    fn the_wall_clock_closes_quiet_windows_once_everything_is_caught_up() {
+        let mut e = Engine::new(
+            W,
+            5_000,
+            Filter::ALL,
+            Mode::Live {
+                idle: Duration::from_secs(60),
+            },
+        )
+        .unwrap();
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
+        // Not caught up: the wall clock does nothing.
+        e.advance(Some(1_000_000), &mut out);
+        assert!(out.is_empty());
+        e.at_end(0);
+        e.advance(Some(1_000_000), &mut out);
+        assert_eq!(sums(&out), vec![(0, 3), (300_000, 0), (600_000, 0)]);
+    }
+
+    #[test]
+    fn a_partition_far_ahead_is_held_until_the_others_catch_up() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(1, 0, rec(0, "10.0.0.2", 1), &mut out);
+        assert_eq!(
+            e.record(0, 0, rec(0, "10.0.0.1", 1), &mut out),
+            Taken::Accepted
+        );
+        let far = OPEN_WINDOWS as u64 * W + 1;
+        assert_eq!(
+            e.record(0, 1, rec(far, "10.0.0.1", 7), &mut out),
+            Taken::Held
+        );
+        assert_eq!(
+            e.commit_positions().iter().find(|p| p.0 == 0),
+            Some(&(0, 0))
+        );
+        assert!(e.retry_held(&mut out).is_empty());
+        e.record(1, 1, rec(far, "10.0.0.2", 9), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(e.retry_held(&mut out), vec![0]);
+        e.done(0);
+        e.done(1);
+        e.finish(&mut out);
+        let total: u64 = out.iter().map(|c| c.counts.bytes).sum();
+        assert_eq!(total, 18);
+        assert_eq!(out.len(), OPEN_WINDOWS + 1);
+    }
+
+    #[test]
+    fn the_filter_counts_only_what_passes_but_time_still_moves() {
+        let filter = Filter {
+            source: Some("10.0.0.0/24".parse().unwrap()),
+            ..Filter::ALL
+        };
+        let mut e = Engine::new(W, 0, filter, Mode::Replay).unwrap();
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(1_000, "10.0.0.5", 10), &mut out);
+        e.record(0, 1, rec(2_000, "10.0.1.5", 100), &mut out);
+        e.record(0, 2, rec(301_000, "172.16.0.1", 1000), &mut out);
+        e.done(0);
+        e.finish(&mut out);
+        assert_eq!(sums(&out), vec![(0, 10), (300_000, 0)]);
+        assert_eq!(out[0].talkers.len(), 1);
+        assert_eq!(e.stats.filtered_out, 2);
+    }
+}
