@@ -4,9 +4,9 @@
 //! current: for PostgreSQL it `LISTEN`s on the trigger's channel and reloads at once on a
 //! notification, and reloads every refresh period anyway (the safety net, and the only way when
 //! the trigger is absent); for a file it reloads when the modification time changes and every
-//! refresh period. A load that fails (bad rows, a minimum above a maximum, an unreachable
-//! server) is reported and the last good timeline stays in use; a lost connection is retried
-//! with backoff and the outage is logged once, not in a loop.
+//! refresh period. A load that fails (bad rows, an unreachable server, a broken file) is
+//! reported and the last good timeline stays in use; a lost connection is retried with backoff
+//! and the outage is logged once, not in a loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -188,34 +188,24 @@ fn install(shared: &Shared, timeline: Timeline) {
     }
 }
 
-/// Installs a freshly loaded timeline unless it is invalid while the current one is not: a
-/// bad row never erases good limits.
+/// Installs a freshly loaded timeline. A load with bad rows (unknown names, negative values,
+/// missing fields) is refused and the last good timeline stays: a bad row never erases good
+/// limits. A minimum above a maximum is not a bad row but limits that are invalid from an
+/// instant on: the timeline is installed, the conflict is reported with both rows, and
+/// `in_force` answers with the error for those instants (earlier ones keep their limits).
 fn offer(shared: &Shared, source: &str, loaded: Result<Timeline>) {
     match loaded {
-        Err(e) => eprintln!("limits: {source}: load rejected, keeping the previous limits: {e:#}"),
+        Err(e) => eprintln!("limits: {source}: load refused, keeping the previous limits: {e:#}"),
         Ok(t) => {
-            let problems = t.check();
-            let current_ok = shared
-                .timeline
-                .read()
-                .ok()
-                .and_then(|c| c.as_ref().map(|c| c.check().is_empty()))
-                .unwrap_or(false);
-            if !problems.is_empty() && current_ok {
-                for p in &problems {
-                    eprintln!("limits: {source}: load rejected, keeping the previous limits: {p}");
-                }
-                return;
-            }
-            for p in &problems {
-                eprintln!("limits: {source}: {p}");
-            }
             let changed = shared
                 .timeline
                 .read()
                 .ok()
                 .is_none_or(|c| c.as_deref() != Some(&t));
             if changed {
+                for p in t.check() {
+                    eprintln!("limits: {source}: invalid limits: {p}");
+                }
                 install(shared, t);
                 eprintln!("limits: {source}: loaded new limits");
             }

@@ -156,7 +156,7 @@ fn future_rows_wait_for_their_time() {
 }
 
 #[test]
-fn min_above_max_is_refused_naming_both_rows_and_the_loader_keeps_good_limits() {
+fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     let Some(db) = Db::fresh("minmax") else {
         return;
     };
@@ -168,14 +168,25 @@ fn min_above_max_is_refused_naming_both_rows_and_the_loader_keeps_good_limits() 
     assert!(err.contains("max from the new row (max = 100"), "{err}");
     assert!(err.contains("nothing inserted"), "{err}");
     let limits = Limits::start(Source::Postgres(db.url.clone()), quick()).unwrap();
-    // Written behind the tool's back: the loader reports it and keeps what it had.
-    let generation = limits.generation();
+    let before = time_text::now_ms();
+    std::thread::sleep(Duration::from_millis(20));
+    // Written behind the tool's back: from now on the limits are invalid, and say why.
     db.client()
-        .batch_execute("INSERT INTO traffic_limits.limits_per_hour (limit_name, limit_value) VALUES ('min', 500), ('max', 100)")
+        .batch_execute(
+            "INSERT INTO traffic_limits.limits_per_hour (limit_name, limit_value) \
+             VALUES ('min', 500), ('max', 100)",
+        )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(in_force_now(&limits), (Some(1024), Some(1_073_741_824)));
-    assert_eq!(limits.generation(), generation);
+    let invalid = wait_for(Duration::from_secs(2), || {
+        limits.timeline().in_force(time_text::now_ms()).is_err()
+    });
+    assert!(invalid.is_some());
+    let e = limits.timeline().in_force(time_text::now_ms()).unwrap_err();
+    assert_eq!((e.min.origin.as_str(), e.min.value), ("id 3", 500));
+    assert_eq!((e.max.origin.as_str(), e.max.value), ("id 4", 100));
+    // The limits before that instant are kept.
+    let earlier = limits.timeline().in_force(before).unwrap();
+    assert_eq!(earlier.max.unwrap().value, 1_073_741_824);
     let check = host_db(&db.url, &["check"]);
     assert_eq!(check.status.code(), Some(1));
     assert!(
@@ -185,7 +196,7 @@ fn min_above_max_is_refused_naming_both_rows_and_the_loader_keeps_good_limits() 
     );
     // --force inserts anyway (an operator who means it).
     assert!(
-        host_db(&db.url, &["set", "min", "2000", "--force"])
+        host_db(&db.url, &["set", "max", "50", "--force"])
             .status
             .success()
     );
