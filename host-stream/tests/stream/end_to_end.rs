@@ -1,0 +1,235 @@
+//! host-capture into the broker, host-stream --until-end out of it: exact windows, verdicts and
+//! alerts.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const BASE: u64 = 1_800_000_000_000; // a multiple of 300,000 ms
+const MIN5: u64 = 300_000;
+
+/// One Ethernet/IPv4/UDP frame from `src` to 192.0.2.1 whose IPv4 total length is `len`.
+fn frame(src: [u8; 4], len: u16) -> Vec<u8> {
+    let mut f = vec![0, 0x1b, 0x21, 4, 5, 6, 0, 0, 0x0c, 1, 2, 3, 0x08, 0x00];
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&len.to_be_bytes());
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&[192, 0, 2, 1]);
+    ip.resize(usize::from(len), 0);
+    f.extend_from_slice(&ip);
+    f
+}
+
+fn pcap(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&65_535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (ts, data) in frames {
+        out.extend_from_slice(&((ts / 1000) as u32).to_le_bytes());
+        out.extend_from_slice(&(((ts % 1000) * 1000) as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// Five windows: ok, a burst above the maximum, silence, ok again, a trickle below the minimum.
+fn traffic() -> Vec<(u64, Vec<u8>)> {
+    let mut f = Vec::new();
+    for i in 0..40 {
+        f.push((BASE + 1_000 + i * 7_000, frame([10, 0, 0, 1], 500)));
+    }
+    for i in 0..20 {
+        f.push((BASE + 2_000 + i * 11_000, frame([10, 0, 0, 2], 1500)));
+    }
+    for i in 0..100 {
+        f.push((BASE + MIN5 + 500 + i * 2_000, frame([10, 0, 0, 3], 1500)));
+    }
+    for i in 0..10 {
+        f.push((BASE + MIN5 + 100_000 + i * 1_000, frame([10, 0, 0, 1], 100)));
+    }
+    // BASE + 2 * MIN5 .. BASE + 3 * MIN5: nothing at all.
+    for i in 0..5 {
+        f.push((BASE + 3 * MIN5 + i * 60_000, frame([10, 0, 0, 4], 400)));
+    }
+    f.push((BASE + 4 * MIN5 + 299_999, frame([10, 0, 0, 5], 60)));
+    f.sort_by_key(|(t, _)| *t);
+    f
+}
+
+#[test]
+fn capture_to_alerts_with_exact_windows() {
+    let Some(brokers) = brokers() else { return };
+    let dir = scratch("e2e");
+    let capture = dir.join("traffic.pcap");
+    std::fs::write(&capture, pcap(&traffic())).unwrap();
+    let limits = limits_file(&dir, 1_000, 100_000);
+    let topic = unique("e2e");
+    let alerts = unique("e2e-alerts");
+    let out = output(sibling("host-capture").args([
+        "--read",
+        capture.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output(host_stream().args([
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--group",
+        &unique("e2e-group"),
+        "--until-end",
+        "--limits-file",
+        limits.to_str().unwrap(),
+        "--alerts-topic",
+        &alerts,
+        "--log-format",
+        "json",
+        "--host-name",
+        "test-host",
+    ]));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = windows(&text(&out.stdout));
+    assert_eq!(
+        summary(&lines),
+        vec![
+            ("2027-01-15T08:00:00Z".into(), 50_000, 60, "ok".into()),
+            (
+                "2027-01-15T08:05:00Z".into(),
+                151_000,
+                110,
+                "above_max".into()
+            ),
+            ("2027-01-15T08:10:00Z".into(), 0, 0, "below_min".into()),
+            ("2027-01-15T08:15:00Z".into(), 2_000, 5, "ok".into()),
+            ("2027-01-15T08:20:00Z".into(), 60, 1, "below_min".into()),
+        ]
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|w| w["min"] == 1000 && w["max"] == 100_000)
+    );
+    assert!(
+        stderr.contains("records=") && stderr.contains("alerts=4"),
+        "{stderr}"
+    );
+
+    let mut sent: BTreeMap<String, Value> = read_topic(&brokers, &alerts)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::from_str(&v).unwrap()))
+        .collect();
+    assert_eq!(
+        sent.keys().cloned().collect::<Vec<_>>(),
+        vec![
+            "all|2027-01-15T08:05:00Z",
+            "all|2027-01-15T08:10:00Z",
+            "all|2027-01-15T08:15:00Z",
+            "all|2027-01-15T08:20:00Z",
+        ]
+    );
+    let burst = sent.remove("all|2027-01-15T08:05:00Z").unwrap();
+    assert_eq!(burst["type"], "alert");
+    assert_eq!(burst["verdict"], "above_max");
+    assert_eq!(burst["window_start"], "2027-01-15T08:05:00Z");
+    assert_eq!(burst["window_end"], "2027-01-15T08:10:00Z");
+    assert_eq!(
+        (burst["bytes"].as_u64(), burst["packets"].as_u64()),
+        (Some(151_000), Some(110))
+    );
+    assert_eq!(burst["max"]["value"], 100_000);
+    assert_eq!(burst["max"]["effective_date"], "2019-10-20T22:56:44Z");
+    assert_eq!(burst["max"]["row"], "entry 2");
+    assert_eq!(burst["min"]["value"], 1_000);
+    assert_eq!(burst["filter"], "all");
+    assert_eq!(burst["host"], "test-host");
+    assert_eq!(burst["top_talkers"][0]["src"], "10.0.0.3");
+    assert_eq!(burst["top_talkers"][0]["dst"], "192.0.2.1");
+    assert_eq!(burst["top_talkers"][0]["bytes"], 150_000);
+    assert_eq!(burst["top_talkers"][1]["src"], "10.0.0.1");
+    assert_eq!(burst["top_talkers"][1]["bytes"], 1_000);
+    assert_eq!(
+        burst["message"],
+        "traffic from 2027-01-15T08:05:00Z to 2027-01-15T08:10:00Z is above the maximum: \
+         151.0 kB (151000 bytes, 110 packets) > 100000 bytes"
+    );
+    let quiet = sent.remove("all|2027-01-15T08:10:00Z").unwrap();
+    assert_eq!(
+        (quiet["verdict"].as_str(), quiet["bytes"].as_u64()),
+        (Some("below_min"), Some(0))
+    );
+    assert_eq!(quiet["top_talkers"], serde_json::json!([]));
+    let back = sent.remove("all|2027-01-15T08:15:00Z").unwrap();
+    assert_eq!(
+        (back["type"].as_str(), back["verdict"].as_str()),
+        (Some("recovered"), Some("ok"))
+    );
+    let last = sent.remove("all|2027-01-15T08:20:00Z").unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["bytes"].as_u64()),
+        (Some("alert"), Some(60))
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_corpus_capture_adds_up_to_its_reference_total() {
+    let Some(brokers) = brokers() else { return };
+    let corpus = repo().join("../shared/pcaps");
+    let name = "OISF.suricata-verify/tests/filestore-filecontainer-http/filecontainer-http.pcap";
+    let capture = corpus.join("corpus").join(name);
+    if !capture.is_file() {
+        eprintln!("corpus absent: skipped");
+        return;
+    }
+    let expected =
+        std::fs::read_to_string(corpus.join("expected").join(format!("{name}.expected46")))
+            .unwrap();
+    let total: Vec<u64> = expected
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let topic = unique("corpus");
+    let out = output(sibling("host-capture").args([
+        "--read",
+        capture.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output(host_stream().args([
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--group",
+        &unique("corpus"),
+        "--until-end",
+        "--log-format",
+        "json",
+        "--window",
+        "60s",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = windows(&text(&out.stdout));
+    let bytes: u64 = lines.iter().map(|w| w["bytes"].as_u64().unwrap()).sum();
+    let packets: u64 = lines.iter().map(|w| w["packets"].as_u64().unwrap()).sum();
+    assert_eq!(vec![bytes, packets], total);
+    assert!(lines.iter().all(|w| w["verdict"] == "no_limits"));
+}

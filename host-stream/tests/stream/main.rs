@@ -1,0 +1,7 @@
+//! `host-stream` as operators run it: with the broker and PostgreSQL of the test command.
+
+mod end_to_end;
+mod filters;
+mod limits_db;
+mod restart;
+mod support;
