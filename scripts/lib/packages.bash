@@ -1,0 +1,50 @@
+# Sourced by scripts/test and scripts/demo: installs the Debian packages StreamChecker needs
+# when any is missing (apt-get update only then).
+#
+#   ensure_packages build   what building and running needs: the C toolchain and make
+#                           (rdkafka-sys builds librdkafka with ./configure && make), pkg-config,
+#                           zlib (rdkafka's libz feature), OpenSSL (native-tls for PostgreSQL
+#                           TLS), libpcap (the pcap crate), python3 (scripts), kcat
+#   ensure_packages test    the same and the PostgreSQL server
+#
+# STREAMCHECKER_NO_INSTALL=1 only reports what is missing. Needs root to install.
+
+BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libpcap-dev kcat
+    ca-certificates)
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql)
+
+ensure_packages() {
+    local wanted=()
+    case ${1:-build} in
+        build) wanted=("${BUILD_PACKAGES[@]}") ;;
+        test) wanted=("${TEST_PACKAGES[@]}") ;;
+        *) echo "ensure_packages: unknown set $1" >&2; return 2 ;;
+    esac
+    if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+        echo "not a Debian-like system (no dpkg-query/apt-get): make sure these are installed: ${wanted[*]}"
+        return 0
+    fi
+    local missing=() p
+    for p in "${wanted[@]}"; do
+        if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "all packages present: ${wanted[*]}"
+        return 0
+    fi
+    if [ "${STREAMCHECKER_NO_INSTALL:-0}" = 1 ]; then
+        echo "missing packages (not installed: STREAMCHECKER_NO_INSTALL=1): ${missing[*]}"
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${missing[*]}. Install them as root:" >&2
+        echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -q -o DPkg::Lock::Timeout=300 update
+    apt-get -q -y -o DPkg::Lock::Timeout=300 install --no-install-recommends "${missing[@]}"
+}
