@@ -48,6 +48,7 @@ mod v4 {
 /// IPv6 fixed header field offsets and sizes (RFC 8200).
 mod v6 {
     pub const HEADER_LEN: usize = 40;
+    pub const VERSION: usize = 0;
     pub const PAYLOAD_LEN: usize = 4;
     pub const NEXT_HEADER: usize = 6;
     pub const SRC: usize = 8;
@@ -102,7 +103,31 @@ fn ipv4(bytes: &[u8]) -> Result<Summary, Error> {
     if ihl > 5 {
         source_route_reads(bytes, usize::from(header_length))?;
     }
-    Ok(Summary {
+    Ok(v4_summary(h, total_length))
+}
+
+/// The common IPv4 header: version 4, no options (IHL 5), a total length that covers the
+/// header. `Some(s)` is then exactly what [`parse`] returns for it (announced as IPv4 or
+/// either); `None` means "not that case", and [`parse`] decides.
+///
+/// Link layers try this first on a fixed-size array, so that the usual frame costs one
+/// bounds check and a few compares, with no error value built and no call (`benches/`: the
+/// general path cost several times the header read itself).
+#[inline(always)]
+pub(crate) fn plain_ipv4(h: &[u8; v4::MIN_HEADER_LEN]) -> Option<Summary> {
+    const VERSION_4_IHL_5: u8 = 0x45;
+    let total_length = u16::from_be_bytes([h[v4::TOTAL_LEN], h[v4::TOTAL_LEN + 1]]);
+    if h[v4::VER_IHL] == VERSION_4_IHL_5 && usize::from(total_length) >= v4::MIN_HEADER_LEN {
+        Some(v4_summary(h, total_length))
+    } else {
+        None
+    }
+}
+
+/// What an IPv4 header that passed every check counts for (rule 2: its total length).
+#[inline(always)]
+fn v4_summary(h: &[u8; v4::MIN_HEADER_LEN], total_length: u16) -> Summary {
+    Summary {
         src: IpAddr::V4(Ipv4Addr::new(
             h[v4::SRC],
             h[v4::SRC + 1],
@@ -117,7 +142,7 @@ fn ipv4(bytes: &[u8]) -> Result<Summary, Error> {
         )),
         length: u32::from(total_length),
         protocol: h[v4::PROTOCOL],
-    })
+    }
 }
 
 /// Why an IPv4 header shorter than 20 bytes fails, checking its fields in the order they come
@@ -211,19 +236,36 @@ fn ipv6(bytes: &[u8]) -> Result<Summary, Error> {
             got: bytes.len(),
         });
     };
+    Ok(v6_summary(h))
+}
+
+/// An IPv6 fixed header, if its version field says 6: then exactly what [`parse`] returns
+/// for it (announced as IPv6 or either). The IPv6 counterpart of [`plain_ipv4`].
+#[inline(always)]
+pub(crate) fn plain_ipv6(h: &[u8; v6::HEADER_LEN]) -> Option<Summary> {
+    if h[v6::VERSION] >> 4 == 6 {
+        Some(v6_summary(h))
+    } else {
+        None
+    }
+}
+
+/// What an IPv6 fixed header counts for (rule 2: payload length + 40).
+#[inline(always)]
+fn v6_summary(h: &[u8; v6::HEADER_LEN]) -> Summary {
     let payload_length = u16::from_be_bytes([h[v6::PAYLOAD_LEN], h[v6::PAYLOAD_LEN + 1]]);
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
     src.copy_from_slice(&h[v6::SRC..v6::SRC + 16]);
     dst.copy_from_slice(&h[v6::DST..v6::DST + 16]);
-    Ok(Summary {
+    Summary {
         src: IpAddr::V6(Ipv6Addr::from(src)),
         dst: IpAddr::V6(Ipv6Addr::from(dst)),
         // A jumbogram (payload length 0) counts its fixed header only: the true length sits in
         // a hop-by-hop option that the reference decoder does not use either.
         length: u32::from(payload_length) + v6::HEADER_LEN as u32,
         protocol: h[v6::NEXT_HEADER],
-    })
+    }
 }
 
 #[cfg(test)]
