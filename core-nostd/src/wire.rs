@@ -20,7 +20,7 @@ use core::str::FromStr;
 
 use nom::Parser;
 use nom::branch::alt;
-use nom::bytes::complete::{is_not, tag, take_while, take_while1};
+use nom::bytes::complete::{tag, take_till1, take_while, take_while1};
 use nom::character::complete::{char, multispace0, space1};
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::{delimited, preceded, separated_pair};
@@ -191,18 +191,57 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
 
 /// Decodes a Kafka key into its two addresses.
 pub fn decode_key(key: &[u8]) -> Result<(IpAddr, IpAddr), WireError> {
-    let text = utf8(key).ok_or(WireError::BadKey)?;
+    type B<'a> = nom::error::Error<&'a [u8]>;
+    // Byte-wise: the key is on the per-record path of every consumer.
+    let field = || take_till1(|b: u8| b == b',');
     let (_, (src, dst)) = all_consuming(separated_pair(
-        is_not::<_, _, E<'_>>(","),
-        char(','),
-        is_not(","),
+        field(),
+        tag::<_, _, B<'_>>(&b","[..]),
+        field(),
     ))
-    .parse(text)
+    .parse(key)
     .map_err(|_| WireError::BadKey)?;
-    Ok((
-        address(src).ok_or(WireError::BadKey)?,
-        address(dst).ok_or(WireError::BadKey)?,
-    ))
+    let addr = |b: &[u8]| address_bytes(b).ok_or(WireError::BadKey);
+    Ok((addr(src)?, addr(dst)?))
+}
+
+/// An address as text bytes: dotted-quad IPv4 in its canonical form read directly (the
+/// common case), anything else through `core::net`'s parser.
+fn address_bytes(text: &[u8]) -> Option<IpAddr> {
+    ipv4_canonical(text).or_else(|| address(utf8(text)?))
+}
+
+/// `a.b.c.d` with each octet 0–255 written without leading zeros; `None` for anything else
+/// (which the full parser then judges).
+fn ipv4_canonical(text: &[u8]) -> Option<IpAddr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|b| *b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.first() == Some(&b'0')) {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(b - b'0');
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(IpAddr::V4(core::net::Ipv4Addr::from(octets)))
+}
+
+/// A decimal `u64` as text bytes, digits only.
+fn number_bytes(text: &[u8]) -> Option<u64> {
+    all_consuming(nom::character::complete::u64::<&[u8], nom::error::Error<&[u8]>>)
+        .parse(text)
+        .ok()
+        .map(|(_, n)| n)
 }
 
 /// Decodes a Kafka message: key, value (text or JSON), the `packets` header if present and
@@ -214,18 +253,17 @@ pub fn decode_kafka(
     timestamp_ms: Option<i64>,
 ) -> Result<Record, WireError> {
     let (src, dst) = decode_key(key)?;
-    let value = utf8(value).ok_or(WireError::BadValue)?;
-    if value.trim_start().starts_with('{') {
-        let json = decode_json(value)?;
+    if value.trim_ascii_start().starts_with(b"{") {
+        let json = decode_json(utf8(value).ok_or(WireError::BadValue)?)?;
         if (json.src, json.dst) != (src, dst) {
             return Err(WireError::KeyMismatch);
         }
         return Ok(json);
     }
-    let bytes = number(value).ok_or(WireError::BadValue)?;
+    let bytes = number_bytes(value).ok_or(WireError::BadValue)?;
     let packets = match packets {
         None => 1,
-        Some(p) => utf8(p).and_then(number).ok_or(WireError::BadPackets)?,
+        Some(p) => number_bytes(p).ok_or(WireError::BadPackets)?,
     };
     let start_ms = timestamp_ms
         .and_then(|t| u64::try_from(t).ok())
@@ -449,6 +487,39 @@ mod tests {
             decode_line("1 1.1.1.1 2.2.2.2 3 4 5"),
             Err(WireError::BadLine)
         );
+    }
+
+    #[test]
+    fn the_fast_ipv4_reader_agrees_with_core_net() {
+        for text in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.168.100.200",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.",
+            "a.b.c.d",
+            "1.2.3.4 ",
+            "",
+            "::1",
+            "1111.1.1.1",
+            "00.0.0.0",
+        ] {
+            let fast = ipv4_canonical(text.as_bytes());
+            let full = text.parse::<IpAddr>().ok().filter(|a| a.is_ipv4());
+            if fast.is_some() {
+                assert_eq!(fast, full, "{text}");
+            }
+            assert_eq!(
+                address_bytes(text.as_bytes()),
+                text.parse::<IpAddr>().ok(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! replay, and offset commits that carry where a restart must begin.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -64,6 +65,8 @@ pub struct Assignment {
 #[derive(Default)]
 pub struct Events {
     assignment: Mutex<Option<Assignment>>,
+    /// Set with `assignment`: checked per record without taking the lock.
+    changed: AtomicBool,
     topic: String,
 }
 
@@ -111,6 +114,7 @@ impl ConsumerContext for Events {
         };
         if let Ok(mut a) = self.assignment.lock() {
             *a = Some(assignment);
+            self.changed.store(true, Ordering::Release);
         }
     }
 
@@ -130,12 +134,15 @@ pub struct Input {
 }
 
 impl Input {
-    /// Subscribes to `topic` in `group`, offsets committed by hand only.
+    /// A consumer of `topic` in `group`, offsets committed by hand only. Live, it subscribes
+    /// (the group assigns partitions and warns of other members); for a replay it takes every
+    /// partition itself ([`Input::assign_all`]), which starts at once.
     pub fn new(
         brokers: &str,
         topic: &str,
         group: &str,
         options: &[(String, String)],
+        subscribe: bool,
     ) -> Result<Input> {
         let mut config = ClientConfig::new();
         config
@@ -145,20 +152,25 @@ impl Input {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "true")
+            // librdkafka pauses fetching for a second whenever its queue is full; a consumer
+            // that drains it at once wants the next fetch at once.
+            .set("fetch.queue.backoff.ms", "10")
             .set("client.id", "streamchecker-host-stream");
         for (k, v) in options {
             config.set(k, v);
         }
         let events = Events {
-            assignment: Mutex::new(None),
             topic: topic.to_string(),
+            ..Events::default()
         };
         let consumer: BaseConsumer<Events> = config
             .create_with_context(events)
             .context("--kafka-option: librdkafka rejected the consumer settings")?;
-        consumer
-            .subscribe(&[topic])
-            .with_context(|| format!("--topic {topic}"))?;
+        if subscribe {
+            consumer
+                .subscribe(&[topic])
+                .with_context(|| format!("--topic {topic}"))?;
+        }
         Ok(Input {
             consumer,
             topic: topic.to_string(),
@@ -167,12 +179,60 @@ impl Input {
 
     /// A new assignment, if one happened since the last call.
     pub fn take_assignment(&self) -> Option<Assignment> {
+        let events = self.consumer.context();
+        if !events.changed.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        events.assignment.lock().ok().and_then(|mut a| a.take())
+    }
+
+    /// Takes every partition of the topic, each from its committed offset (or the beginning),
+    /// and returns the assignment as a rebalance would.
+    pub fn assign_all(&self) -> Result<Assignment> {
+        let md = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+            .context("reading the topic's metadata")?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .first()
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if partitions.is_empty() {
+            anyhow::bail!(
+                "--topic {}: no such topic, or it has no partitions",
+                self.topic
+            );
+        }
+        let mut query = TopicPartitionList::new();
+        for p in &partitions {
+            query.add_partition(&self.topic, *p);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(query, Duration::from_secs(10))
+            .context("reading the committed offsets")?;
+        let mut assign = TopicPartitionList::new();
+        for e in committed.elements() {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            assign.add_partition_offset(&self.topic, e.partition(), offset)?;
+        }
         self.consumer
-            .context()
-            .assignment
-            .lock()
-            .ok()
-            .and_then(|mut a| a.take())
+            .assign(&assign)
+            .context("assigning the partitions")?;
+        let resume = committed
+            .elements()
+            .iter()
+            .filter_map(|e| Resume::decode(e.metadata()))
+            .max_by_key(|r| r.next_window);
+        Ok(Assignment {
+            partitions,
+            resume,
+            revoked: Vec::new(),
+        })
     }
 
     /// How many partitions the topic has.

@@ -342,6 +342,9 @@ fn take(
     engine.record(source, offset, r, closed) == Taken::Held
 }
 
+/// Records taken from the consumer between two rounds of per-batch work.
+const BATCH: usize = 20_000;
+
 /// Records from Kafka.
 fn kafka(
     args: &Args,
@@ -350,7 +353,18 @@ fn kafka(
     stop: &AtomicBool,
 ) -> Result<ExitCode> {
     let brokers = args.brokers.as_deref().unwrap_or_default();
-    let input = Input::new(brokers, &args.topic, &args.group, &args.kafka_options)?;
+    let input = Input::new(
+        brokers,
+        &args.topic,
+        &args.group,
+        &args.kafka_options,
+        !args.until_end,
+    )?;
+    let mut first_assignment = if args.until_end {
+        Some(input.assign_all()?)
+    } else {
+        None
+    };
     let mut rejects = Rejects::default();
     let mut closed = Vec::new();
     let mut end_offsets: std::collections::BTreeMap<i32, i64> = Default::default();
@@ -366,85 +380,91 @@ fn kafka(
             );
             break ExitCode::SUCCESS;
         }
-        let polled = input.consumer.poll(Duration::from_millis(100));
-        if let Some(a) = input.take_assignment() {
-            if !a.revoked.is_empty() {
-                eprintln!(
-                    "host-stream: WARNING: partitions {:?} were taken from this instance: window \
-                     sums cover only what it read",
-                    a.revoked
-                );
-            }
-            assigned = !a.partitions.is_empty();
-            engine.set_sources(&a.partitions);
-            if let Some(r) = a.resume {
-                if let Some(next) = r.next_window {
-                    engine.start_at(next);
+        // A batch: the first poll waits up to 100 ms, the rest take only what is there; the
+        // per-batch work (watermark, judging, alerts, commits) then runs once.
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..BATCH {
+            let polled = input.consumer.poll(wait);
+            wait = Duration::ZERO;
+            if let Some(a) = first_assignment.take().or_else(|| input.take_assignment()) {
+                if !a.revoked.is_empty() {
+                    eprintln!(
+                        "host-stream: WARNING: partitions {:?} were taken from this instance: window \
+                         sums cover only what it read",
+                        a.revoked
+                    );
                 }
-                judge.alerting = r.alerting;
-                eprintln!(
-                    "host-stream: resuming from the committed offsets ({})",
-                    r.encode()
-                );
-            }
-            let total = input.partition_count().unwrap_or(0);
-            judge.partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
-            if let Some((have, all)) = judge.partial {
-                eprintln!(
-                    "host-stream: WARNING: the group gave this instance {have} of the {all} \
-                     partitions of {}: every window sum is PARTIAL (run one instance per group)",
-                    args.topic
-                );
-            }
-            if args.until_end {
-                end_offsets.clear();
-                for p in &a.partitions {
-                    let end = input.end_offset(*p)?;
-                    end_offsets.insert(*p, end);
-                    if input.start_offset(*p) >= end {
-                        engine.done(*p);
+                assigned = !a.partitions.is_empty();
+                engine.set_sources(&a.partitions);
+                if let Some(r) = a.resume {
+                    if let Some(next) = r.next_window {
+                        engine.start_at(next);
                     }
+                    judge.alerting = r.alerting;
+                    eprintln!(
+                        "host-stream: resuming from the committed offsets ({})",
+                        r.encode()
+                    );
                 }
-            }
-        }
-        match polled {
-            Some(Ok(m)) => {
-                let (p, o) = (m.partition(), m.offset());
-                let packets = m.headers().and_then(|h| {
-                    h.iter()
-                        .find(|h| h.key == PACKETS_HEADER)
-                        .and_then(|h| h.value)
-                });
-                let decoded = wire::decode_kafka(
-                    m.key().unwrap_or_default(),
-                    m.payload().unwrap_or_default(),
-                    packets,
-                    m.timestamp().to_millis(),
-                );
-                drop(m);
-                match decoded {
-                    Ok(r) => {
-                        if take(&mut engine, p, o, r, args, &mut rejects, &mut closed) {
-                            input.set_paused(p, true);
+                let total = input.partition_count().unwrap_or(0);
+                judge.partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
+                if let Some((have, all)) = judge.partial {
+                    eprintln!(
+                        "host-stream: WARNING: the group gave this instance {have} of the {all} \
+                         partitions of {}: every window sum is PARTIAL (run one instance per group)",
+                        args.topic
+                    );
+                }
+                if args.until_end {
+                    end_offsets.clear();
+                    for p in &a.partitions {
+                        let end = input.end_offset(*p)?;
+                        end_offsets.insert(*p, end);
+                        if input.start_offset(*p) >= end {
+                            engine.done(*p);
                         }
                     }
-                    Err(e) => {
-                        engine.skip(p, o);
-                        rejects.undecodable(&format!("partition {p} offset {o}"), e);
+                }
+            }
+            match polled {
+                Some(Ok(m)) => {
+                    let (p, o) = (m.partition(), m.offset());
+                    let packets = m.headers().and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == PACKETS_HEADER)
+                            .and_then(|h| h.value)
+                    });
+                    let decoded = wire::decode_kafka(
+                        m.key().unwrap_or_default(),
+                        m.payload().unwrap_or_default(),
+                        packets,
+                        m.timestamp().to_millis(),
+                    );
+                    drop(m);
+                    match decoded {
+                        Ok(r) => {
+                            if take(&mut engine, p, o, r, args, &mut rejects, &mut closed) {
+                                input.set_paused(p, true);
+                            }
+                        }
+                        Err(e) => {
+                            engine.skip(p, o);
+                            rejects.undecodable(&format!("partition {p} offset {o}"), e);
+                        }
+                    }
+                    if end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
+                        engine.done(p);
                     }
                 }
-                if end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
-                    engine.done(p);
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    engine.at_end(p);
+                    if end_offsets.contains_key(&p) && input.start_offset(p) >= end_offsets[&p] {
+                        engine.done(p);
+                    }
                 }
+                Some(Err(e)) => eprintln!("host-stream: kafka: {e}"),
+                None => break,
             }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                engine.at_end(p);
-                if end_offsets.contains_key(&p) && input.start_offset(p) >= end_offsets[&p] {
-                    engine.done(p);
-                }
-            }
-            Some(Err(e)) => eprintln!("host-stream: kafka: {e}"),
-            None => {}
         }
         engine.advance(Some(now_ms()), &mut closed);
         for p in engine.retry_held(&mut closed) {
