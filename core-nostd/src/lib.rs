@@ -37,6 +37,7 @@ mod oui;
 pub mod pairs;
 pub mod savefile;
 pub mod topk;
+pub mod units;
 pub mod windows;
 pub mod wire;
 

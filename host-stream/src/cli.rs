@@ -147,35 +147,17 @@ impl Args {
     }
 }
 
-/// `250ms`, `5s`, `20m`, `1h`, or a bare number of seconds.
+/// A duration as `core_nostd::units` reads it (`500ms`, `5s`, `1.5s`, `20m`, `1h`, seconds).
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 500ms, 5s, 20m)"))?;
-    let scale = match unit {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("{text:?} is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    core_nostd::units::duration_ms(text)
+        .map(Duration::from_millis)
+        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("{text:?}: expected KEY=VALUE")),
-    }
+    core_nostd::units::key_value(text)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -186,12 +168,5 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration("300s"), Ok(Duration::from_secs(300)));
-        assert_eq!(duration("20m"), Ok(Duration::from_secs(1200)));
-        assert!(duration("soon").is_err());
     }
 }

@@ -103,7 +103,7 @@ fn random_bytes_never_panic() {
     let dir = scratch("garbage");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..50 {
-        let mut bytes = pcap(1, &[(1000, frame([10, 0, 0, 1], [10, 0, 0, 2], 60))]);
+        let mut bytes = pcap(1, &[(1000, ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 60))]);
         let keep = if round % 2 == 0 { 24 } else { bytes.len() };
         bytes.truncate(keep);
         for _ in 0..(round * 13 % 400) {

@@ -27,7 +27,7 @@ fn java_murmur2_reference_vectors() {
 #[test]
 fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
     let Some(brokers) = brokers() else { return };
-    let topic = unique_topic("sample");
+    let topic = unique("sample");
     let sample = repo().join("samples/mixed.pcap");
     let out = run(&[
         "--read",
@@ -45,7 +45,7 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
         ),
         "{stderr}"
     );
-    let records = consume_all(&brokers, &topic);
+    let records = read_topic(&brokers, &topic);
     let partitions = records.iter().map(|r| r.partition).max().unwrap() + 1;
     let got: Vec<(String, String, Option<String>, Option<i64>)> = records
         .iter()
@@ -133,7 +133,7 @@ fn a_corpus_capture_read_back_equals_the_reference_totals() {
         std::fs::read_to_string(corpus.join("expected").join(format!("{name}.expected46")))
             .unwrap();
     for format_json in [false, true] {
-        let topic = unique_topic(if format_json { "corpus-json" } else { "corpus" });
+        let topic = unique(if format_json { "corpus-json" } else { "corpus" });
         let mut args = vec![
             "--read",
             capture.to_str().unwrap(),
@@ -147,7 +147,7 @@ fn a_corpus_capture_read_back_equals_the_reference_totals() {
         }
         let out = run(&args);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let records = consume_all(&brokers, &topic);
+        let records = read_topic(&brokers, &topic);
         let records: Vec<Consumed> = if format_json {
             records
                 .into_iter()
@@ -207,7 +207,7 @@ fn outage_traffic() -> (Vec<(u64, Vec<u8>)>, Sums) {
         let ts = 1_800_000_000_000 + i * 4; // 4 ms apart: 12 s
         let a = (i % 6) as u8;
         let len = 40 + ((i * 37) % 1400) as u16;
-        frames.push((ts, frame([10, 0, 0, a], [192, 0, 2, 1], len)));
+        frames.push((ts, ipv4_frame([10, 0, 0, a], [192, 0, 2, 1], len)));
         let e = truth
             .entry((ts - ts % 1000, format!("10.0.0.{a},192.0.2.1")))
             .or_default();
@@ -287,7 +287,7 @@ fn a_broker_outage_in_the_middle_loses_and_moves_nothing() {
         )),
         "{stderr}"
     );
-    let records = consume_all(&brokers, topic);
+    let records = read_topic(&brokers, topic);
     assert_eq!(
         sums_of(&records),
         truth,

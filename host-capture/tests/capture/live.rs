@@ -45,6 +45,8 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
             "--flush-interval",
             "1s",
             "--immediate",
+            "--user",
+            "nobody",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -62,6 +64,10 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
             "host-capture exited early"
         );
     }
+    // Root was dropped once the capture was open.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid.split_whitespace().nth(2), Some("65534"), "{uid}");
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     // IPv4 length = 20 (IP) + 8 (UDP) + payload.
     let payloads = [0usize, 1, 100, 1000, 1472, 9000, 33];

@@ -10,18 +10,7 @@ use postgres::{Client, Config, NoTls};
 
 /// The database URL, or `None` when the test is to be skipped.
 pub fn database_url() -> Option<String> {
-    match std::env::var("STREAMCHECKER_TEST_DATABASE_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "STREAMCHECKER_TEST_DATABASE_URL not set but STREAMCHECKER_REQUIRE_SERVICES=1 \
-                 (run scripts/test, which starts PostgreSQL)"
-            );
-            println!("STREAMCHECKER_TEST_DATABASE_URL not set: skipped");
-            None
-        }
-    }
+    testkit::database()
 }
 
 /// Connects with a 10 s connect timeout and a 30 s statement timeout.

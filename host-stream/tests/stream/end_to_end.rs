@@ -12,30 +12,7 @@ const MIN5: u64 = 300_000;
 
 /// One Ethernet/IPv4/UDP frame from `src` to 192.0.2.1 whose IPv4 total length is `len`.
 fn frame(src: [u8; 4], len: u16) -> Vec<u8> {
-    let mut f = vec![0, 0x1b, 0x21, 4, 5, 6, 0, 0, 0x0c, 1, 2, 3, 0x08, 0x00];
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&len.to_be_bytes());
-    ip.extend_from_slice(&src);
-    ip.extend_from_slice(&[192, 0, 2, 1]);
-    ip.resize(usize::from(len), 0);
-    f.extend_from_slice(&ip);
-    f
-}
-
-fn pcap(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&65_535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (ts, data) in frames {
-        out.extend_from_slice(&((ts / 1000) as u32).to_le_bytes());
-        out.extend_from_slice(&(((ts % 1000) * 1000) as u32).to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(data);
-    }
-    out
+    ipv4_frame(src, [192, 0, 2, 1], len)
 }
 
 /// Five windows: ok, a burst above the maximum, silence, ok again, a trickle below the minimum.
@@ -67,7 +44,7 @@ fn capture_to_alerts_with_exact_windows() {
     let Some(brokers) = brokers() else { return };
     let dir = scratch("e2e");
     let capture = dir.join("traffic.pcap");
-    std::fs::write(&capture, pcap(&traffic())).unwrap();
+    std::fs::write(&capture, pcap(1, &traffic())).unwrap();
     let limits = limits_file(&dir, 1_000, 100_000);
     let topic = unique("e2e");
     let alerts = unique("e2e-alerts");

@@ -3,52 +3,24 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use core_nostd::wire::Record;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+pub use testkit::{brokers, database, ipv4_frame, pcap, text, unique};
+
+/// Every message of `topic` as (key, value).
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
+    testkit::read_topic(brokers, topic)
+        .into_iter()
+        .map(|m| (m.key, m.value))
+        .collect()
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn require(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "{var} is not set but STREAMCHECKER_REQUIRE_SERVICES=1"
-            );
-            eprintln!("{var} not set: skipped");
-            None
-        }
-    }
-}
-
-pub fn brokers() -> Option<String> {
-    require("STREAMCHECKER_TEST_BROKERS")
-}
-
-pub fn database() -> Option<String> {
-    require("STREAMCHECKER_TEST_DATABASE_URL")
-}
-
-/// A name no other test or earlier run uses.
-pub fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("test-{name}-{}-{nanos}", std::process::id())
 }
 
 /// The `host-stream` binary.
@@ -122,45 +94,6 @@ pub fn produce_raw(brokers: &str, topic: &str, messages: &[(&[u8], &[u8], Option
         producer.send(rec).map_err(|(e, _)| e).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
-}
-
-/// Every message of `topic` (key, value), from the beginning to the current end.
-pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", unique("reader"))
-        .set("enable.partition.eof", "true")
-        .create()
-        .unwrap();
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let parts: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-    if parts.is_empty() {
-        return Vec::new();
-    }
-    let mut tpl = TopicPartitionList::new();
-    for p in &parts {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let mut eof = std::collections::HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while eof.len() < parts.len() && Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push((
-                text(m.key().unwrap_or_default()),
-                text(m.payload().unwrap_or_default()),
-            )),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                eof.insert(p);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// A record of `bytes` from `src` to `dst` at `ts`.

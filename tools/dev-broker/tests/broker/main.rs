@@ -11,7 +11,7 @@
 //! makes it fail. Every wait is bounded (about 30 s), so a missing broker cannot hang the run.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -27,30 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 const RECORDS: usize = 5;
 const COMMITTED: usize = 2;
 
-/// The broker list, or `None` when the test is to be skipped.
-fn brokers() -> Option<String> {
-    match std::env::var("STREAMCHECKER_TEST_BROKERS") {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            assert!(
-                std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "STREAMCHECKER_TEST_BROKERS not set but STREAMCHECKER_REQUIRE_SERVICES=1 \
-                 (run scripts/test, which starts dev-broker)"
-            );
-            println!("STREAMCHECKER_TEST_BROKERS not set: skipped");
-            None
-        }
-    }
-}
-
-/// A name no earlier run used: process id and nanoseconds since the epoch.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use testkit::{brokers, unique};
 
 /// The clients' context: records each delivery report ((partition, offset) or the error) and
 /// prints librdkafka's log and errors on stderr (its debug log with `STREAMCHECKER_KAFKA_DEBUG`).

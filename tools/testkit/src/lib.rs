@@ -1,0 +1,155 @@
+//! What the integration tests of every crate share: reaching the services of the test command,
+//! writing small captures, reading a topic back.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// The value of a service variable, or `None` (with a note) when it is not set and not
+/// required. With `STREAMCHECKER_REQUIRE_SERVICES=1` (set by `scripts/test`) a missing service
+/// fails the test instead.
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "{var} is not set but STREAMCHECKER_REQUIRE_SERVICES=1 (run scripts/test, which \
+                 starts PostgreSQL and dev-broker)"
+            );
+            println!("{var} not set: skipped");
+            None
+        }
+    }
+}
+
+/// `STREAMCHECKER_TEST_BROKERS` (see [`service`]).
+pub fn brokers() -> Option<String> {
+    service("STREAMCHECKER_TEST_BROKERS")
+}
+
+/// `STREAMCHECKER_TEST_DATABASE_URL` (see [`service`]).
+pub fn database() -> Option<String> {
+    service("STREAMCHECKER_TEST_DATABASE_URL")
+}
+
+/// A name no other test or earlier run uses: `<name>-<pid>-<nanoseconds>`.
+pub fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Lossy UTF-8, for output and payloads.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One Ethernet/IPv4/UDP frame from `src` to `dst` whose IPv4 total length is `len`.
+pub fn ipv4_frame(src: [u8; 4], dst: [u8; 4], len: u16) -> Vec<u8> {
+    let mut f = vec![0, 0x1b, 0x21, 4, 5, 6, 0, 0, 0x0c, 1, 2, 3, 0x08, 0x00];
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&len.to_be_bytes());
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    ip.resize(usize::from(len), 0);
+    f.extend_from_slice(&ip);
+    f
+}
+
+/// A little-endian microsecond pcap of `frames` (timestamp in ms, bytes) of link type `link`.
+pub fn pcap(link: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&65_535u32.to_le_bytes());
+    out.extend_from_slice(&link.to_le_bytes());
+    for (ts_ms, data) in frames {
+        let secs = u32::try_from(ts_ms / 1000).expect("a pcap timestamp");
+        out.extend_from_slice(&secs.to_le_bytes());
+        out.extend_from_slice(&(((ts_ms % 1000) * 1000) as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// A message as read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Consumed {
+    /// Partition.
+    pub partition: i32,
+    /// Key, as text.
+    pub key: String,
+    /// Value, as text.
+    pub value: String,
+    /// The `packets` header, if any.
+    pub packets: Option<String>,
+    /// Message timestamp, ms.
+    pub timestamp: Option<i64>,
+}
+
+/// Every message of `topic`, from the beginning to the end of each partition as it is now,
+/// sorted (by partition, then key, …). Bounded to 30 s.
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("a consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("the topic's metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    if partitions.is_empty() {
+        return Vec::new();
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .expect("an offset");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut at_end = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while at_end.len() < partitions.len() {
+        assert!(Instant::now() < deadline, "timed out reading {topic}");
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            Some(Ok(m)) => {
+                let packets = m.headers().and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == "packets")
+                        .and_then(|h| h.value.map(text))
+                });
+                out.push(Consumed {
+                    partition: m.partition(),
+                    key: text(m.key().unwrap_or_default()),
+                    value: text(m.payload().unwrap_or_default()),
+                    packets,
+                    timestamp: m.timestamp().to_millis(),
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
