@@ -51,7 +51,11 @@ fn accumulate(c: &mut Criterion) {
             black_box(&mut *table);
         })
     });
-    assert_eq!(table.len(), distinct, "the table never had to drain");
+    // (Empty when a criterion filter skipped the benchmark.)
+    assert!(
+        table.is_empty() || table.len() == distinct,
+        "the table never had to drain"
+    );
 
     let mut map: HashMap<(IpAddr, IpAddr), (u64, u64)> = HashMap::new();
     group.bench_function("std::HashMap", |b| {
@@ -65,7 +69,7 @@ fn accumulate(c: &mut Criterion) {
             black_box(&mut map);
         })
     });
-    assert_eq!(map.len(), distinct);
+    assert!(map.is_empty() || map.len() == distinct);
     group.finish();
 }
 

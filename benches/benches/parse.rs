@@ -89,7 +89,7 @@ fn check_agreement(frames: &[&[u8]]) {
         match (core, anchor) {
             (Ok(s), Ok(h)) => {
                 assert_eq!(
-                    (s.src, s.dst, s.length),
+                    (s.src(), s.dst(), s.length()),
                     (
                         IpAddr::V4(h.source_addr()),
                         IpAddr::V4(h.destination_addr()),

@@ -346,10 +346,10 @@ mod tests {
         for f in synthetic_frames(512) {
             let s = core_nostd::parse_frame(1, &f).unwrap();
             let h = etherparse::Ipv4HeaderSlice::from_slice(&f[14..]).unwrap();
-            assert_eq!(s.src, IpAddr::V4(h.source_addr()));
-            assert_eq!(s.dst, IpAddr::V4(h.destination_addr()));
-            assert_eq!(s.length, u32::from(h.total_len()));
-            assert_eq!(s.protocol, h.protocol().0);
+            assert_eq!(s.src(), IpAddr::V4(h.source_addr()));
+            assert_eq!(s.dst(), IpAddr::V4(h.destination_addr()));
+            assert_eq!(s.length(), u32::from(h.total_len()));
+            assert_eq!(s.protocol(), h.protocol().0);
             let p = etherparse::SlicedPacket::from_ethernet(&f).unwrap();
             assert!(p.transport.is_some());
         }

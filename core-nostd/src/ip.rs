@@ -11,17 +11,88 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Layer};
 
+/// The IP version of a counted packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Version {
+    /// IPv4.
+    V4 = 4,
+    /// IPv6.
+    V6 = 6,
+}
+
 /// What one frame contributes to the traffic count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// The addresses are kept as two aligned 16-byte arrays (an IPv4 address in the first four
+/// bytes, the rest zero) rather than `IpAddr`s: the parser then writes the summary with a few
+/// wide stores, which a caller that copies it can read back at once (`IpAddr`'s byte-aligned
+/// tag and payload made every copy wait; docs/PERFORMANCE.md). Read them with
+/// [`Summary::src`] and [`Summary::dst`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, align(8))]
 pub struct Summary {
+    src: [u8; 16],
+    dst: [u8; 16],
+    length: u32,
+    protocol: u8,
+    version: Version,
+}
+
+impl Summary {
     /// Source address of the outermost IP header.
-    pub src: IpAddr,
+    #[inline]
+    pub fn src(&self) -> IpAddr {
+        self.address(&self.src)
+    }
+
     /// Destination address of the outermost IP header.
-    pub dst: IpAddr,
+    #[inline]
+    pub fn dst(&self) -> IpAddr {
+        self.address(&self.dst)
+    }
+
+    #[inline]
+    fn address(&self, bytes: &[u8; 16]) -> IpAddr {
+        match self.version {
+            Version::V4 => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+            Version::V6 => IpAddr::V6(Ipv6Addr::from(*bytes)),
+        }
+    }
+
     /// Bytes the packet counts for: IPv4 total length, or IPv6 payload length + 40.
-    pub length: u32,
+    #[inline]
+    pub fn length(&self) -> u32 {
+        self.length
+    }
+
     /// IPv4 protocol field, or the IPv6 fixed header's next-header field.
-    pub protocol: u8,
+    #[inline]
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    /// The IP version.
+    #[inline]
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The (source, destination) pair.
+    #[inline]
+    pub fn pair(&self) -> crate::pairs::Pair {
+        crate::pairs::Pair::new(self.src(), self.dst())
+    }
+}
+
+impl core::fmt::Debug for Summary {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Summary")
+            .field("src", &self.src())
+            .field("dst", &self.dst())
+            .field("length", &self.length)
+            .field("protocol", &self.protocol)
+            .finish()
+    }
 }
 
 /// Which IP version the link layer announced.
@@ -127,21 +198,16 @@ pub(crate) fn plain_ipv4(h: &[u8; v4::MIN_HEADER_LEN]) -> Option<Summary> {
 /// What an IPv4 header that passed every check counts for (rule 2: its total length).
 #[inline(always)]
 fn v4_summary(h: &[u8; v4::MIN_HEADER_LEN], total_length: u16) -> Summary {
+    // Built in a register and stored whole: the address in the first four bytes, zeros after.
+    let wide = |a: [u8; 4]| (u128::from(u32::from_be_bytes(a)) << 96).to_be_bytes();
+    let src = [h[v4::SRC], h[v4::SRC + 1], h[v4::SRC + 2], h[v4::SRC + 3]];
+    let dst = [h[v4::DST], h[v4::DST + 1], h[v4::DST + 2], h[v4::DST + 3]];
     Summary {
-        src: IpAddr::V4(Ipv4Addr::new(
-            h[v4::SRC],
-            h[v4::SRC + 1],
-            h[v4::SRC + 2],
-            h[v4::SRC + 3],
-        )),
-        dst: IpAddr::V4(Ipv4Addr::new(
-            h[v4::DST],
-            h[v4::DST + 1],
-            h[v4::DST + 2],
-            h[v4::DST + 3],
-        )),
+        src: wide(src),
+        dst: wide(dst),
         length: u32::from(total_length),
         protocol: h[v4::PROTOCOL],
+        version: Version::V4,
     }
 }
 
@@ -259,12 +325,13 @@ fn v6_summary(h: &[u8; v6::HEADER_LEN]) -> Summary {
     src.copy_from_slice(&h[v6::SRC..v6::SRC + 16]);
     dst.copy_from_slice(&h[v6::DST..v6::DST + 16]);
     Summary {
-        src: IpAddr::V6(Ipv6Addr::from(src)),
-        dst: IpAddr::V6(Ipv6Addr::from(dst)),
+        src,
+        dst,
         // A jumbogram (payload length 0) counts its fixed header only: the true length sits in
         // a hop-by-hop option that the reference decoder does not use either.
         length: u32::from(payload_length) + v6::HEADER_LEN as u32,
         protocol: h[v6::NEXT_HEADER],
+        version: Version::V6,
     }
 }
 
@@ -296,10 +363,10 @@ mod tests {
     fn ipv4_counts_total_length_not_captured_length() {
         // 20 bytes captured of a 1500-byte packet: the header says 1500, so 1500 counts.
         let s = parse(Announced::V4, &v4_header(0x45, 1500)).unwrap();
-        assert_eq!(s.src, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        assert_eq!(s.dst, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
-        assert_eq!(s.length, 1500);
-        assert_eq!(s.protocol, 17);
+        assert_eq!(s.src(), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(s.dst(), IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
+        assert_eq!(s.length(), 1500);
+        assert_eq!(s.protocol(), 17);
     }
 
     #[test]
@@ -317,7 +384,7 @@ mod tests {
         // Options captured up to an end-of-list: the rest may be missing.
         let mut p = [0u8; 21];
         p[..20].copy_from_slice(&v4_header(0x4f, 60));
-        assert_eq!(parse(Announced::V4, &p).unwrap().length, 60);
+        assert_eq!(parse(Announced::V4, &p).unwrap().length(), 60);
     }
 
     #[test]
@@ -328,7 +395,7 @@ mod tests {
         p[20..32].copy_from_slice(&[1, 0x83, 11, 4, 10, 0, 0, 1, 10, 0, 0, 2]);
         let s = parse(Announced::V4, &p).unwrap();
         // The destination is the header field, not the route's last hop.
-        assert_eq!(s.dst, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
+        assert_eq!(s.dst(), IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
         assert_eq!(
             parse(Announced::V4, &p[..31]),
             Err(Error::Truncated {
@@ -339,7 +406,7 @@ mod tests {
         );
         // Exhausted route (pointer past the end): nothing more is read.
         p[23] = 16;
-        assert_eq!(parse(Announced::V4, &p[..24]).unwrap().length, 40);
+        assert_eq!(parse(Announced::V4, &p[..24]).unwrap().length(), 40);
         // Options cut before the walk finds anything: the destination is not placed.
         assert_eq!(
             parse(Announced::V4, &p[..20]),
@@ -353,7 +420,7 @@ mod tests {
         p[20..24].copy_from_slice(&[0x94, 4, 0, 0]);
         p[24] = 0x07;
         p[25] = 1;
-        assert_eq!(parse(Announced::V4, &p[..26]).unwrap().length, 40);
+        assert_eq!(parse(Announced::V4, &p[..26]).unwrap().length(), 40);
     }
 
     #[test]
@@ -408,7 +475,7 @@ mod tests {
         );
         let mut with_option = [0u8; 24];
         with_option[..20].copy_from_slice(&v4_header(0x46, 24));
-        assert_eq!(parse(Announced::V4, &with_option).unwrap().length, 24);
+        assert_eq!(parse(Announced::V4, &with_option).unwrap().length(), 24);
     }
 
     #[test]
@@ -437,7 +504,10 @@ mod tests {
                 .length,
             99
         );
-        assert_eq!(parse(Announced::Either, &v6_header(8)).unwrap().length, 48);
+        assert_eq!(
+            parse(Announced::Either, &v6_header(8)).unwrap().length(),
+            48
+        );
         assert_eq!(
             parse(Announced::Either, &[0x50; 40]),
             Err(Error::UnknownVersion { found: 5 })
@@ -447,17 +517,17 @@ mod tests {
     #[test]
     fn ipv6_counts_payload_plus_40() {
         let s = parse(Announced::V6, &v6_header(1460)).unwrap();
-        assert_eq!(s.length, 1500);
-        assert_eq!(s.protocol, 6);
+        assert_eq!(s.length(), 1500);
+        assert_eq!(s.protocol(), 6);
         assert_eq!(
-            s.dst,
+            s.dst(),
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2))
         );
     }
 
     #[test]
     fn ipv6_jumbogram_counts_40() {
-        assert_eq!(parse(Announced::V6, &v6_header(0)).unwrap().length, 40);
+        assert_eq!(parse(Announced::V6, &v6_header(0)).unwrap().length(), 40);
     }
 
     #[test]

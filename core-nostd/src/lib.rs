@@ -43,7 +43,7 @@ pub mod wire;
 
 pub use cidr::{Filter, Prefix};
 pub use error::{Error, Layer, Reason};
-pub use ip::Summary;
+pub use ip::{Summary, Version};
 pub use pairs::{Counts, Pair, PairTable};
 
 /// pcap LINKTYPE numbers (<https://www.tcpdump.org/linktypes.html>) that [`parse_frame`]

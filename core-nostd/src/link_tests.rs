@@ -85,7 +85,7 @@ fn v4(link: u32, frame: &[u8], length: u32) {
     );
     let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        (s.src, s.dst, s.length),
+        (s.src(), s.dst(), s.length()),
         (IpAddr::V4(SRC4), IpAddr::V4(DST4), length)
     );
 }
@@ -99,7 +99,7 @@ fn v6(link: u32, frame: &[u8], length: u32) {
     );
     let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        (s.src, s.dst, s.length),
+        (s.src(), s.dst(), s.length()),
         (IpAddr::V6(SRC6), IpAddr::V6(DST6), length)
     );
 }
@@ -129,7 +129,7 @@ fn ethernet_ipv4_counts_the_header_length_not_the_frame() {
     assert_eq!(
         parse_frame(ETH, &eth(0x0800, &ipv4(46, 26)))
             .unwrap()
-            .protocol,
+            .protocol(),
         17
     );
 }

@@ -197,8 +197,8 @@ fn result_class(result: &Result<core_nostd::Summary, Error>) -> String {
     match result {
         Ok(s) => format!(
             "ok v{} proto {}",
-            if s.src.is_ipv4() { 4 } else { 6 },
-            s.protocol
+            if s.src().is_ipv4() { 4 } else { 6 },
+            s.protocol()
         ),
         Err(Error::Truncated { layer, .. }) => format!("truncated {layer}"),
         Err(Error::NotIp { layer, protocol }) => format!("not-ip {layer} {protocol:#x}"),

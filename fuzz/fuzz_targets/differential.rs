@@ -116,10 +116,10 @@ struct Fields {
 impl From<&Summary> for Fields {
     fn from(s: &Summary) -> Fields {
         Fields {
-            src: s.src,
-            dst: s.dst,
-            length: s.length,
-            protocol: s.protocol,
+            src: s.src(),
+            dst: s.dst(),
+            length: s.length(),
+            protocol: s.protocol(),
         }
     }
 }

@@ -75,26 +75,26 @@ fn check_summary(link_type: u32, frame: &[u8], s: &Summary) {
         linktype::is_supported(link_type),
         "Ok from unsupported link type {link_type}"
     );
-    match (s.src, s.dst) {
+    match (s.src(), s.dst()) {
         // An IPv4 header is at least 20 bytes and its total length covers it.
         (IpAddr::V4(_), IpAddr::V4(_)) => assert!(
-            s.length >= 20,
+            s.length() >= 20,
             "IPv4 summary with length {} < 20 (link type {link_type}, frame {frame:02x?})",
-            s.length
+            s.length()
         ),
         // IPv6 counts payload length + the 40-byte fixed header.
         (IpAddr::V6(_), IpAddr::V6(_)) => assert!(
-            (40..=65_535 + 40).contains(&s.length),
+            (40..=65_535 + 40).contains(&s.length()),
             "IPv6 summary with length {} (link type {link_type}, frame {frame:02x?})",
-            s.length
+            s.length()
         ),
         _ => panic!("src and dst of different families: {s:?} (link type {link_type})"),
     }
-    if s.src.is_ipv4() {
-        assert!(s.length <= 65_535, "IPv4 length {} > 65535", s.length);
+    if s.src().is_ipv4() {
+        assert!(s.length() <= 65_535, "IPv4 length {} > 65535", s.length());
     }
     // Whatever was counted came out of the captured bytes: a 20/40-byte header was there.
-    let min_header = if s.src.is_ipv4() { 20 } else { 40 };
+    let min_header = if s.src().is_ipv4() { 20 } else { 40 };
     assert!(
         frame.len() >= min_header,
         "summary from a frame of {} bytes: {s:?}",

@@ -92,13 +92,13 @@ impl Pipeline {
         match parse_frame(link_type, data) {
             Ok(s) => {
                 stats.counted_packets += 1;
-                stats.counted_bytes += u64::from(s.length);
-                let pair = Pair::new(s.src, s.dst);
+                stats.counted_bytes += u64::from(s.length());
+                let pair = Pair::new(s.src(), s.dst());
                 if let Some(t) = totals {
-                    t.add(pair, s.length);
+                    t.add(pair, s.length());
                 }
                 let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
-                aggregator.add(ts_ms, pair, s.length, &mut |r| {
+                aggregator.add(ts_ms, pair, s.length(), &mut |r| {
                     emit(&mut stats.records, kafka, lines, r);
                 });
             }

@@ -41,9 +41,9 @@ fn check(capture: &std::path::Path, expected: &std::path::Path) -> Outcome {
                     Ok(s) => {
                         supported_seen = true;
                         let e = pairs
-                            .entry((s.src.to_string(), s.dst.to_string()))
+                            .entry((s.src().to_string(), s.dst().to_string()))
                             .or_default();
-                        e.0 += u64::from(s.length);
+                        e.0 += u64::from(s.length());
                         e.1 += 1;
                     }
                     Err(Error::UnsupportedLinkType(n)) => {

@@ -79,10 +79,10 @@ fn compare(frame: &[u8]) -> Result<&'static str, TestCaseError> {
                 Ok("v4 total length below header")
             } else {
                 let s = core.map_err(|e| TestCaseError::fail(format!("core rejected: {e}")))?;
-                prop_assert_eq!(s.src, IpAddr::V4(h.source_addr()));
-                prop_assert_eq!(s.dst, IpAddr::V4(h.destination_addr()));
-                prop_assert_eq!(s.length, u32::from(h.total_len()));
-                prop_assert_eq!(s.protocol, h.protocol().0);
+                prop_assert_eq!(s.src(), IpAddr::V4(h.source_addr()));
+                prop_assert_eq!(s.dst(), IpAddr::V4(h.destination_addr()));
+                prop_assert_eq!(s.length(), u32::from(h.total_len()));
+                prop_assert_eq!(s.protocol(), h.protocol().0);
                 Ok("v4 equal")
             }
         }
@@ -99,9 +99,9 @@ fn compare(frame: &[u8]) -> Result<&'static str, TestCaseError> {
                 Ok("v6 under the IPv4 type")
             } else {
                 let s = core.map_err(|e| TestCaseError::fail(format!("core rejected: {e}")))?;
-                prop_assert_eq!(s.src, IpAddr::V6(h.source_addr()));
-                prop_assert_eq!(s.dst, IpAddr::V6(h.destination_addr()));
-                prop_assert_eq!(s.length, u32::from(h.payload_length()) + 40);
+                prop_assert_eq!(s.src(), IpAddr::V6(h.source_addr()));
+                prop_assert_eq!(s.dst(), IpAddr::V6(h.destination_addr()));
+                prop_assert_eq!(s.length(), u32::from(h.payload_length()) + 40);
                 Ok("v6 equal")
             }
         }
