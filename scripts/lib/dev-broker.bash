@@ -17,6 +17,7 @@ DEV_BROKER_ADDRESS=""
 # True when a TCP connection to HOST:PORT succeeds within about a second.
 dev_broker_tcp_ok() {
     local host=${1%:*} port=${1##*:}
+    # shellcheck disable=SC2016 # $0 and $1 are the inner shell's arguments
     timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
 }
 
