@@ -277,12 +277,9 @@ fn run(args: Args) -> Result<ExitCode> {
         );
         undelivered |= l.unwritten > 0 || l.error().is_err();
     }
-    if let Some(t) = &p.totals {
-        t.write_sorted(&mut std::io::stdout().lock())
-            .context("writing the totals")?;
-    }
     eprintln!("{summary}");
-
+    // A pcapng file names its link types only inside: one that held nothing this build decodes
+    // is an error, as a pcap file of such a link type is at open.
     let unsupported = p.stats.rejected[Reason::UnsupportedLinkType as usize];
     if unsupported > 0 && unsupported == p.stats.frames {
         bail!(
@@ -290,6 +287,10 @@ fn run(args: Args) -> Result<ExitCode> {
             p.stats.unsupported_link_type.unwrap_or(u32::MAX),
             core_nostd::linktype::SUPPORTED
         );
+    }
+    if let Some(t) = &p.totals {
+        t.write_sorted(&mut std::io::stdout().lock())
+            .context("writing the totals")?;
     }
     if let Some(e) = damaged {
         let path = args.read.as_deref().unwrap_or(std::path::Path::new("-"));
