@@ -8,6 +8,7 @@
 //! they do not for the reference decoder.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::num::NonZeroU64;
 
 use crate::error::{Error, Layer};
 
@@ -33,9 +34,22 @@ pub enum Version {
 pub struct Summary {
     src: [u8; 16],
     dst: [u8; 16],
-    length: u32,
-    protocol: u8,
-    version: Version,
+    /// Length (bits 0–31), protocol (32–39) and version (40–47) in one word, written with one
+    /// store; never zero (the version is 4 or 6), which leaves `Result` a niche for its errors.
+    tail: NonZeroU64,
+}
+
+impl Summary {
+    #[inline(always)]
+    fn new(src: [u8; 16], dst: [u8; 16], length: u32, protocol: u8, version: Version) -> Summary {
+        let word = u64::from(length) | u64::from(protocol) << 32 | (version as u64) << 40;
+        Summary {
+            src,
+            dst,
+            // The version bits are never zero.
+            tail: NonZeroU64::new(word).unwrap_or(NonZeroU64::MIN),
+        }
+    }
 }
 
 impl Summary {
@@ -53,7 +67,7 @@ impl Summary {
 
     #[inline]
     fn address(&self, bytes: &[u8; 16]) -> IpAddr {
-        match self.version {
+        match self.version() {
             Version::V4 => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
             Version::V6 => IpAddr::V6(Ipv6Addr::from(*bytes)),
         }
@@ -62,19 +76,23 @@ impl Summary {
     /// Bytes the packet counts for: IPv4 total length, or IPv6 payload length + 40.
     #[inline]
     pub fn length(&self) -> u32 {
-        self.length
+        self.tail.get() as u32
     }
 
     /// IPv4 protocol field, or the IPv6 fixed header's next-header field.
     #[inline]
     pub fn protocol(&self) -> u8 {
-        self.protocol
+        (self.tail.get() >> 32) as u8
     }
 
     /// The IP version.
     #[inline]
     pub fn version(&self) -> Version {
-        self.version
+        if (self.tail.get() >> 40) as u8 == Version::V6 as u8 {
+            Version::V6
+        } else {
+            Version::V4
+        }
     }
 
     /// The (source, destination) pair.
@@ -89,8 +107,8 @@ impl core::fmt::Debug for Summary {
         f.debug_struct("Summary")
             .field("src", &self.src())
             .field("dst", &self.dst())
-            .field("length", &self.length)
-            .field("protocol", &self.protocol)
+            .field("length", &self.length())
+            .field("protocol", &self.protocol())
             .finish()
     }
 }
@@ -202,13 +220,13 @@ fn v4_summary(h: &[u8; v4::MIN_HEADER_LEN], total_length: u16) -> Summary {
     let wide = |a: [u8; 4]| (u128::from(u32::from_be_bytes(a)) << 96).to_be_bytes();
     let src = [h[v4::SRC], h[v4::SRC + 1], h[v4::SRC + 2], h[v4::SRC + 3]];
     let dst = [h[v4::DST], h[v4::DST + 1], h[v4::DST + 2], h[v4::DST + 3]];
-    Summary {
-        src: wide(src),
-        dst: wide(dst),
-        length: u32::from(total_length),
-        protocol: h[v4::PROTOCOL],
-        version: Version::V4,
-    }
+    Summary::new(
+        wide(src),
+        wide(dst),
+        u32::from(total_length),
+        h[v4::PROTOCOL],
+        Version::V4,
+    )
 }
 
 /// Why an IPv4 header shorter than 20 bytes fails, checking its fields in the order they come
@@ -324,15 +342,15 @@ fn v6_summary(h: &[u8; v6::HEADER_LEN]) -> Summary {
     let mut dst = [0u8; 16];
     src.copy_from_slice(&h[v6::SRC..v6::SRC + 16]);
     dst.copy_from_slice(&h[v6::DST..v6::DST + 16]);
-    Summary {
+    Summary::new(
         src,
         dst,
         // A jumbogram (payload length 0) counts its fixed header only: the true length sits in
         // a hop-by-hop option that the reference decoder does not use either.
-        length: u32::from(payload_length) + v6::HEADER_LEN as u32,
-        protocol: h[v6::NEXT_HEADER],
-        version: Version::V6,
-    }
+        u32::from(payload_length) + v6::HEADER_LEN as u32,
+        h[v6::NEXT_HEADER],
+        Version::V6,
+    )
 }
 
 #[cfg(test)]
@@ -501,7 +519,7 @@ mod tests {
         assert_eq!(
             parse(Announced::Either, &v4_header(0x45, 99))
                 .unwrap()
-                .length,
+                .length(),
             99
         );
         assert_eq!(

@@ -107,8 +107,18 @@ pub mod linktype {
 ///
 /// `frame` is the captured bytes (at most the snap length); lengths come from the IP header,
 /// so truncation and padding do not change what a packet counts for.
-#[inline]
+#[inline(always)]
 pub fn parse_frame(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
+    // Ethernet before the table of the rest: it is nearly every capture, and a compare the
+    // branch predictor always gets right beats an indirect jump.
+    if link_type == linktype::ETHERNET {
+        return link::from_ethernet(frame);
+    }
+    other_link(link_type, frame)
+}
+
+#[inline(never)]
+fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
     match link_type {
         linktype::ETHERNET => link::from_ethernet(frame),
         linktype::LINUX_SLL => link::from_linux_sll(frame),
