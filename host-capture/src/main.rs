@@ -94,12 +94,9 @@ impl Pipeline {
                 stats.counted_packets += 1;
                 stats.counted_bytes += u64::from(s.length());
                 let pair = Pair::new(s.src(), s.dst());
-                if let Some(t) = totals {
-                    t.add(pair, s.length());
-                }
                 let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
                 aggregator.add(ts_ms, pair, s.length(), &mut |r| {
-                    emit(&mut stats.records, kafka, lines, r);
+                    emit(&mut stats.records, kafka, lines, totals, r);
                 });
             }
             Err(e) => stats.reject(&e),
@@ -113,9 +110,9 @@ impl Pipeline {
             aggregator,
             kafka,
             lines,
-            ..
+            totals,
         } = self;
-        aggregator.flush(&mut |r| emit(&mut stats.records, kafka, lines, r));
+        aggregator.flush(&mut |r| emit(&mut stats.records, kafka, lines, totals, r));
         stats.early_flushes = aggregator.early_flushes;
         if let Some(l) = lines {
             l.flush();
@@ -123,8 +120,19 @@ impl Pipeline {
     }
 }
 
-fn emit(records: &mut u64, kafka: &mut Option<KafkaSink>, lines: &mut Option<Lines>, r: Record) {
+/// Hands a record to every sink. `--totals` adds records up too: per record rather than per
+/// packet, so it costs the packet loop nothing.
+fn emit(
+    records: &mut u64,
+    kafka: &mut Option<KafkaSink>,
+    lines: &mut Option<Lines>,
+    totals: &mut Option<PairTotals>,
+    r: Record,
+) {
     *records += 1;
+    if let Some(t) = totals {
+        t.add(&r);
+    }
     if let Some(k) = kafka {
         k.send(r);
     }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use core_nostd::wire::Record;
 use core_nostd::{Counts, Pair};
 
 /// Per-pair counts of everything counted.
@@ -13,12 +14,12 @@ pub struct PairTotals {
 }
 
 impl PairTotals {
-    /// Counts one packet of `length` bytes for `pair`.
-    pub fn add(&mut self, pair: Pair, length: u32) {
+    /// Adds a record's bytes and packets to its pair.
+    pub fn add(&mut self, r: &Record) {
         self.pairs
-            .entry(pair)
+            .entry(Pair::new(r.src, r.dst))
             .or_default()
-            .add(Counts::new(u64::from(length), 1));
+            .add(Counts::new(r.bytes, r.packets));
     }
 
     /// Writes `SRC DST BYTES PACKETS` per pair, sorted byte-wise by source text then
