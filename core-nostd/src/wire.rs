@@ -178,13 +178,6 @@ fn address(text: &str) -> Option<IpAddr> {
     IpAddr::from_str(text).ok()
 }
 
-fn number(text: &str) -> Option<u64> {
-    all_consuming(nom::character::complete::u64::<&str, E<'_>>)
-        .parse(text)
-        .ok()
-        .map(|(_, n)| n)
-}
-
 fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
 }
@@ -236,8 +229,8 @@ fn ipv4_canonical(text: &[u8]) -> Option<IpAddr> {
     Some(IpAddr::V4(core::net::Ipv4Addr::from(octets)))
 }
 
-/// A decimal `u64` as text bytes, digits only.
-fn number_bytes(text: &[u8]) -> Option<u64> {
+/// A decimal `u64` as text (bytes), digits only.
+fn number(text: &[u8]) -> Option<u64> {
     all_consuming(nom::character::complete::u64::<&[u8], nom::error::Error<&[u8]>>)
         .parse(text)
         .ok()
@@ -260,10 +253,10 @@ pub fn decode_kafka(
         }
         return Ok(json);
     }
-    let bytes = number_bytes(value).ok_or(WireError::BadValue)?;
+    let bytes = number(value).ok_or(WireError::BadValue)?;
     let packets = match packets {
         None => 1,
-        Some(p) => number_bytes(p).ok_or(WireError::BadPackets)?,
+        Some(p) => number(p).ok_or(WireError::BadPackets)?,
     };
     let start_ms = timestamp_ms
         .and_then(|t| u64::try_from(t).ok())
@@ -357,11 +350,11 @@ pub fn decode_line(line: &str) -> Result<Record, WireError> {
     .parse(line)
     .map_err(|_| WireError::BadLine)?;
     Ok(Record {
-        start_ms: number(start).ok_or(WireError::BadLine)?,
+        start_ms: number(start.as_bytes()).ok_or(WireError::BadLine)?,
         src: address(src).ok_or(WireError::BadLine)?,
         dst: address(dst).ok_or(WireError::BadLine)?,
-        bytes: number(bytes).ok_or(WireError::BadLine)?,
-        packets: number(packets).ok_or(WireError::BadLine)?,
+        bytes: number(bytes.as_bytes()).ok_or(WireError::BadLine)?,
+        packets: number(packets.as_bytes()).ok_or(WireError::BadLine)?,
     })
 }
 

@@ -24,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use core_nostd::savefile::Timestamp;
 use core_nostd::wire::Record;
-use core_nostd::{Pair, Reason, parse_frame};
+use core_nostd::{Reason, parse_frame};
 
 use crate::aggregate::Aggregator;
 use crate::cli::Args;
@@ -93,7 +93,7 @@ impl Pipeline {
             Ok(s) => {
                 stats.counted_packets += 1;
                 stats.counted_bytes += u64::from(s.length());
-                let pair = Pair::new(s.src(), s.dst());
+                let pair = s.pair();
                 let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
                 aggregator.add(ts_ms, pair, s.length(), &mut |r| {
                     emit(&mut stats.records, kafka, lines, totals, r);

@@ -102,9 +102,7 @@ impl Input {
         }
         Ok(())
     }
-}
 
-impl Input {
     /// The link type of a pcap file (of the first interface, for pcapng, once read).
     pub fn link_type(&self) -> Option<u32> {
         self.reader.link_type()

@@ -84,7 +84,6 @@ struct Judge {
     limits: Option<Limits>,
     filter: Filter,
     alerts: Alerts,
-    alerts_key_filter: Filter,
     host: String,
     top: usize,
     format: LogFormat,
@@ -146,11 +145,8 @@ impl Judge {
             Some(kind) => {
                 self.alerts_sent += 1;
                 let payload = judged.to_json(kind, &self.host, self.top).to_string();
-                self.alerts.send(
-                    w.start,
-                    alert::key(&self.alerts_key_filter, w.start),
-                    payload,
-                )
+                self.alerts
+                    .send(w.start, alert::key(&self.filter, w.start), payload)
             }
         };
         if settled {
@@ -212,7 +208,6 @@ fn run(args: Args) -> Result<ExitCode> {
         limits,
         filter,
         alerts,
-        alerts_key_filter: filter,
         host,
         top: usize::from(args.top),
         format: args.log_format,
@@ -263,6 +258,7 @@ fn summary(engine: &Engine, judge: &Judge, rejects: &Rejects) -> String {
 
 /// Records as lines on stdin.
 fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -> Result<ExitCode> {
+    let max_ahead = args.live.then(|| millis(args.max_clock_skew));
     engine.set_sources(&[0]);
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<String>>(4096);
     std::thread::spawn(move || {
@@ -289,7 +285,15 @@ fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -
                 }
                 match wire::decode_line(&line) {
                     Ok(r) => {
-                        take(&mut engine, 0, line_no, r, args, &mut rejects, &mut closed);
+                        take(
+                            &mut engine,
+                            0,
+                            line_no,
+                            r,
+                            max_ahead,
+                            &mut rejects,
+                            &mut closed,
+                        );
                     }
                     Err(e) => rejects.undecodable(&format!("line {line_no}"), e),
                 }
@@ -317,19 +321,20 @@ fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Puts one decoded record into the engine (rejecting records from a clock far ahead in live
-/// mode). Returns true when the source must pause.
+/// Puts one decoded record into the engine, rejecting records stamped more than `max_ahead` ms
+/// after the wall clock (live mode only). Returns true when the source must pause.
 fn take(
     engine: &mut Engine,
     source: i32,
     offset: i64,
     r: Record,
-    args: &Args,
+    max_ahead: Option<u64>,
     rejects: &mut Rejects,
     closed: &mut Vec<Closed>,
 ) -> bool {
-    let live = !args.until_end && (args.input.is_none() || args.live);
-    if live && r.start_ms > now_ms().saturating_add(millis(args.max_clock_skew)) {
+    if let Some(ahead) = max_ahead
+        && r.start_ms > now_ms().saturating_add(ahead)
+    {
         rejects.future += 1;
         if rejects.future <= 5 {
             eprintln!(
@@ -352,6 +357,7 @@ fn kafka(
     judge: &mut Judge,
     stop: &AtomicBool,
 ) -> Result<ExitCode> {
+    let max_ahead = (!args.until_end).then(|| millis(args.max_clock_skew));
     let brokers = args.brokers.as_deref().unwrap_or_default();
     let input = Input::new(
         brokers,
@@ -443,7 +449,7 @@ fn kafka(
                     drop(m);
                     match decoded {
                         Ok(r) => {
-                            if take(&mut engine, p, o, r, args, &mut rejects, &mut closed) {
+                            if take(&mut engine, p, o, r, max_ahead, &mut rejects, &mut closed) {
                                 input.set_paused(p, true);
                             }
                         }
