@@ -71,6 +71,11 @@ pub fn duration_ms(text: &str) -> Result<u64, UnitError> {
     Ok(ms)
 }
 
+/// A duration, as [`duration_ms`] reads it; command-line parsers take this one directly.
+pub fn duration(text: &str) -> Result<core::time::Duration, UnitError> {
+    duration_ms(text).map(core::time::Duration::from_millis)
+}
+
 /// `KEY=VALUE` (the value may hold `=`); the key is trimmed.
 pub fn key_value(text: &str) -> Result<(&str, &str), UnitError> {
     match text.split_once('=') {

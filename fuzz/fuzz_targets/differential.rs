@@ -42,7 +42,9 @@ use core::net::IpAddr;
 
 use core_nostd::{Error, Layer, Summary, linktype, parse_frame};
 use etherparse::err::{Layer as EpLayer, packet::SliceError};
-use etherparse::{LaxNetSlice, LaxSlicedPacket, NetSlice, SlicedPacket};
+use etherparse::{
+    Ipv4HeaderSlice, Ipv6HeaderSlice, LaxNetSlice, LaxSlicedPacket, NetSlice, SlicedPacket,
+};
 use libfuzzer_sys::fuzz_target;
 
 const ETH_HEADER_LEN: usize = 14;
@@ -120,6 +122,28 @@ impl From<&Summary> for Fields {
             dst: s.dst(),
             length: s.length(),
             protocol: s.protocol(),
+        }
+    }
+}
+
+impl From<Ipv4HeaderSlice<'_>> for Fields {
+    fn from(h: Ipv4HeaderSlice<'_>) -> Fields {
+        Fields {
+            src: h.source_addr().into(),
+            dst: h.destination_addr().into(),
+            length: u32::from(h.total_len()),
+            protocol: h.protocol().0,
+        }
+    }
+}
+
+impl From<Ipv6HeaderSlice<'_>> for Fields {
+    fn from(h: Ipv6HeaderSlice<'_>) -> Fields {
+        Fields {
+            src: h.source_addr().into(),
+            dst: h.destination_addr().into(),
+            length: u32::from(h.payload_length()) + 40,
+            protocol: h.next_header().0,
         }
     }
 }
@@ -237,45 +261,13 @@ fn compare_plain(
     let ip = &frame[ip_offset..];
     // etherparse's reading, lax and strict.
     let lax_fields = match &lax.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            Some(Fields {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                length: u32::from(h.total_len()),
-                protocol: h.protocol().0,
-            })
-        }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            Some(Fields {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                length: u32::from(h.payload_length()) + 40,
-                protocol: h.next_header().0,
-            })
-        }
+        Some(LaxNetSlice::Ipv4(v4)) => Some(Fields::from(v4.header())),
+        Some(LaxNetSlice::Ipv6(v6)) => Some(Fields::from(v6.header())),
         Some(LaxNetSlice::Arp(_)) | None => None,
     };
     let strict_fields = match strict.and_then(|s| s.net.as_ref()) {
-        Some(NetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            Some(Fields {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                length: u32::from(h.total_len()),
-                protocol: h.protocol().0,
-            })
-        }
-        Some(NetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            Some(Fields {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                length: u32::from(h.payload_length()) + 40,
-                protocol: h.next_header().0,
-            })
-        }
+        Some(NetSlice::Ipv4(v4)) => Some(Fields::from(v4.header())),
+        Some(NetSlice::Ipv6(v6)) => Some(Fields::from(v6.header())),
         Some(NetSlice::Arp(_)) | None => None,
     };
     let core_fields = core.as_ref().ok().map(Fields::from);

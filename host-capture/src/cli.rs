@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Parser, ValueEnum};
+use core_nostd::units;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -51,7 +52,7 @@ pub struct Args {
 
     /// Length of the aggregation interval, aligned to the Unix epoch (`1s`, `500ms`, `0` for
     /// one record per packet).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = units::duration)]
     pub flush_interval: Duration,
 
     /// Kafka bootstrap servers (host:port,…): send the records there.
@@ -79,11 +80,11 @@ pub struct Args {
     pub totals: bool,
 
     /// How long to wait at shutdown for the broker to take the records still queued.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = units::duration)]
     pub flush_timeout: Duration,
 
     /// Log the counters this often (`0` = never).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = units::duration)]
     pub stats_interval: Duration,
 
     /// Records kept in memory while the broker is away, beyond librdkafka's own queue (records
@@ -124,15 +125,8 @@ impl Args {
     }
 }
 
-/// A duration as `core_nostd::units` reads it (`500ms`, `5s`, `1.5s`, `20m`, `1h`, seconds).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    core_nostd::units::duration_ms(text)
-        .map(Duration::from_millis)
-        .map_err(|e| format!("{text:?}: {e}"))
-}
-
 fn key_value(text: &str) -> Result<(String, String), String> {
-    core_nostd::units::key_value(text)
+    units::key_value(text)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .map_err(|e| format!("{text:?}: {e}"))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Parser, ValueEnum};
-use core_nostd::{Filter, Prefix};
+use core_nostd::{Filter, Prefix, units};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -52,15 +52,15 @@ pub struct Args {
     pub live: bool,
 
     /// Window length.
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = units::duration)]
     pub window: Duration,
 
     /// How late a record may be for its window (after it, it counts as late).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = units::duration)]
     pub grace: Duration,
 
     /// How long a caught-up partition may be silent before it stops holding windows open.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = units::duration)]
     pub idle_partition: Duration,
 
     /// Count only traffic from this address or network.
@@ -85,7 +85,7 @@ pub struct Args {
     pub limits_file: Option<PathBuf>,
 
     /// Reload the limits at least this often.
-    #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = units::duration)]
     pub limits_refresh: Duration,
 
     /// Topic for the alerts.
@@ -105,12 +105,12 @@ pub struct Args {
     pub top: u16,
 
     /// Log the counters this often (`0` = never).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = units::duration)]
     pub stats_interval: Duration,
 
     /// Records stamped further than this in the future of the wall clock are rejected in live
     /// mode (a broken clock must not close every window).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = units::duration)]
     pub max_clock_skew: Duration,
 }
 
@@ -147,15 +147,8 @@ impl Args {
     }
 }
 
-/// A duration as `core_nostd::units` reads it (`500ms`, `5s`, `1.5s`, `20m`, `1h`, seconds).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    core_nostd::units::duration_ms(text)
-        .map(Duration::from_millis)
-        .map_err(|e| format!("{text:?}: {e}"))
-}
-
 fn key_value(text: &str) -> Result<(String, String), String> {
-    core_nostd::units::key_value(text)
+    units::key_value(text)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .map_err(|e| format!("{text:?}: {e}"))
 }

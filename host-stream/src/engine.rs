@@ -116,13 +116,21 @@ pub struct Engine {
     pub stats: EngineStats,
 }
 
-fn closed(w: Window<WindowState>) -> Closed {
-    Closed {
-        start: w.start,
-        end: w.end,
-        counts: w.counts,
-        records: w.records,
-        talkers: w.state.talkers.ranked().into_iter().collect(),
+/// What the core's set of windows calls with each window it closes, wherever the closing comes
+/// from (a record, the watermark, the end): the window is unsettled from that moment on.
+fn on_close<'a>(
+    unsettled: &'a mut BTreeSet<Millis>,
+    out: &'a mut Vec<Closed>,
+) -> impl FnMut(Window<WindowState>) + 'a {
+    |w| {
+        unsettled.insert(w.start);
+        out.push(Closed {
+            start: w.start,
+            end: w.end,
+            counts: w.counts,
+            records: w.records,
+            talkers: w.state.talkers.ranked().into_iter().collect(),
+        });
     }
 }
 
@@ -177,10 +185,7 @@ impl Engine {
         let s = self.sources.entry(source).or_default();
         s.last_offset = Some(offset);
         s.at_end_since = None;
-        s.progress = Some(
-            s.progress
-                .map_or(record.start_ms, |p| p.max(record.start_ms)),
-        );
+        s.progress = s.progress.max(Some(record.start_ms));
         let taken = self.insert(source, offset, record, out);
         if taken == Taken::Held {
             // Move the watermark with what is known now, then try once more.
@@ -207,7 +212,6 @@ impl Engine {
     }
 
     fn insert(&mut self, source: SourceId, offset: i64, r: Record, out: &mut Vec<Closed>) -> Taken {
-        let pair = Pair::new(r.src, r.dst);
         let passes = self.filter.matches(r.src, r.dst);
         // A record outside the filter still shows that time passed: it opens its window
         // (which may then be a quiet one) with nothing in it.
@@ -218,11 +222,11 @@ impl Engine {
         };
         match self
             .windows
-            .try_add(r.start_ms, counts, |w| out.push(closed(w)))
+            .try_add(r.start_ms, counts, on_close(&mut self.unsettled, out))
         {
             Ok(state) => {
                 if passes {
-                    state.talkers.add(pair, r.bytes);
+                    state.talkers.add(Pair::new(r.src, r.dst), r.bytes);
                 } else {
                     self.stats.filtered_out += 1;
                 }
@@ -323,19 +327,14 @@ impl Engine {
             watermark = Some(watermark.map_or(wall, |w| w.max(wall)));
         }
         if let Some(w) = watermark {
-            self.windows.advance_to(w, |w| out.push(closed(w)));
-        }
-        for w in out.iter() {
-            self.unsettled.insert(w.start);
+            self.windows
+                .advance_to(w, on_close(&mut self.unsettled, out));
         }
     }
 
     /// End of input: closes every window up to the last record's.
     pub fn finish(&mut self, out: &mut Vec<Closed>) {
-        self.windows.finish(|w| out.push(closed(w)));
-        for w in out.iter() {
-            self.unsettled.insert(w.start);
-        }
+        self.windows.finish(on_close(&mut self.unsettled, out));
     }
 
     /// The window starting at `start` is done with: its records no longer hold commits back.

@@ -61,7 +61,7 @@ struct Rejects {
 
 impl Rejects {
     /// Counts a record that does not decode; logs the first few, then one line per minute.
-    fn undecodable(&mut self, where_: &str, e: WireError) {
+    fn undecodable(&mut self, where_: std::fmt::Arguments<'_>, e: WireError) {
         self.undecodable += 1;
         let quiet = self.logged >= 5
             && self
@@ -260,13 +260,10 @@ fn summary(engine: &Engine, judge: &Judge, rejects: &Rejects) -> String {
 fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -> Result<ExitCode> {
     let max_ahead = args.live.then(|| millis(args.max_clock_skew));
     engine.set_sources(&[0]);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<String>>(4096);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<String>>(64);
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
+        let mut input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
+        read_chunks(&mut input, &tx);
     });
     let mut rejects = Rejects::default();
     let mut closed = Vec::new();
@@ -278,24 +275,26 @@ fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -
             break;
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Ok(line)) => {
-                line_no += 1;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match wire::decode_line(&line) {
-                    Ok(r) => {
-                        take(
-                            &mut engine,
-                            0,
-                            line_no,
-                            r,
-                            max_ahead,
-                            &mut rejects,
-                            &mut closed,
-                        );
+            Ok(Ok(chunk)) => {
+                let now = now_ms();
+                let bound = ClockBound::at(now, max_ahead);
+                for line in chunk.lines() {
+                    line_no += 1;
+                    if line.trim().is_empty() {
+                        continue;
                     }
-                    Err(e) => rejects.undecodable(&format!("line {line_no}"), e),
+                    match wire::decode_line(line) {
+                        Ok(r) => {
+                            take(&mut engine, 0, line_no, r, bound, &mut rejects, &mut closed);
+                        }
+                        Err(e) => rejects.undecodable(format_args!("line {line_no}"), e),
+                    }
+                    // Windows close line by line, as they would with one line per read: what
+                    // is late does not depend on how the input arrived.
+                    engine.advance(Some(now), &mut closed);
+                    if !closed.is_empty() {
+                        judge.all(&mut closed, &mut engine);
+                    }
                 }
             }
             Ok(Err(e)) => return Err(e).context("reading stdin"),
@@ -321,25 +320,72 @@ fn pipe(args: &Args, mut engine: Engine, judge: &mut Judge, stop: &AtomicBool) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Puts one decoded record into the engine, rejecting records stamped more than `max_ahead` ms
-/// after the wall clock (live mode only). Returns true when the source must pause.
+/// Reads whole lines from `input` and sends them in chunks: a chunk holds the lines that could
+/// be read without waiting (up to about 64 KiB), so a busy pipe costs one allocation and one
+/// hand-over per chunk, not per line, and a line never waits for the next one to arrive.
+fn read_chunks<R: std::io::Read>(
+    input: &mut std::io::BufReader<R>,
+    tx: &std::sync::mpsc::SyncSender<std::io::Result<String>>,
+) {
+    const CHUNK: usize = 64 * 1024;
+    let mut chunk = String::new();
+    loop {
+        // Send before a read that may block: when the buffer holds no whole line.
+        if !chunk.is_empty()
+            && (chunk.len() >= CHUNK || !input.buffer().contains(&b'\n'))
+            && tx.send(Ok(std::mem::take(&mut chunk))).is_err()
+        {
+            return;
+        }
+        match input.read_line(&mut chunk) {
+            Ok(n) if n > 0 => {}
+            end => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(chunk));
+                }
+                if let Err(e) = end {
+                    let _ = tx.send(Err(e));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// How far ahead of the wall clock a record may be stamped (live mode: `--max-clock-skew`). The
+/// clock is read once per batch, not per record: a batch lasts milliseconds, the skew minutes.
+#[derive(Clone, Copy)]
+struct ClockBound {
+    now: u64,
+    max_ahead: u64,
+}
+
+impl ClockBound {
+    /// The bound as of `now`, when `max_ahead` is set.
+    fn at(now: u64, max_ahead: Option<u64>) -> Option<ClockBound> {
+        max_ahead.map(|max_ahead| ClockBound { now, max_ahead })
+    }
+}
+
+/// Puts one decoded record into the engine, rejecting records stamped beyond `bound` (live
+/// mode only). Returns true when the source must pause.
 fn take(
     engine: &mut Engine,
     source: i32,
     offset: i64,
     r: Record,
-    max_ahead: Option<u64>,
+    bound: Option<ClockBound>,
     rejects: &mut Rejects,
     closed: &mut Vec<Closed>,
 ) -> bool {
-    if let Some(ahead) = max_ahead
-        && r.start_ms > now_ms().saturating_add(ahead)
+    if let Some(b) = bound
+        && r.start_ms > b.now.saturating_add(b.max_ahead)
     {
         rejects.future += 1;
         if rejects.future <= 5 {
             eprintln!(
                 "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
-                r.start_ms - now_ms()
+                r.start_ms - b.now
             );
         }
         return false;
@@ -389,6 +435,7 @@ fn kafka(
         // A batch: the first poll waits up to 100 ms, the rest take only what is there; the
         // per-batch work (watermark, judging, alerts, commits) then runs once.
         let mut wait = Duration::from_millis(100);
+        let mut bound = None;
         for _ in 0..BATCH {
             let polled = input.consumer.poll(wait);
             wait = Duration::ZERO;
@@ -449,13 +496,16 @@ fn kafka(
                     drop(m);
                     match decoded {
                         Ok(r) => {
-                            if take(&mut engine, p, o, r, max_ahead, &mut rejects, &mut closed) {
+                            // After the first poll, which may have waited.
+                            let bound =
+                                *bound.get_or_insert_with(|| ClockBound::at(now_ms(), max_ahead));
+                            if take(&mut engine, p, o, r, bound, &mut rejects, &mut closed) {
                                 input.set_paused(p, true);
                             }
                         }
                         Err(e) => {
                             engine.skip(p, o);
-                            rejects.undecodable(&format!("partition {p} offset {o}"), e);
+                            rejects.undecodable(format_args!("partition {p} offset {o}"), e);
                         }
                     }
                     if end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
@@ -520,5 +570,53 @@ fn commit(input: &Input, engine: &Engine, judge: &Judge, last: &mut Vec<(i32, i6
     match input.commit(&positions, resume) {
         Ok(()) => *last = positions,
         Err(e) => eprintln!("host-stream: {e:#}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufReader;
+
+    fn chunks(input: &[u8], capacity: usize) -> Vec<std::io::Result<String>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+        read_chunks(&mut BufReader::with_capacity(capacity, input), &tx);
+        drop(tx);
+        rx.into_iter().collect()
+    }
+
+    #[test]
+    fn chunks_hold_whole_lines_and_everything_arrives() {
+        let text: String = (0..1000)
+            .map(|i| format!("1800000000000 10.0.0.{} 192.0.2.1 {i} 1\n", i % 256))
+            .collect::<String>()
+            + "1800000000000 10.0.0.1 192.0.2.1 7 1";
+        for capacity in [8, 100, 4096, 1 << 20] {
+            let got: Vec<String> = chunks(text.as_bytes(), capacity)
+                .into_iter()
+                .map(|c| c.unwrap())
+                .collect();
+            assert_eq!(got.concat(), text, "capacity {capacity}");
+            let last = got.len() - 1;
+            for (i, c) in got.iter().enumerate() {
+                assert!(i == last || c.ends_with('\n'), "a chunk cut a line");
+            }
+            if capacity == 4096 {
+                assert!(got.len() > 1 && got.len() < 100, "{} chunks", got.len());
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_end_in_an_error_after_the_lines_before() {
+        let got = chunks(b"a\nb\n\xff\xfe\nc\n", 4);
+        let (ok, err): (Vec<_>, Vec<_>) = got.into_iter().partition(|c| c.is_ok());
+        let ok: Vec<String> = ok.into_iter().map(|c| c.unwrap()).collect();
+        assert_eq!(ok.concat(), "a\nb\n");
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            err[0].as_ref().unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
     }
 }

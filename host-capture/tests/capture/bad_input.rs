@@ -20,14 +20,7 @@ fn unsupported_link_type_names_the_number() {
 
 #[test]
 fn a_bad_filter_is_refused_at_once() {
-    let sample = repo().join("samples/mixed.pcap");
-    let out = run(&[
-        "--read",
-        sample.to_str().unwrap(),
-        "--totals",
-        "--filter",
-        "port port",
-    ]);
+    let out = run(&["--read", &sample(), "--totals", "--filter", "port port"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--filter \"port port\""), "{stderr}");
@@ -36,14 +29,7 @@ fn a_bad_filter_is_refused_at_once() {
 
 #[test]
 fn a_filter_selects_frames_in_files_too() {
-    let sample = repo().join("samples/mixed.pcap");
-    let out = run(&[
-        "--read",
-        sample.to_str().unwrap(),
-        "--totals",
-        "--filter",
-        "ip6 or vlan",
-    ]);
+    let out = run(&["--read", &sample(), "--totals", "--filter", "ip6 or vlan"]);
     assert!(out.status.success());
     assert_eq!(
         text(&out.stdout),
@@ -53,10 +39,9 @@ fn a_filter_selects_frames_in_files_too() {
 
 #[test]
 fn a_broker_name_that_does_not_resolve_is_refused_at_once() {
-    let sample = repo().join("samples/mixed.pcap");
     let out = run(&[
         "--read",
-        sample.to_str().unwrap(),
+        &sample(),
         "--brokers",
         "no-such-host.invalid:9092",
     ]);
@@ -77,8 +62,7 @@ fn missing_and_contradictory_options() {
         "{}",
         text(&out.stderr)
     );
-    let sample = repo().join("samples/mixed.pcap");
-    let s = sample.to_str().unwrap();
+    let s = &sample();
     let out = run(&["--read", s]);
     assert_eq!(out.status.code(), Some(2), "no sink");
     let out = run(&["--read", s, "--totals", "--promisc"]);

@@ -5,19 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = match std::env::var_os("STREAMCHECKER_CORPUS") {
-        Some(d) => repo().join(d),
-        None => repo().join("../shared/pcaps"),
-    };
-    if dir.join("corpus").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("conformance corpus not found at {}: skipped", dir.display());
-        None
-    }
-}
-
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

@@ -28,10 +28,9 @@ fn java_murmur2_reference_vectors() {
 fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
     let Some(brokers) = brokers() else { return };
     let topic = unique("sample");
-    let sample = repo().join("samples/mixed.pcap");
     let out = run(&[
         "--read",
-        sample.to_str().unwrap(),
+        &sample(),
         "--brokers",
         &brokers,
         "--topic",
@@ -119,9 +118,7 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
 #[test]
 fn a_corpus_capture_read_back_equals_the_reference_totals() {
     let Some(brokers) = brokers() else { return };
-    let corpus = std::env::var("STREAMCHECKER_CORPUS")
-        .map(|c| repo().join(c))
-        .unwrap_or_else(|_| repo().join("../shared/pcaps"));
+    let Some(corpus) = corpus() else { return };
     // Ethernet, IPv4 and IPv6, VLAN tags, dozens of pairs.
     let name = "OISF.suricata-verify/tests/filestore-filecontainer-http/filecontainer-http.pcap";
     let capture = corpus.join("corpus").join(name);

@@ -1,13 +1,20 @@
 //! What the tests share: building captures, running the binary, reaching the services.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub use testkit::{Consumed, brokers, ipv4_frame, pcap, read_topic, text, unique};
+pub use testkit::{
+    Consumed, brokers, corpus, fed, ipv4_frame, pcap, read_topic, repo, text, unique,
+};
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// `samples/mixed.pcap`, the sample that ships in the repository.
+pub fn sample() -> String {
+    repo()
+        .join("samples/mixed.pcap")
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_string()
 }
 
 pub fn bin() -> &'static str {

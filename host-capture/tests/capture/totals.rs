@@ -1,29 +1,27 @@
 //! `--read FILE --totals` against the sample that ships in the repository and against the
 //! shared conformance corpus.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::support::{bin, fed, repo, sample, scratch};
 
+/// The run's stdout, stderr (both UTF-8) and exit code.
 fn run(args: &[&str]) -> (String, String, Option<i32>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_host-capture"))
-        .args(args)
-        .output()
-        .expect("run host-capture");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = crate::support::run(args);
     (
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-        out.status.code(),
+        String::from_utf8(stdout).expect("utf-8 stdout"),
+        String::from_utf8(stderr).expect("utf-8 stderr"),
+        status.code(),
     )
 }
 
 #[test]
 fn sample_totals_and_counters() {
-    let sample = repo().join("samples/mixed.pcap");
-    let (stdout, stderr, code) = run(&["--read", sample.to_str().unwrap(), "--totals"]);
+    let (stdout, stderr, code) = run(&["--read", &sample(), "--totals"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         stdout,
@@ -50,9 +48,8 @@ fn sample_totals_and_counters() {
 
 #[test]
 fn damaged_file_counts_what_came_before_and_exits_2() {
-    let data = std::fs::read(repo().join("samples/mixed.pcap")).unwrap();
-    let dir = std::env::temp_dir().join(format!("host-capture-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let data = std::fs::read(sample()).unwrap();
+    let dir = scratch("damaged");
     // Cut inside the last record (MPLS, 300 bytes): ten packets remain whole.
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &data[..data.len() - 10]).unwrap();
@@ -73,17 +70,8 @@ fn damaged_file_counts_what_came_before_and_exits_2() {
 
 #[test]
 fn stdin_reads_the_same() {
-    use std::io::Write;
-    let data = std::fs::read(repo().join("samples/mixed.pcap")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_host-capture"))
-        .args(["--read", "-", "--totals"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&data).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let data = std::fs::read(sample()).unwrap();
+    let out = fed(Command::new(bin()).args(["--read", "-", "--totals"]), &data);
     assert!(out.status.success());
     assert!(
         String::from_utf8(out.stdout)

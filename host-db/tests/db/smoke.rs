@@ -26,25 +26,6 @@ pub fn connect(url: &str) -> Client {
     client
 }
 
-/// Runs `body` on its own thread and fails if it has not finished within `limit`.
-fn with_watchdog(limit: Duration, body: fn()) {
-    use std::sync::mpsc::RecvTimeoutError;
-    let (done, wait) = std::sync::mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match wait.recv_timeout(limit) {
-        // Finished, or panicked (the sender is gone then): join to pass the panic on.
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("database test still running after {limit:?}"),
-    }
-}
-
 /// One row as written and as read back.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
@@ -91,7 +72,11 @@ fn rows() -> Vec<Row> {
 
 #[test]
 fn table_round_trip() {
-    with_watchdog(Duration::from_secs(60), table_round_trip_body);
+    testkit::with_watchdog(
+        "database test",
+        Duration::from_secs(60),
+        table_round_trip_body,
+    );
 }
 
 fn table_round_trip_body() {

@@ -48,15 +48,7 @@ fn capture_to_alerts_with_exact_windows() {
     let limits = limits_file(&dir, 1_000, 100_000);
     let topic = unique("e2e");
     let alerts = unique("e2e-alerts");
-    let out = output(sibling("host-capture").args([
-        "--read",
-        capture.to_str().unwrap(),
-        "--brokers",
-        &brokers,
-        "--topic",
-        &topic,
-    ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    capture_into(&brokers, &topic, &capture);
     let out = output(host_stream().args([
         "--brokers",
         &brokers,
@@ -162,7 +154,7 @@ fn capture_to_alerts_with_exact_windows() {
 #[test]
 fn a_corpus_capture_adds_up_to_its_reference_total() {
     let Some(brokers) = brokers() else { return };
-    let corpus = repo().join("../shared/pcaps");
+    let Some(corpus) = corpus() else { return };
     let name = "OISF.suricata-verify/tests/filestore-filecontainer-http/filecontainer-http.pcap";
     let capture = corpus.join("corpus").join(name);
     if !capture.is_file() {
@@ -181,15 +173,7 @@ fn a_corpus_capture_adds_up_to_its_reference_total() {
         .map(|n| n.parse().unwrap())
         .collect();
     let topic = unique("corpus");
-    let out = output(sibling("host-capture").args([
-        "--read",
-        capture.to_str().unwrap(),
-        "--brokers",
-        &brokers,
-        "--topic",
-        &topic,
-    ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    capture_into(&brokers, &topic, &capture);
     let out = output(host_stream().args([
         "--brokers",
         &brokers,

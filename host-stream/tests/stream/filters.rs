@@ -1,8 +1,5 @@
 //! `--source`, `--destination`, `--ip`, CIDR, IPv6: through the pipe, no broker needed.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::support::*;
 
 const LINES: &str = "\
@@ -15,21 +12,12 @@ const LINES: &str = "\
 ";
 
 fn run(filter: &[&str]) -> Vec<(String, u64, u64, String)> {
-    let mut child = host_stream()
-        .args(["--input", "-", "--log-format", "json", "--window", "300s"])
-        .args(filter)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(LINES.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = fed(
+        host_stream()
+            .args(["--input", "-", "--log-format", "json", "--window", "300s"])
+            .args(filter),
+        LINES.as_bytes(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     summary(&windows(&text(&out.stdout)))
 }
@@ -70,22 +58,12 @@ fn a_bad_prefix_is_refused_naming_the_flag() {
 
 #[test]
 fn garbage_lines_are_skipped_and_counted() {
-    let mut child = host_stream()
-        .args(["--input", "-", "--log-format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input =
         format!("{LINES}not a record\n1 2 3\n\u{1}\u{2}\n1800000004000 10.0.0.1 10.0.0.2 -5 1\n");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = fed(
+        host_stream().args(["--input", "-", "--log-format", "json"]),
+        input.as_bytes(),
+    );
     assert!(out.status.success());
     assert_eq!(summary(&windows(&text(&out.stdout)))[0].1, 6300);
     assert!(

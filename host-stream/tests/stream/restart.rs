@@ -29,30 +29,23 @@ fn kill_9_mid_window_and_restart_gives_the_same_sums() {
     // Windows of a minute, ten minutes ahead of the wall clock, so that only event time
     // closes them (the wall clock is behind all of them).
     let base = (now_ms() + 600_000) / 60_000 * 60_000;
+    // The second window's records, on several keys (so several partitions).
+    let second_window = |i: u64| {
+        rec(
+            base + 60_000 + i * 1_000,
+            &format!("10.0.1.{i}"),
+            "192.0.2.1",
+            1000 + i,
+            2,
+        )
+    };
     let mut first = Vec::new();
     for i in 0..60u64 {
         first.push(rec(base + i * 1_000, "10.0.0.1", "192.0.2.1", 100 + i, 1));
     }
-    for i in 0..20u64 {
-        // Half of the second window, on several keys (so several partitions).
-        first.push(rec(
-            base + 60_000 + i * 1_000,
-            &format!("10.0.1.{i}"),
-            "192.0.2.1",
-            1000 + i,
-            2,
-        ));
-    }
-    let mut second = Vec::new();
-    for i in 20..60u64 {
-        second.push(rec(
-            base + 60_000 + i * 1_000,
-            &format!("10.0.1.{i}"),
-            "192.0.2.1",
-            1000 + i,
-            2,
-        ));
-    }
+    // Half of the second window before the kill, the rest after.
+    first.extend((0..20).map(second_window));
+    let mut second: Vec<_> = (20..60).map(second_window).collect();
     for i in 0..30u64 {
         second.push(rec(
             base + 120_000 + i * 2_000,

@@ -9,7 +9,7 @@ use core_nostd::wire::Record;
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-pub use testkit::{brokers, database, ipv4_frame, pcap, text, unique};
+pub use testkit::{brokers, corpus, database, fed, ipv4_frame, pcap, repo, text, unique};
 
 /// Every message of `topic` as (key, value).
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
@@ -17,10 +17,6 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
         .into_iter()
         .map(|m| (m.key, m.value))
         .collect()
-}
-
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The `host-stream` binary.
@@ -45,6 +41,19 @@ pub fn sibling(name: &str) -> Command {
 
 pub fn output(cmd: &mut Command) -> Output {
     cmd.output().expect("run")
+}
+
+/// Runs `host-capture --read capture` into `topic` and asserts that it succeeded.
+pub fn capture_into(brokers: &str, topic: &str, capture: &Path) {
+    let out = output(sibling("host-capture").args([
+        "--read",
+        capture.to_str().unwrap(),
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 /// Produces records in the text wire format, one per key, with a `packets` header.

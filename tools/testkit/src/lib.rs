@@ -2,6 +2,9 @@
 //! writing small captures, reading a topic back.
 
 use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::config::ClientConfig;
@@ -37,6 +40,48 @@ pub fn database() -> Option<String> {
     service("STREAMCHECKER_TEST_DATABASE_URL")
 }
 
+/// The workspace root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shared conformance corpus: `STREAMCHECKER_CORPUS` (relative to the workspace root), else
+/// `../shared/pcaps`; it holds `corpus/` (the captures) and `expected/` (the reference totals).
+/// `None`, with a note, where it is absent, so a bare clone still passes.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = match std::env::var_os("STREAMCHECKER_CORPUS") {
+        Some(d) => repo().join(d),
+        None => repo().join("../shared/pcaps"),
+    };
+    if dir.join("corpus").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("conformance corpus not found at {}: skipped", dir.display());
+        None
+    }
+}
+
+/// Runs `body` on its own thread and fails, naming `what`, if it has not finished within
+/// `limit`: a client that hangs (in librdkafka's destroy, on a lock in the database) fails the
+/// test instead of hanging the run.
+pub fn with_watchdog(what: &str, limit: Duration, body: fn()) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (done, wait) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match wait.recv_timeout(limit) {
+        // The body finished, or panicked (then the sender is gone): join to pass its panic on.
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("{what} still running after {limit:?}"),
+    }
+}
+
 /// A name no other test or earlier run uses: `<name>-<pid>-<nanoseconds>`.
 pub fn unique(name: &str) -> String {
     let nanos = SystemTime::now()
@@ -44,6 +89,26 @@ pub fn unique(name: &str) -> String {
         .expect("clock after 1970")
         .as_nanos();
     format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Runs `cmd` with `input` on its stdin (written from a thread, so a child that writes a lot
+/// before it has read everything cannot block on a full pipe), and collects its output.
+pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("the child's output");
+    writer
+        .join()
+        .expect("the stdin writer")
+        .expect("write stdin");
+    out
 }
 
 /// Lossy UTF-8, for output and payloads.

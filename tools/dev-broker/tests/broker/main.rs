@@ -102,30 +102,13 @@ fn value(i: usize) -> String {
     )
 }
 
-/// Runs `body` on its own thread and fails if it has not finished within `limit`: a client
-/// that hangs (in librdkafka's destroy, say) fails the test instead of hanging the run.
-fn with_watchdog(limit: Duration, body: fn()) {
-    let (done, wait) = std::sync::mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match wait.recv_timeout(limit) {
-        // The body finished, or panicked (then the sender is gone): join to pass its panic on.
-        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("broker smoke test still running after {limit:?}: hung client")
-        }
-    }
-}
-
 #[test]
 fn produce_consume_commit_resume() {
-    with_watchdog(4 * DEADLINE, produce_consume_commit_resume_body);
+    testkit::with_watchdog(
+        "broker smoke test (a hung client?)",
+        4 * DEADLINE,
+        produce_consume_commit_resume_body,
+    );
 }
 
 fn produce_consume_commit_resume_body() {
