@@ -1,5 +1,6 @@
 //! `host-stream` as operators run it: with the broker and PostgreSQL of the test command.
 
+mod clock_skew;
 mod end_to_end;
 mod filters;
 mod limits_db;
