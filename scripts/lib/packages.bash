@@ -5,14 +5,15 @@
 #                           (rdkafka-sys builds librdkafka with ./configure && make), pkg-config,
 #                           zlib (rdkafka's libz feature), OpenSSL (native-tls for PostgreSQL
 #                           TLS), libpcap (the pcap crate), python3 (scripts), kcat
-#   ensure_packages test    the same, the PostgreSQL server, and procps (kill(1), which a
-#                           host-capture test runs; a minimal Debian lacks it)
+#   ensure_packages test    the same, the PostgreSQL server, procps (kill(1), which a
+#                           host-capture test runs; a minimal Debian lacks it) and tshark (the
+#                           reference decoder the link-layer fixtures are checked against)
 #
 # STREAMCHECKER_NO_INSTALL=1 only reports what is missing. Needs root to install.
 
 BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libpcap-dev kcat
     ca-certificates)
-TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps)
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark)
 
 ensure_packages() {
     local wanted=()

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub use testkit::{
-    Consumed, brokers, corpus, fed, ipv4_frame, pcap, read_topic, repo, text, unique,
+    Cluster, Consumed, brokers, corpus, fed, ipv4_frame, partition_count, pcap, read_topic, repo,
+    text, unique,
 };
 
 /// `samples/mixed.pcap`, the sample that ships in the repository.

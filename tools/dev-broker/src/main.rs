@@ -4,15 +4,18 @@
 //! Kafka-protocol server that librdkafka's own test suite uses. It speaks the real protocol over
 //! TCP on 127.0.0.1, keeps produced records, serves fetches, consumer groups and committed
 //! offsets, so any Kafka client (rdkafka, `kcat`, the JVM client) can use it. Nothing is written
-//! to disk: the data lives as long as the process.
+//! to disk: the data lives as long as the process. Each broker is reached only through a TCP
+//! proxy of its own ([`dev_broker::FaultProxy`]), which is what `down` and `up` switch: no
+//! listening port is ever given up and bound again (see the library's documentation).
 //!
 //! The bootstrap address is printed on stdout as the first line (and written to
 //! `--address-file` when given); then the process runs until it is killed or stdin says `quit`.
 //! Lines on stdin drive fault injection for tests:
 //!
 //! ```text
-//! down <broker-id>      take a broker down (connections refused and dropped)
+//! down <broker-id>      take a broker down (its connections cut, new ones closed at once)
 //! up <broker-id>        bring it back
+//! stats <broker-id>     print its proxy's counts: accepted=N refused=N cut=N
 //! rtt <broker-id> <ms>  add round-trip latency
 //! topic <name> <partitions>
 //! quit
@@ -23,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rdkafka::mocking::MockCluster;
+use dev_broker::Cluster;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -76,12 +79,9 @@ fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|t| parse_topic(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let cluster = MockCluster::new(args.brokers)
-        .map_err(|e| format!("cannot start the mock cluster: {e}"))?;
+    let cluster = Cluster::start(args.brokers)?;
     for (name, parts) in &topics {
-        cluster
-            .create_topic(name, *parts, 1)
-            .map_err(|e| format!("cannot create topic {name}: {e}"))?;
+        cluster.create_topic(name, *parts)?;
     }
     let bootstrap = cluster.bootstrap_servers();
     if let Some(path) = &args.address_file {
@@ -98,8 +98,9 @@ fn run(args: Args) -> Result<(), String> {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         match command(&cluster, line.trim()) {
-            Ok(true) => return Ok(()),
-            Ok(false) => eprintln!("dev-broker: ok: {}", line.trim()),
+            Ok(Reply::Quit) => return Ok(()),
+            Ok(Reply::Done) => eprintln!("dev-broker: ok: {}", line.trim()),
+            Ok(Reply::Text(t)) => eprintln!("dev-broker: ok: {}: {t}", line.trim()),
             Err(e) => eprintln!("dev-broker: {e}"),
         }
     }
@@ -109,11 +110,15 @@ fn run(args: Args) -> Result<(), String> {
     }
 }
 
-/// Runs one control command; `Ok(true)` means quit.
-fn command<C: rdkafka::ClientContext>(
-    cluster: &MockCluster<'_, C>,
-    line: &str,
-) -> Result<bool, String> {
+/// What a control command answers.
+enum Reply {
+    Done,
+    Text(String),
+    Quit,
+}
+
+/// Runs one control command.
+fn command(cluster: &Cluster, line: &str) -> Result<Reply, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let id = |i: usize| -> Result<i32, String> {
         words
@@ -122,36 +127,27 @@ fn command<C: rdkafka::ClientContext>(
             .ok_or_else(|| format!("{line:?}: expected a broker id"))
     };
     match words.first().copied() {
-        None => Ok(false),
-        Some("quit") => Ok(true),
-        Some("down") => cluster
-            .broker_down(id(1)?)
-            .map(|()| false)
-            .map_err(|e| e.to_string()),
-        Some("up") => cluster
-            .broker_up(id(1)?)
-            .map(|()| false)
-            .map_err(|e| e.to_string()),
+        None => Ok(Reply::Done),
+        Some("quit") => Ok(Reply::Quit),
+        Some("down") => cluster.down(id(1)?).map(|()| Reply::Done),
+        Some("up") => cluster.up(id(1)?).map(|()| Reply::Done),
+        Some("stats") => Ok(Reply::Text(cluster.proxy(id(1)?)?.stats().to_string())),
         Some("rtt") => {
             let ms: u64 = words
                 .get(2)
                 .and_then(|w| w.parse().ok())
                 .ok_or_else(|| format!("{line:?}: expected milliseconds"))?;
             cluster
-                .broker_round_trip_time(id(1)?, Duration::from_millis(ms))
-                .map(|()| false)
-                .map_err(|e| e.to_string())
+                .rtt(id(1)?, Duration::from_millis(ms))
+                .map(|()| Reply::Done)
         }
         Some("topic") => {
             let spec = words.get(1..).map(|w| w.join(":")).unwrap_or_default();
             let (name, parts) = parse_topic(&spec)?;
-            cluster
-                .create_topic(name, parts, 1)
-                .map(|()| false)
-                .map_err(|e| e.to_string())
+            cluster.create_topic(name, parts).map(|()| Reply::Done)
         }
         Some(other) => Err(format!(
-            "unknown command {other:?} (down, up, rtt, topic, quit)"
+            "unknown command {other:?} (down, up, stats, rtt, topic, quit)"
         )),
     }
 }

@@ -12,6 +12,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
+/// A private broker for tests that inject faults: librdkafka's mock cluster with every broker
+/// behind a [`FaultProxy`] (down and up never give up a listening port).
+pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
+
 /// The value of a service variable, or `None` (with a note) when it is not set and not
 /// required. With `STREAMCHECKER_REQUIRE_SERVICES=1` (set by `scripts/test`) a missing service
 /// fails the test instead.
@@ -159,6 +163,23 @@ pub struct Consumed {
     pub packets: Option<String>,
     /// Message timestamp, ms.
     pub timestamp: Option<i64>,
+}
+
+/// The number of partitions of `topic`, from the broker's metadata (30 s at most).
+pub fn partition_count(brokers: &str, topic: &str) -> usize {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("a client");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("the topic's metadata");
+    let t = metadata
+        .topics()
+        .first()
+        .expect("the topic in the metadata");
+    assert!(t.error().is_none(), "metadata of {topic}: {:?}", t.error());
+    t.partitions().len()
 }
 
 /// Every message of `topic`, from the beginning to the end of each partition as it is now,

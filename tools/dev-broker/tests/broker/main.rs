@@ -199,3 +199,131 @@ fn produce_consume_commit_resume_body() {
         t0.elapsed()
     );
 }
+
+/// The `dev-broker` process: its proxies are the only addresses clients learn, and `down` /
+/// `up` on stdin cut and restore them without the process giving up any port.
+#[test]
+fn the_process_advertises_its_proxies_and_survives_down_and_up() {
+    testkit::with_watchdog(
+        "dev-broker down/up (a hung client?)",
+        4 * DEADLINE,
+        down_and_up_body,
+    );
+}
+
+/// A running `dev-broker` with its stdin and its stderr lines.
+struct Process {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Process {
+    fn start() -> (Process, String) {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dev-broker"))
+            .args(["--topic", "pair:2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dev-broker");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("the bootstrap line");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        let stdin = child.stdin.take().expect("stdin");
+        let p = Process {
+            child,
+            stdin,
+            lines,
+        };
+        (p, first.trim().to_string())
+    }
+
+    /// Sends one command and returns its `ok:` line (fails on anything else).
+    fn say(&mut self, command: &str) -> String {
+        use std::io::Write;
+        writeln!(self.stdin, "{command}").expect("write a command");
+        self.stdin.flush().expect("flush");
+        let line = match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            Err(e) => panic!(
+                "{command}: no answer ({e}); dev-broker: {:?}",
+                self.child.try_wait()
+            ),
+        };
+        let ok = format!("dev-broker: ok: {command}");
+        assert!(line.starts_with(&ok), "{command}: {line}");
+        line
+    }
+
+    /// The proxy counts of broker 1, from `stats 1`.
+    fn refused(&mut self) -> u64 {
+        let line = self.say("stats 1");
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("refused="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no refused= in {line:?}"))
+    }
+}
+
+fn down_and_up_body() {
+    let (mut broker, bootstrap) = Process::start();
+    let producer: BaseProducer<Ctx> = config(&bootstrap)
+        .set("acks", "all")
+        .set("message.timeout.ms", "60000")
+        .set("reconnect.backoff.max.ms", "200")
+        .create_with_context(Ctx::default())
+        .expect("producer");
+    // Metadata names the proxy, the only address there is to learn.
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some("pair"), DEADLINE)
+        .expect("metadata");
+    let advertised: Vec<String> = metadata
+        .brokers()
+        .iter()
+        .map(|b| format!("{}:{}", b.host(), b.port()))
+        .collect();
+    assert_eq!(advertised, vec![bootstrap.clone()]);
+
+    let send = |i: i64| {
+        let record = BaseRecord::to("pair")
+            .partition(0)
+            .key("k")
+            .payload("v")
+            .timestamp(1_700_000_000_000 + i);
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    };
+    send(0);
+    producer.flush(DEADLINE).expect("flush before the outage");
+    assert_eq!(broker.refused(), 0);
+
+    broker.say("down 1");
+    send(1);
+    // The producer meets the outage: its reconnects are refused (counted by the proxy).
+    let deadline = Instant::now() + DEADLINE;
+    while broker.refused() == 0 {
+        assert!(Instant::now() < deadline, "no reconnect refused while down");
+        producer.poll(Duration::from_millis(50));
+    }
+    broker.say("up 1");
+    producer.flush(DEADLINE).expect("flush after the outage");
+    let reports = producer.context().0.lock().expect("lock").clone();
+    assert_eq!(reports, vec![Ok((0, 0)), Ok((0, 1))], "both delivered once");
+    {
+        use std::io::Write;
+        writeln!(broker.stdin, "quit").expect("write quit");
+    }
+    let status = broker.child.wait().expect("dev-broker exit");
+    assert!(status.success(), "{status}");
+}
