@@ -98,7 +98,7 @@ pub fn write(rows: &[&LimitRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timeline;
+    use crate::model::{LimitKind, Timeline};
 
     /// The seed's file, as it is.
     const SEED: &str = r#"[{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
@@ -121,31 +121,102 @@ mod tests {
     fn numbers_and_strings_both_work_and_round_trip() {
         let text = r#"[{"limit_name":"max","limit_value":300,"effective_date":"2026-01-01T00:00:00Z"},
             {"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T03:00:00+03:00"}]"#;
-        let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
-        let written = write(&t.rows());
-        let again = Timeline::from_rows(&parse(&written).unwrap()).unwrap();
-        let values = |t: &Timeline| {
-            t.rows()
-                .iter()
-                .map(|r| (r.kind, r.value, r.effective_ms))
-                .collect::<Vec<_>>()
+        // 2026-01-01T00:00:00Z, written both ways.
+        const AT: i64 = 1_767_225_600_000;
+        let row = |origin: &str, name: &str, kind, value| LimitRow {
+            origin: origin.into(),
+            name: name.into(),
+            kind,
+            value,
+            effective_ms: AT,
         };
-        assert_eq!(values(&t), values(&again));
-        assert_eq!(t.rows()[0].effective_ms, t.rows()[1].effective_ms);
+        let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
+        assert_eq!(
+            t.rows(),
+            [
+                &row("entry 2", "min", LimitKind::Min, 5),
+                &row("entry 1", "max", LimitKind::Max, 300)
+            ]
+        );
+        // Values as strings, instants in UTC, ordered by instant then limit.
+        let written = write(&t.rows());
+        assert_eq!(
+            written,
+            r#"[{"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"max","limit_value":"300","effective_date":"2026-01-01T00:00:00Z"}]
+"#
+        );
+        let again = Timeline::from_rows(&parse(&written).unwrap()).unwrap();
+        assert_eq!(
+            again.rows(),
+            [
+                &row("entry 1", "min", LimitKind::Min, 5),
+                &row("entry 2", "max", LimitKind::Max, 300)
+            ]
+        );
+        // Written again, the text is the same.
+        assert_eq!(write(&again.rows()), written);
+    }
+
+    #[test]
+    fn names_keep_their_spelling_and_are_escaped() {
+        let t = Timeline::from_rows(&parse(SEED).unwrap()).unwrap();
+        assert_eq!(write(&t.rows()), SEED);
+        let odd = LimitRow {
+            origin: "x".into(),
+            name: "Max\"imum".into(),
+            kind: LimitKind::Max,
+            value: 7,
+            effective_ms: 1_571_612_204_250,
+        };
+        assert_eq!(
+            write(&[&odd]),
+            "[{\"limit_name\":\"Max\\\"imum\",\"limit_value\":\"7\",\
+             \"effective_date\":\"2019-10-20T22:56:44.250Z\"}]\n"
+        );
+        assert_eq!(write(&[]), "[]\n");
     }
 
     #[test]
     fn malformed_files_are_clear_errors() {
-        assert!(format!("{:#}", parse("{").unwrap_err()).contains("not valid JSON"));
-        assert!(format!("{:#}", parse("{}").unwrap_err()).contains("expected an array"));
+        let e = parse("{").unwrap_err();
+        assert_eq!(e.to_string(), "not valid JSON");
+        assert!(e.root_cause().is::<serde_json::Error>(), "{e:#}");
+        assert_eq!(
+            parse("{}").unwrap_err().to_string(),
+            "expected an array of limit objects"
+        );
         let rows =
             parse(r#"[{"limit_name":"min","limit_value":"1","effective_date":"Monday"}]"#).unwrap();
-        let e = Timeline::from_rows(&rows).unwrap_err().to_string();
+        let e = Timeline::from_rows(&rows).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        // The date's problem, by name, rather than a bare "missing".
         assert!(
-            e.contains("entry 1 (effective_date: \"Monday\" is not an RFC 3339 instant"),
+            e.0[0].starts_with(
+                "entry 1 (effective_date: \"Monday\" is not an RFC 3339 instant \
+                 (e.g. 2026-11-26T18:00:00Z): "
+            ) && e.0[0].ends_with("): effective_date is missing"),
             "{e}"
         );
+        let e = parse(
+            r#"[{"limit_name":7,"limit_value":"1","effective_date":"2019-10-20T22:56:44Z"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Timeline::from_rows(&e).unwrap_err().0,
+            [
+                "entry 1 (limit_name 7 is not a string): unknown limit_name \"7\" \
+              (expected min/minimum or max/maximum)"
+            ]
+        );
         let e = read(Path::new("/no/such/limits.json")).unwrap_err();
-        assert!(format!("{e:#}").contains("limits file /no/such/limits.json"));
+        assert_eq!(e.to_string(), "limits file /no/such/limits.json");
+        assert_eq!(
+            e.root_cause()
+                .downcast_ref::<std::io::Error>()
+                .map(|e| e.kind()),
+            Some(std::io::ErrorKind::NotFound),
+            "{e:#}"
+        );
     }
 }

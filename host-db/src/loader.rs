@@ -7,10 +7,13 @@
 //! refresh period. A load that fails (bad rows, an unreachable server, a broken file) is
 //! reported and the last good timeline stays in use; a lost connection is retried with backoff
 //! and the outage is logged once, not in a loop.
+//!
+//! [`Limits::status`] says what the thread has done so far ([`Status`]: loads per [`Reason`]
+//! and outcome, connections, the last error), for health checks and metrics.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
@@ -60,11 +63,136 @@ pub fn redact(url: &str) -> String {
         .join(" ")
 }
 
+/// Why the loader read its source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The first load, in [`Limits::start`].
+    Start,
+    /// Right after the background thread (re)connected to PostgreSQL and `LISTEN`ed: picks up
+    /// what changed while it was not listening.
+    Connected,
+    /// A `NOTIFY` on [`schema::CHANNEL`].
+    Notified,
+    /// The file's modification time changed.
+    Modified,
+    /// The refresh period ([`Options::refresh`]) passed.
+    Refresh,
+}
+
+impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 5] = [
+        Reason::Start,
+        Reason::Connected,
+        Reason::Notified,
+        Reason::Modified,
+        Reason::Refresh,
+    ];
+
+    /// `start`, `connected`, `notified`, `modified` or `refresh` (a metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Start => "start",
+            Reason::Connected => "connected",
+            Reason::Notified => "notified",
+            Reason::Modified => "modified",
+            Reason::Refresh => "refresh",
+        }
+    }
+}
+
+/// How many loads there were for each [`Reason`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    /// Loads for [`Reason::Start`].
+    pub start: u64,
+    /// Loads for [`Reason::Connected`].
+    pub connected: u64,
+    /// Loads for [`Reason::Notified`].
+    pub notified: u64,
+    /// Loads for [`Reason::Modified`].
+    pub modified: u64,
+    /// Loads for [`Reason::Refresh`].
+    pub refresh: u64,
+}
+
+impl LoadCounts {
+    /// The count for one reason.
+    pub fn get(&self, reason: Reason) -> u64 {
+        match reason {
+            Reason::Start => self.start,
+            Reason::Connected => self.connected,
+            Reason::Notified => self.notified,
+            Reason::Modified => self.modified,
+            Reason::Refresh => self.refresh,
+        }
+    }
+
+    /// The sum over every reason.
+    pub fn total(&self) -> u64 {
+        Reason::ALL.iter().map(|&r| self.get(r)).sum()
+    }
+
+    fn bump(&mut self, reason: Reason) {
+        let n = match reason {
+            Reason::Start => &mut self.start,
+            Reason::Connected => &mut self.connected,
+            Reason::Notified => &mut self.notified,
+            Reason::Modified => &mut self.modified,
+            Reason::Refresh => &mut self.refresh,
+        };
+        *n += 1;
+    }
+}
+
+/// What a [`Limits`] loader has done since it started: a snapshot from [`Limits::status`].
+/// Counters only grow. A [`Limits::fixed`] handle has no loader: every field stays at its
+/// default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Loads whose rows were accepted (the timeline was installed, or was the one in force
+    /// already), per reason. The first load counts as [`Reason::Start`].
+    pub loads_ok: LoadCounts,
+    /// Loads refused (bad rows, a broken or missing file, a failed query): the previous
+    /// timeline stayed in force.
+    pub loads_failed: LoadCounts,
+    /// PostgreSQL: connections of the background thread on which `LISTEN` succeeded (the first
+    /// one and every reconnection). Always 0 for a file.
+    pub connections: u64,
+    /// PostgreSQL: failed connection attempts plus connections lost. Always 0 for a file.
+    pub connection_failures: u64,
+    /// PostgreSQL: the background thread holds a connection on which it listens now. Always
+    /// false for a file.
+    pub connected: bool,
+    /// The most recent error (a refused load, a failed or lost connection), with its context.
+    /// Kept after a recovery: the counters say whether it is still current.
+    pub last_error: Option<String>,
+}
+
 struct Shared {
     timeline: RwLock<Option<Arc<Timeline>>>,
     /// Bumped on every installed timeline.
     generation: AtomicU64,
     stop: AtomicBool,
+    status: Mutex<Status>,
+}
+
+impl Shared {
+    fn new(timeline: Option<Timeline>) -> Shared {
+        let generation = u64::from(timeline.is_some());
+        Shared {
+            timeline: RwLock::new(timeline.map(Arc::new)),
+            generation: AtomicU64::new(generation),
+            stop: AtomicBool::new(false),
+            status: Mutex::new(Status::default()),
+        }
+    }
+
+    fn update_status(&self, f: impl FnOnce(&mut Status)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
 }
 
 /// The limits in force, kept current by a background thread (stopped when the last handle is
@@ -108,11 +236,13 @@ impl Limits {
     /// Loads the limits once (starting fails if that fails: a wrong URL, a missing file or bad
     /// rows are errors an operator must see at once), then keeps them current.
     pub fn start(source: Source, options: Options) -> Result<Limits> {
-        let shared = Arc::new(Shared {
-            timeline: RwLock::new(None),
-            generation: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(None));
+        // Taken before the first load, so that a change made between that load and the start
+        // of the thread is seen by the thread.
+        let file_mtime = match &source {
+            Source::File(path) => mtime(path),
+            Source::Postgres(_) => None,
+        };
         let first = match &source {
             Source::File(path) => load_file(path)?,
             Source::Postgres(url) => {
@@ -125,6 +255,7 @@ impl Limits {
             eprintln!("limits: {source}: {problem}");
         }
         install(&shared, first);
+        shared.update_status(|s| s.loads_ok.bump(Reason::Start));
         let worker = Arc::clone(&shared);
         let name = match &source {
             Source::Postgres(_) => "limits-postgres",
@@ -134,7 +265,7 @@ impl Limits {
             .name(name.into())
             .spawn(move || match source {
                 Source::Postgres(url) => watch_postgres(&worker, &url, &options),
-                Source::File(path) => watch_file(&worker, &path, &options),
+                Source::File(path) => watch_file(&worker, &path, file_mtime, &options),
             })
             .context("cannot start the limits thread")?;
         Ok(Limits {
@@ -145,11 +276,7 @@ impl Limits {
 
     /// A fixed timeline (tests, and replays of a known configuration).
     pub fn fixed(timeline: Timeline) -> Limits {
-        let shared = Arc::new(Shared {
-            timeline: RwLock::new(Some(Arc::new(timeline))),
-            generation: AtomicU64::new(1),
-            stop: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(Some(timeline)));
         Limits {
             _guard: Arc::new(StopOnDrop(Arc::clone(&shared))),
             shared,
@@ -170,6 +297,16 @@ impl Limits {
     /// How many timelines have been installed (to notice a reload).
     pub fn generation(&self) -> u64 {
         self.shared.generation.load(Ordering::Relaxed)
+    }
+
+    /// What the loader has done so far (a snapshot). A load is counted after its timeline is
+    /// installed: whoever sees the count sees the timeline too.
+    pub fn status(&self) -> Status {
+        self.shared
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -193,9 +330,15 @@ fn install(shared: &Shared, timeline: Timeline) {
 /// limits. A minimum above a maximum is not a bad row but limits that are invalid from an
 /// instant on: the timeline is installed, the conflict is reported with both rows, and
 /// `in_force` answers with the error for those instants (earlier ones keep their limits).
-fn offer(shared: &Shared, source: &str, loaded: Result<Timeline>) {
+fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>) {
     match loaded {
-        Err(e) => eprintln!("limits: {source}: load refused, keeping the previous limits: {e:#}"),
+        Err(e) => {
+            eprintln!("limits: {source}: load refused, keeping the previous limits: {e:#}");
+            shared.update_status(|s| {
+                s.loads_failed.bump(reason);
+                s.last_error = Some(format!("{e:#}"));
+            });
+        }
         Ok(t) => {
             let changed = shared
                 .timeline
@@ -209,23 +352,32 @@ fn offer(shared: &Shared, source: &str, loaded: Result<Timeline>) {
                 install(shared, t);
                 eprintln!("limits: {source}: loaded new limits");
             }
+            shared.update_status(|s| s.loads_ok.bump(reason));
         }
     }
 }
 
-fn watch_file(shared: &Shared, path: &Path, options: &Options) {
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// `seen`: the modification time the first load saw (taken before it).
+fn watch_file(shared: &Shared, path: &Path, mut seen: Option<SystemTime>, options: &Options) {
     let source = format!("file {}", path.display());
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut seen: Option<SystemTime> = mtime(path);
     let mut next_refresh = Instant::now() + options.refresh;
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
         let now_mtime = mtime(path);
-        if now_mtime != seen || Instant::now() >= next_refresh {
-            seen = now_mtime;
-            next_refresh = Instant::now() + options.refresh;
-            offer(shared, &source, load_file(path));
-        }
+        let reason = if now_mtime != seen {
+            Reason::Modified
+        } else if Instant::now() >= next_refresh {
+            Reason::Refresh
+        } else {
+            continue;
+        };
+        seen = now_mtime;
+        next_refresh = Instant::now() + options.refresh;
+        offer(shared, &source, reason, load_file(path));
     }
 }
 
@@ -251,6 +403,11 @@ fn watch_postgres(shared: &Shared, url: &str, options: &Options) {
             }
             Err(e) => e,
         };
+        shared.update_status(|s| {
+            s.connected = false;
+            s.connection_failures += 1;
+            s.last_error = Some(format!("{error:#}"));
+        });
         // One line per outage, however many attempts it takes.
         if down_since.is_none() {
             eprintln!(
@@ -284,10 +441,15 @@ fn serve(
     options: &Options,
 ) -> Result<()> {
     client.batch_execute(&format!("LISTEN {}", schema::CHANNEL))?;
+    shared.update_status(|s| {
+        s.connected = true;
+        s.connections += 1;
+    });
     // Changes made while the connection was down are picked up here.
     offer(
         shared,
         source,
+        Reason::Connected,
         schema::load(&mut client).and_then(|r| check(&r)),
     );
     let mut next_refresh = Instant::now() + options.refresh;
@@ -314,13 +476,78 @@ fn serve(
         if client.is_closed() {
             return Err(anyhow!("the server closed the connection"));
         }
-        if notified || Instant::now() >= next_refresh {
-            next_refresh = Instant::now() + options.refresh;
-            offer(
-                shared,
-                source,
-                schema::load(&mut client).and_then(|r| check(&r)),
-            );
-        }
+        let reason = if notified {
+            Reason::Notified
+        } else if Instant::now() >= next_refresh {
+            Reason::Refresh
+        } else {
+            continue;
+        };
+        next_refresh = Instant::now() + options.refresh;
+        offer(
+            shared,
+            source,
+            reason,
+            schema::load(&mut client).and_then(|r| check(&r)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_shown() {
+        assert_eq!(
+            redact("postgresql://app:s3cret@db.example:5432/limits?sslmode=require"),
+            "postgresql://app:***@db.example:5432/limits?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://app@db.example/limits"),
+            "postgresql://app@db.example/limits"
+        );
+        assert_eq!(
+            redact("host=db user=app PassWord=s3cret dbname=limits"),
+            "host=db user=app password=*** dbname=limits"
+        );
+        assert_eq!(
+            Source::Postgres("postgres://u:p@h/d".into()).to_string(),
+            "database postgres://u:***@h/d"
+        );
+    }
+
+    #[test]
+    fn load_counts_per_reason() {
+        let mut c = LoadCounts::default();
+        c.bump(Reason::Notified);
+        c.bump(Reason::Notified);
+        c.bump(Reason::Refresh);
+        assert_eq!(
+            c,
+            LoadCounts {
+                notified: 2,
+                refresh: 1,
+                ..LoadCounts::default()
+            }
+        );
+        assert_eq!(
+            Reason::ALL.map(|r| (r.as_str(), c.get(r))),
+            [
+                ("start", 0),
+                ("connected", 0),
+                ("notified", 2),
+                ("modified", 0),
+                ("refresh", 1)
+            ]
+        );
+        assert_eq!(c.total(), 3);
+    }
+
+    #[test]
+    fn a_fixed_timeline_has_no_loader() {
+        let l = Limits::fixed(Timeline::default());
+        assert_eq!(l.generation(), 1);
+        assert_eq!(l.status(), Status::default());
     }
 }

@@ -321,17 +321,24 @@ mod tests {
             raw("id 4", "max", "100", 20),
         ])
         .unwrap();
-        assert!(t.in_force(15).is_ok());
+        let before = t.in_force(15).unwrap();
+        assert_eq!(
+            (before.min.unwrap().value, before.max.unwrap().value),
+            (500, 1000)
+        );
         let e = t.in_force(20).unwrap_err();
         assert_eq!(
             (e.min.origin.as_str(), e.max.origin.as_str(), e.from_ms),
             ("id 3", "id 4", 20)
         );
-        let text = e.to_string();
-        assert!(
-            text.contains("id 3 (min = 500") && text.contains("id 4 (max = 100"),
-            "{text}"
+        assert_eq!(
+            e.to_string(),
+            "from 1970-01-01T00:00:00.020Z the minimum is above the maximum: \
+             min from id 3 (min = 500, effective 1970-01-01T00:00:00.010Z) > \
+             max from id 4 (max = 100, effective 1970-01-01T00:00:00.020Z)"
         );
+        // Still invalid later, reported once.
+        assert_eq!(t.in_force(1_000).unwrap_err(), e);
         assert_eq!(t.check(), vec![*e]);
     }
 
@@ -348,12 +355,17 @@ mod tests {
             raw("entry 6", "max", "7", 0),
         ])
         .unwrap_err();
-        assert_eq!(e.0.len(), 5);
-        assert!(e.0[0].contains("entry 1: unknown limit_name \"avg\""));
-        assert!(e.0[1].contains("entry 2: limit_value -5 is negative"));
-        assert!(e.0[2].contains("entry 3: limit_value \"12.5\" is not a whole number"));
-        assert!(e.0[3].contains("entry 4: effective_date is missing"));
-        assert!(e.0[4].contains("entry 5: limit_value 99999999999999999999999 does not fit"));
+        assert_eq!(
+            e.0,
+            [
+                "entry 1: unknown limit_name \"avg\" (expected min/minimum or max/maximum)",
+                "entry 2: limit_value -5 is negative",
+                "entry 3: limit_value \"12.5\" is not a whole number of bytes",
+                "entry 4: effective_date is missing",
+                "entry 5: limit_value 99999999999999999999999 does not fit 64 bits",
+            ]
+        );
+        assert!(e.to_string().starts_with("5 bad row(s): entry 1: "), "{e}");
     }
 
     #[test]

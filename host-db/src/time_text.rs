@@ -56,7 +56,21 @@ mod tests {
             1_571_612_204_000
         );
         assert_eq!(format(1_571_612_204_250), "2019-10-20T22:56:44.250Z");
-        assert!(parse("yesterday").is_err());
-        assert!(parse("2019-10-20 22:56:44").is_err());
+        for bad in ["yesterday", "2019-10-20 22:56:44"] {
+            assert_eq!(
+                parse(bad).unwrap_err().to_string(),
+                format!("{bad:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z)")
+            );
+        }
+    }
+
+    #[test]
+    fn now_is_the_clock() {
+        let before = now_ms();
+        let at = parse(" NOW ").unwrap();
+        assert!(before <= at && at <= now_ms(), "{before} {at}");
+        // A plausible clock: after 2019-10-20, and formatted back the way it parses.
+        assert!(at > 1_571_612_204_000);
+        assert_eq!(parse(&format(at)).unwrap(), at);
     }
 }

@@ -1,12 +1,14 @@
 //! The limits in a JSON file: loaded as the seed wrote it, re-read when it changes, and bad
 //! content never erases good limits.
 
-use std::time::Duration;
+use std::fs::{File, FileTimes};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use host_db::loader::{Limits, Options, Source};
+use host_db::loader::{Limits, LoadCounts, Options, Source};
 use host_db::time_text;
 
-use crate::support::wait_for;
+use crate::support::{DEADLINE, wait_for, wait_for_status};
 
 const SEED: &str = r#"[{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
 {"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-20T22:56:44Z"},
@@ -17,8 +19,23 @@ const SEED: &str = r#"[{"limit_name":"Minimum","limit_value":"1024","effective_d
 fn max_now(l: &Limits) -> Option<u64> {
     l.timeline()
         .in_force(time_text::now_ms())
-        .ok()
-        .and_then(|f| f.max.map(|r| r.value))
+        .expect("valid limits")
+        .max
+        .map(|r| r.value)
+}
+
+/// Replaces `path` with `content` modified at `mtime` in one step (written aside, then
+/// renamed), so the loader never sees the new content with another modification time.
+fn replace(path: &Path, content: &str, mtime: SystemTime) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, content).unwrap();
+    File::options()
+        .write(true)
+        .open(&aside)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(mtime))
+        .unwrap();
+    std::fs::rename(&aside, path).unwrap();
 }
 
 #[test]
@@ -26,29 +43,76 @@ fn a_file_is_reloaded_when_it_changes_and_bad_content_is_refused() {
     let dir = std::env::temp_dir().join(format!("hostdb-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("traffic_limits.json");
-    std::fs::write(&path, SEED).unwrap();
+    // Modification times set explicitly: each change has a new one, with no waiting.
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    replace(&path, SEED, t0);
     let limits = Limits::start(Source::File(path.clone()), Options::default()).unwrap();
     assert_eq!(max_now(&limits), Some(1_073_741_824));
     // A change is seen without waiting for the 20-minute refresh.
-    std::thread::sleep(Duration::from_millis(1100)); // a new modification time
-    std::fs::write(
+    replace(
         &path,
-        SEED.replace(
+        &SEED.replace(
             "1073741824\",\"effective_date\":\"2019-10-23",
             "5000\",\"effective_date\":\"2019-10-23",
         ),
-    )
-    .unwrap();
-    assert!(wait_for(Duration::from_secs(3), || max_now(&limits) == Some(5000)).is_some());
-    // Broken content: the good limits stay.
-    std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&path, "[{\"limit_name\":").unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+        t0 + Duration::from_secs(10),
+    );
+    let seen = wait_for(DEADLINE, || max_now(&limits) == Some(5000));
+    assert!(seen.is_some(), "the changed file was not reloaded");
+    let changed = limits.status();
+    assert_eq!(
+        changed.loads_ok,
+        LoadCounts {
+            start: 1,
+            modified: 1,
+            ..LoadCounts::default()
+        }
+    );
+    let generation = limits.generation();
+    // Broken content: the loader reads it, refuses it, and the good limits stay.
+    replace(&path, "[{\"limit_name\":", t0 + Duration::from_secs(20));
+    let refused = wait_for_status(&limits, "the broken file is read and refused", |s| {
+        s.loads_failed.total() >= 1
+    });
+    assert_eq!(
+        refused.loads_failed,
+        LoadCounts {
+            modified: 1,
+            ..LoadCounts::default()
+        }
+    );
+    assert_eq!(refused.loads_ok, changed.loads_ok);
+    let error = refused.last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "limits file {}: not valid JSON: EOF while parsing",
+            path.display()
+        )),
+        "{error}"
+    );
     assert_eq!(max_now(&limits), Some(5000));
+    assert_eq!(limits.generation(), generation);
+    // A file is not a connection.
+    assert_eq!(
+        (
+            refused.connected,
+            refused.connections,
+            refused.connection_failures
+        ),
+        (false, 0, 0)
+    );
     // A missing file at start is an error naming it.
-    let e = Limits::start(Source::File(dir.join("nope.json")), Options::default())
+    let missing = dir.join("nope.json");
+    let e = Limits::start(Source::File(missing.clone()), Options::default())
         .err()
-        .unwrap();
-    assert!(format!("{e:#}").contains("nope.json"));
+        .expect("a missing file is refused");
+    assert_eq!(e.to_string(), format!("limits file {}", missing.display()));
+    assert_eq!(
+        e.root_cause()
+            .downcast_ref::<std::io::Error>()
+            .map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound),
+        "{e:#}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

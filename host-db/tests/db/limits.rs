@@ -1,9 +1,12 @@
 //! The limits in PostgreSQL: schema, the operator's commands, and a loader that stays current.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use host_db::loader::{Limits, Options, Source};
-use host_db::time_text;
+use host_db::loader::{Limits, LoadCounts, Options, Source, Status, redact};
+use host_db::model::Timeline;
+use host_db::time_text::{self, Millis};
+use postgres::error::SqlState;
 
 use crate::support::*;
 
@@ -15,12 +18,29 @@ const PLAIN_DDL: &str = "CREATE SCHEMA traffic_limits;
         limit_value int NOT NULL,
         effective_date timestamp)";
 
-fn in_force_now(limits: &Limits) -> (Option<u64>, Option<u64>) {
-    let f = limits
-        .timeline()
-        .in_force(time_text::now_ms())
-        .expect("valid limits");
+/// The minimum's and maximum's values at `at`.
+fn values_at(timeline: &Timeline, at: Millis) -> (Option<u64>, Option<u64>) {
+    let f = timeline.in_force(at).expect("valid limits");
     (f.min.map(|r| r.value), f.max.map(|r| r.value))
+}
+
+fn in_force_now(limits: &Limits) -> (Option<u64>, Option<u64>) {
+    values_at(&limits.timeline(), time_text::now_ms())
+}
+
+fn count_rows(db: &Db) -> i64 {
+    db.client()
+        .query_one("SELECT count(*) FROM traffic_limits.limits_per_hour", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the loader's thread listens and has done the load that follows `LISTEN`: from
+/// then on only a notification or the refresh period can bring a change.
+fn wait_until_listening(limits: &Limits) -> Status {
+    wait_for_status(limits, "the loader listens and has loaded", |s| {
+        s.connected && s.loads_ok.connected >= 1
+    })
 }
 
 fn quick() -> Options {
@@ -36,25 +56,48 @@ fn init_twice_is_harmless_and_seeds_once() {
     let Some(db) = Db::fresh("init") else { return };
     let first = host_db(&db.url, &["init"]);
     assert!(first.status.success(), "{}", text(&first.stderr));
-    assert!(text(&first.stdout).contains("seeded min = 1024 and max = 1073741824"));
-    let second = host_db(&db.url, &["init"]);
-    assert!(second.status.success());
-    assert_eq!(text(&second.stdout), "schema is up to date\n");
-    let n: i64 = db
-        .client()
-        .query_one("SELECT count(*) FROM traffic_limits.limits_per_hour", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 2);
-    let show = text(&host_db(&db.url, &["show"]).stdout);
-    assert!(show.contains("min = 1024 bytes per window"), "{show}");
-    assert!(show.contains("max = 1073741824 bytes per window"), "{show}");
-    // The checks hold for new rows.
-    let bad = db.client().execute(
-        "INSERT INTO traffic_limits.limits_per_hour (limit_name, limit_value) VALUES ('avg', 1)",
-        &[],
+    assert_eq!(
+        text(&first.stdout),
+        "created traffic_limits.limits_per_hour\nseeded min = 1024 and max = 1073741824\n"
     );
-    assert!(bad.is_err());
+    let second = host_db(&db.url, &["init"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(text(&second.stdout), "schema is up to date\n");
+    assert_eq!(count_rows(&db), 2);
+    let show = text(&host_db(&db.url, &["show"]).stdout);
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines.len(), 3, "{show}");
+    assert!(lines[0].starts_with("limits in force at "), "{show}");
+    assert!(
+        lines[1].starts_with("  min = 1024 bytes per window, from id 1 (min = 1024, effective "),
+        "{show}"
+    );
+    assert!(
+        lines[2].starts_with(
+            "  max = 1073741824 bytes per window, from id 2 (max = 1073741824, effective "
+        ),
+        "{show}"
+    );
+    // The checks hold for new rows, each by its own constraint.
+    for (values, constraint) in [
+        ("('avg', 1)", "limits_per_hour_name_check"),
+        ("('max', -1)", "limits_per_hour_value_check"),
+    ] {
+        let bad = db
+            .client()
+            .execute(
+                &format!(
+                    "INSERT INTO traffic_limits.limits_per_hour (limit_name, limit_value) \
+                     VALUES {values}"
+                ),
+                &[],
+            )
+            .expect_err("refused by a check");
+        let e = bad.as_db_error().expect("an error from the server");
+        assert_eq!(e.code(), &SqlState::CHECK_VIOLATION, "{e}");
+        assert_eq!(e.constraint(), Some(constraint), "{e}");
+    }
+    assert_eq!(count_rows(&db), 2);
 }
 
 #[test]
@@ -72,30 +115,28 @@ fn init_upgrades_the_plain_table_of_the_task() {
     let out = host_db(&db.url, &["init"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(stdout.contains("gave column id a sequence"), "{stdout}");
-    assert!(
-        stdout.contains("widened limit_value from integer to bigint"),
-        "{stdout}"
+    // Every step, in order; a table with rows is not seeded.
+    assert_eq!(
+        stdout,
+        "gave column id a sequence
+made id the primary key
+widened limit_value from integer to bigint
+made effective_date timestamptz (was timestamp without time zone, read as UTC)
+gave effective_date the default now()
+made effective_date NOT NULL
+added constraint limits_per_hour_name_check
+added constraint limits_per_hour_value_check
+"
     );
-    assert!(
-        stdout.contains(
-            "made effective_date timestamptz (was timestamp without time zone, read as UTC)"
-        ),
-        "{stdout}"
-    );
-    assert!(stdout.contains("made effective_date NOT NULL"), "{stdout}");
-    assert!(
-        !stdout.contains("seeded"),
-        "a table with rows is not seeded"
-    );
+    assert_eq!(count_rows(&db), 3);
     // Existing rows keep their instants (read as UTC) and the newest per name is in force.
     let show = text(&host_db(&db.url, &["show", "--at", "2019-10-24T00:00:00Z"]).stdout);
-    assert!(show.contains("min = 1024 bytes per window, from id 1 (Minimum = 1024, effective 2019-10-20T22:56:44Z)"), "{show}");
-    assert!(
-        show.contains(
-            "max = 5000 bytes per window, from id 7 (max = 5000, effective 2019-10-23T22:56:44Z)"
-        ),
-        "{show}"
+    assert_eq!(
+        show,
+        "limits in force at 2019-10-24T00:00:00Z:
+  min = 1024 bytes per window, from id 1 (Minimum = 1024, effective 2019-10-20T22:56:44Z)
+  max = 5000 bytes per window, from id 7 (max = 5000, effective 2019-10-23T22:56:44Z)
+"
     );
     // New rows get ids after the existing ones.
     let set = host_db(&db.url, &["set", "max", "6000"]);
@@ -121,7 +162,22 @@ fn init_accepts_uuid_ids_too() {
          INSERT INTO traffic_limits.limits_per_hour VALUES (gen_random_uuid(), 'max', 1073741824, now() at time zone '-3:00')",
     )
     .unwrap();
-    assert!(host_db(&db.url, &["init"]).status.success());
+    let init = host_db(&db.url, &["init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    assert_eq!(
+        text(&init.stdout),
+        "gave column id a default
+made id the primary key
+widened limit_value from integer to bigint
+made effective_date timestamptz (was timestamp without time zone, read as UTC)
+gave effective_date the default now()
+made limit_name NOT NULL
+made limit_value NOT NULL
+made effective_date NOT NULL
+added constraint limits_per_hour_name_check
+added constraint limits_per_hour_value_check
+"
+    );
     let set = host_db(
         &db.url,
         &[
@@ -133,8 +189,28 @@ fn init_accepts_uuid_ids_too() {
         ],
     );
     assert!(set.status.success(), "{}", text(&set.stderr));
+    // The new row got a uuid from the default.
+    let stdout = text(&set.stdout);
+    let (id, rest) = stdout
+        .strip_prefix("id ")
+        .and_then(|s| s.split_once(": "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(rest, "min = 1024 from 2000-01-01T00:00:00Z\n");
+    let is_uuid: bool = db
+        .client()
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM traffic_limits.limits_per_hour WHERE id = $1::text::uuid)",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert!(is_uuid, "{stdout}");
     let check = host_db(&db.url, &["check"]);
     assert!(check.status.success(), "{}", text(&check.stdout));
+    assert_eq!(
+        text(&check.stdout),
+        "ok: 2 rows, no instant with the minimum above the maximum\n"
+    );
 }
 
 #[test]
@@ -143,15 +219,30 @@ fn future_rows_wait_for_their_time() {
         return;
     };
     assert!(host_db(&db.url, &["init"]).status.success());
-    let soon = time_text::format(time_text::now_ms() + 1500);
-    let set = host_db(&db.url, &["set", "min", "10", "--effective-date", &soon]);
+    // A whole second one to two seconds ahead.
+    let at = (time_text::now_ms() / 1000 + 2) * 1000;
+    let at_text = time_text::format(at);
+    let set = host_db(&db.url, &["set", "min", "10", "--effective-date", &at_text]);
     assert!(set.status.success(), "{}", text(&set.stderr));
+    assert_eq!(
+        text(&set.stdout),
+        format!("id 3: min = 10 from {at_text}\n")
+    );
     let limits = Limits::start(Source::Postgres(db.url.clone()), quick()).unwrap();
     let generation = limits.generation();
-    assert_eq!(in_force_now(&limits), (Some(1024), Some(1_073_741_824)));
-    std::thread::sleep(Duration::from_millis(1700));
-    // In force now, with no reload.
+    let timeline = limits.timeline();
+    // One timeline answers for both sides of the instant, whenever it is asked.
+    assert_eq!(
+        values_at(&timeline, at - 1),
+        (Some(1024), Some(1_073_741_824))
+    );
+    assert_eq!(values_at(&timeline, at), (Some(10), Some(1_073_741_824)));
+    // And in real time: once the instant has come, the limits in force change with no reload
+    // (the very same timeline, the same generation).
+    let came = wait_for(DEADLINE, || time_text::now_ms() >= at);
+    assert!(came.is_some(), "the clock did not reach {at_text}");
     assert_eq!(in_force_now(&limits), (Some(10), Some(1_073_741_824)));
+    assert!(Arc::ptr_eq(&limits.timeline(), &timeline));
     assert_eq!(limits.generation(), generation);
 }
 
@@ -164,12 +255,20 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     let out = host_db(&db.url, &["set", "max", "100"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("min from id 1 (min = 1024"), "{err}");
-    assert!(err.contains("max from the new row (max = 100"), "{err}");
-    assert!(err.contains("nothing inserted"), "{err}");
+    assert!(
+        err.starts_with("host-db: refused (nothing inserted; --force to insert anyway): from "),
+        "{err}"
+    );
+    assert!(
+        err.contains(" the minimum is above the maximum: min from id 1 (min = 1024, effective "),
+        "{err}"
+    );
+    assert!(
+        err.contains(" > max from the new row (max = 100, effective "),
+        "{err}"
+    );
+    assert_eq!(count_rows(&db), 2, "nothing inserted");
     let limits = Limits::start(Source::Postgres(db.url.clone()), quick()).unwrap();
-    let before = time_text::now_ms();
-    std::thread::sleep(Duration::from_millis(20));
     // Written behind the tool's back: from now on the limits are invalid, and say why.
     db.client()
         .batch_execute(
@@ -177,29 +276,46 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
              VALUES ('min', 500), ('max', 100)",
         )
         .unwrap();
-    let invalid = wait_for(Duration::from_secs(2), || {
+    let invalid = wait_for(DEADLINE, || {
         limits.timeline().in_force(time_text::now_ms()).is_err()
     });
-    assert!(invalid.is_some());
+    assert!(invalid.is_some(), "the loader did not see the invalid rows");
     let e = limits.timeline().in_force(time_text::now_ms()).unwrap_err();
     assert_eq!((e.min.origin.as_str(), e.min.value), ("id 3", 500));
     assert_eq!((e.max.origin.as_str(), e.max.value), ("id 4", 100));
-    // The limits before that instant are kept.
-    let earlier = limits.timeline().in_force(before).unwrap();
-    assert_eq!(earlier.max.unwrap().value, 1_073_741_824);
+    // Both rows came in one statement: one instant, from which the limits are invalid.
+    assert_eq!(e.from_ms, e.min.effective_ms);
+    assert_eq!(e.from_ms, e.max.effective_ms);
+    // The limits just before that instant are the seed's.
+    let earlier = limits.timeline().in_force(e.from_ms - 1).unwrap();
+    assert_eq!(
+        (
+            earlier.min.map(|r| (r.origin, r.value)),
+            earlier.max.map(|r| (r.origin, r.value))
+        ),
+        (
+            Some(("id 1".to_string(), 1024)),
+            Some(("id 2".to_string(), 1_073_741_824))
+        )
+    );
     let check = host_db(&db.url, &["check"]);
     assert_eq!(check.status.code(), Some(1));
+    assert_eq!(text(&check.stdout), format!("invalid: {e}\n"));
+    // --force inserts anyway (an operator who means it), with a warning.
+    let forced = host_db(&db.url, &["set", "max", "50", "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
     assert!(
-        text(&check.stdout).contains("min from id 3 (min = 500"),
+        text(&forced.stdout).starts_with("id 5: max = 50 from "),
         "{}",
-        text(&check.stdout)
+        text(&forced.stdout)
     );
-    // --force inserts anyway (an operator who means it).
+    let warning = text(&forced.stderr);
+    assert!(warning.starts_with("host-db: warning: from "), "{warning}");
     assert!(
-        host_db(&db.url, &["set", "max", "50", "--force"])
-            .status
-            .success()
+        warning.contains(" > max from the new row (max = 50, effective "),
+        "{warning}"
     );
+    assert_eq!(count_rows(&db), 5);
 }
 
 #[test]
@@ -216,37 +332,49 @@ fn bad_rows_stop_a_start_with_a_clear_error() {
     let e = Limits::start(Source::Postgres(db.url.clone()), quick())
         .err()
         .expect("refused");
-    let e = format!("{e:#}");
-    assert!(e.contains("id 2: unknown limit_name \"avg\""), "{e}");
-    assert!(e.contains("id 3: limit_value -1 is negative"), "{e}");
-    assert!(e.contains("id 4: effective_date is missing"), "{e}");
+    let rows = "3 bad row(s): id 2: unknown limit_name \"avg\" (expected min/minimum or \
+                max/maximum); id 3: limit_value -1 is negative; id 4: effective_date is missing";
+    assert_eq!(
+        format!("{e:#}"),
+        format!("database {}: {rows}", redact(&db.url))
+    );
     // The operator's tools say the same.
     let check = host_db(&db.url, &["check"]);
     assert_eq!(check.status.code(), Some(1));
-    assert!(
-        text(&check.stderr).contains("3 bad row(s)"),
-        "{}",
-        text(&check.stderr)
-    );
+    assert_eq!(text(&check.stderr), format!("host-db: {rows}\n"));
+    assert_eq!(text(&check.stdout), "");
 }
 
 #[test]
-fn notify_reaches_a_running_loader_within_a_second() {
+fn a_notify_reaches_a_running_loader() {
     let Some(db) = Db::fresh("notify") else {
         return;
     };
     assert!(host_db(&db.url, &["init"]).status.success());
     let limits = Limits::start(Source::Postgres(db.url.clone()), quick()).unwrap();
+    wait_until_listening(&limits);
     assert_eq!(in_force_now(&limits).1, Some(1_073_741_824));
     let out = host_db(&db.url, &["set", "max", "2000000000"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let took = wait_for(Duration::from_secs(1), || {
-        in_force_now(&limits).1 == Some(2_000_000_000)
-    });
-    eprintln!("NOTIFY to new limits in force: {took:?}");
-    assert!(
-        took.is_some(),
-        "the loader did not see the change within 1 s"
+    // The refresh period is 20 minutes: a reload within the deadline is the notification's,
+    // and the status says so.
+    let status = wait_for_status(&limits, "a reload on NOTIFY", |s| s.loads_ok.notified >= 1);
+    assert_eq!(in_force_now(&limits).1, Some(2_000_000_000));
+    assert_eq!(
+        status,
+        Status {
+            loads_ok: LoadCounts {
+                start: 1,
+                connected: 1,
+                notified: 1,
+                ..LoadCounts::default()
+            },
+            loads_failed: LoadCounts::default(),
+            connections: 1,
+            connection_failures: 0,
+            connected: true,
+            last_error: None,
+        }
     );
 }
 
@@ -264,17 +392,25 @@ fn the_periodic_refresh_works_without_the_trigger() {
         ..quick()
     };
     let limits = Limits::start(Source::Postgres(db.url.clone()), options).unwrap();
+    wait_until_listening(&limits);
+    assert_eq!(in_force_now(&limits).1, Some(1_073_741_824));
     assert!(
         host_db(&db.url, &["set", "max", "1500000000"])
             .status
             .success()
     );
     // No notification comes: only the refresh can see it.
-    assert!(
-        wait_for(Duration::from_secs(4), || in_force_now(&limits).1
-            == Some(1_500_000_000))
-        .is_some()
+    let seen = wait_for(DEADLINE, || in_force_now(&limits).1 == Some(1_500_000_000));
+    assert!(seen.is_some(), "the refresh did not bring the change");
+    let status = limits.status();
+    assert_eq!(status.loads_ok.notified, 0, "{status:#?}");
+    assert!(status.loads_ok.refresh >= 1, "{status:#?}");
+    assert_eq!(
+        (status.connections, status.loads_ok.connected),
+        (1, 1),
+        "{status:#?}"
     );
+    assert_eq!(status.loads_failed, LoadCounts::default(), "{status:#?}");
 }
 
 #[test]
@@ -286,6 +422,8 @@ fn the_server_goes_away_and_comes_back() {
     let proxy = Proxy::new(host_port(&db.url));
     let through_proxy = via(&db.url, "127.0.0.1", proxy.port);
     let limits = Limits::start(Source::Postgres(through_proxy), quick()).unwrap();
+    let up = wait_until_listening(&limits);
+    assert_eq!((up.connections, up.connection_failures), (1, 0));
     assert_eq!(in_force_now(&limits).1, Some(1_073_741_824));
     proxy.stop();
     // Changed while the loader cannot see the server (so no notification reaches it).
@@ -294,17 +432,38 @@ fn the_server_goes_away_and_comes_back() {
             .status
             .success()
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // The loader has noticed the lost connection and tried again at least once, in vain.
+    let down = wait_for_status(&limits, "the loader sees the outage and retries", |s| {
+        !s.connected && s.connection_failures >= 2
+    });
+    let last_error = down.last_error.as_deref().unwrap_or_default();
+    assert!(
+        last_error.starts_with("cannot connect to the database: "),
+        "{last_error}"
+    );
+    assert_eq!(down.connections, 1);
     assert_eq!(
         in_force_now(&limits).1,
         Some(1_073_741_824),
         "the last limits stay in force"
     );
     proxy.start();
-    let took = wait_for(Duration::from_secs(10), || {
-        in_force_now(&limits).1 == Some(1_234_567_890)
+    // The load after the reconnection picks the change up (no notification was sent to it).
+    let back = wait_for_status(&limits, "the loader reconnects and reloads", |s| {
+        s.loads_ok.connected >= 2
     });
-    assert!(took.is_some(), "the loader did not reconnect and reload");
+    assert_eq!(in_force_now(&limits).1, Some(1_234_567_890));
+    assert!(back.connected);
+    assert_eq!(
+        (
+            back.connections,
+            back.loads_ok.connected,
+            back.loads_ok.notified
+        ),
+        (2, 2, 0),
+        "{back:#?}"
+    );
+    assert_eq!(back.loads_failed, LoadCounts::default(), "{back:#?}");
 }
 
 #[test]
@@ -327,8 +486,28 @@ fn import_export_round_trip_the_seed_format() {
         text(&out.stdout),
         format!("imported 2 rows from {}\n", file.display())
     );
+    // The imported rows first (oldest), then the seed's, one object per line.
     let exported = text(&host_db(&db.url, &["export"]).stdout);
-    assert!(exported.contains(r#"{"limit_name":"Minimum","limit_value":"2048","effective_date":"2019-10-20T22:56:44Z"}"#), "{exported}");
+    let lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(lines.len(), 4, "{exported}");
+    assert_eq!(
+        lines[0],
+        r#"[{"limit_name":"Minimum","limit_value":"2048","effective_date":"2019-10-20T22:56:44Z"},"#
+    );
+    assert_eq!(
+        lines[1],
+        r#"{"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-20T22:56:44Z"},"#
+    );
+    assert!(
+        lines[2].starts_with(r#"{"limit_name":"min","limit_value":"1024","effective_date":""#),
+        "{exported}"
+    );
+    assert!(
+        lines[3]
+            .starts_with(r#"{"limit_name":"max","limit_value":"1073741824","effective_date":""#)
+            && lines[3].ends_with("Z\"}]"),
+        "{exported}"
+    );
     // The file can be read directly too.
     let show = host_db(
         "",
@@ -340,10 +519,13 @@ fn import_export_round_trip_the_seed_format() {
             "2020-01-01T00:00:00Z",
         ],
     );
-    assert!(
-        text(&show.stdout).contains("min = 2048 bytes per window"),
-        "{}",
-        text(&show.stdout)
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert_eq!(
+        text(&show.stdout),
+        "limits in force at 2020-01-01T00:00:00Z:
+  min = 2048 bytes per window, from entry 1 (Minimum = 2048, effective 2019-10-20T22:56:44Z)
+  max = 1073741824 bytes per window, from entry 2 (Maximum = 1073741824, effective 2019-10-20T22:56:44Z)
+"
     );
     // A bad file imports nothing.
     std::fs::write(
@@ -353,10 +535,13 @@ fn import_export_round_trip_the_seed_format() {
     .unwrap();
     let out = host_db(&db.url, &["import", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("entry 1: limit_value -3 is negative"),
-        "{}",
-        text(&out.stderr)
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "host-db: {}: nothing imported: 1 bad row(s): entry 1: limit_value -3 is negative\n",
+            file.display()
+        )
     );
+    assert_eq!(count_rows(&db), 4);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use host_db::loader::{Limits, Status};
+
 use crate::smoke::{connect, database_url};
 
 /// A database created for one test and dropped after it.
@@ -81,16 +83,40 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// How long a test waits for something that takes milliseconds when the machine is idle: far
+/// longer than it ever takes on a loaded one. A wait ends as soon as its condition holds, so
+/// the deadline costs nothing when the test passes.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
 /// Polls `check` until it holds or `limit` passes; returns how long it took.
 pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
-    while start.elapsed() < limit {
+    loop {
+        // Checked once more after the deadline, so a slow poll never loses a condition that holds.
+        let late = start.elapsed() >= limit;
         if check() {
             return Some(start.elapsed());
         }
+        if late {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
-    None
+}
+
+/// Waits up to [`DEADLINE`] for the loader's status to satisfy `cond` and returns that status;
+/// panics naming `what` and showing the last status otherwise.
+pub fn wait_for_status(limits: &Limits, what: &str, cond: impl Fn(&Status) -> bool) -> Status {
+    let mut last = Status::default();
+    let ok = wait_for(DEADLINE, || {
+        last = limits.status();
+        cond(&last)
+    });
+    assert!(
+        ok.is_some(),
+        "not within {DEADLINE:?}: {what}; status: {last:#?}"
+    );
+    last
 }
 
 /// A TCP proxy in front of the database that can be "stopped" (every connection cut, new
