@@ -419,13 +419,13 @@ fn the_server_goes_away_and_comes_back() {
         return;
     };
     assert!(host_db(&db.url, &["init"]).status.success());
-    let proxy = Proxy::new(host_port(&db.url));
-    let through_proxy = via(&db.url, "127.0.0.1", proxy.port);
+    let proxy = FaultProxy::start(server_address(&db.url)).unwrap();
+    let through_proxy = via(&db.url, "127.0.0.1", proxy.address().port());
     let limits = Limits::start(Source::Postgres(through_proxy), quick()).unwrap();
     let up = wait_until_listening(&limits);
     assert_eq!((up.connections, up.connection_failures), (1, 0));
     assert_eq!(in_force_now(&limits).1, Some(1_073_741_824));
-    proxy.stop();
+    proxy.set_down(true);
     // Changed while the loader cannot see the server (so no notification reaches it).
     assert!(
         host_db(&db.url, &["set", "max", "1234567890"])
@@ -447,7 +447,7 @@ fn the_server_goes_away_and_comes_back() {
         Some(1_073_741_824),
         "the last limits stay in force"
     );
-    proxy.start();
+    proxy.set_down(false);
     // The load after the reconnection picks the change up (no notification was sent to it).
     let back = wait_for_status(&limits, "the loader reconnects and reloads", |s| {
         s.loads_ok.connected >= 2

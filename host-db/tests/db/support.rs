@@ -1,11 +1,7 @@
 //! A private database per test (the limits table is one per database, and tests run in
 //! parallel), the binary, and a TCP proxy that can cut the database off.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_db::loader::{Limits, Status};
@@ -119,77 +115,24 @@ pub fn wait_for_status(limits: &Limits, what: &str, cond: impl Fn(&Status) -> bo
     last
 }
 
-/// A TCP proxy in front of the database that can be "stopped" (every connection cut, new
-/// ones refused) and "started" again, as a server restart looks to a client.
-pub struct Proxy {
-    pub port: u16,
-    up: Arc<AtomicBool>,
-    live: Arc<Mutex<Vec<TcpStream>>>,
-}
+/// The TCP proxy that cuts the database off ("down": every connection cut, new ones closed at
+/// once) and lets it back, as a server restart looks to a client; shared with the broker tests.
+pub use testkit::FaultProxy;
 
-impl Proxy {
-    pub fn new(upstream: (String, u16)) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (up2, live2) = (Arc::clone(&up), Arc::clone(&live));
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect((upstream.0.as_str(), upstream.1)) else {
-                    continue;
-                };
-                let mut l = live2.lock().unwrap();
-                l.push(client.try_clone().unwrap());
-                l.push(server.try_clone().unwrap());
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
-            }
-        });
-        Proxy { port, up, live }
-    }
-
-    pub fn stop(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for s in self.live.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-
-    pub fn start(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if to.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = to.shutdown(Shutdown::Both);
-    });
-}
-
-/// Host and port of a connection string (URL or key=value).
-pub fn host_port(url: &str) -> (String, u16) {
+/// The socket address of a connection string's server (URL or key=value).
+pub fn server_address(url: &str) -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
     let config: postgres::Config = url.parse().unwrap();
     let host = match config.get_hosts().first() {
         Some(postgres::config::Host::Tcp(h)) => h.clone(),
         _ => "127.0.0.1".into(),
     };
-    (host, config.get_ports().first().copied().unwrap_or(5432))
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .expect("an address for the database host")
 }
 
 /// The same connection string pointing at `host:port`.
