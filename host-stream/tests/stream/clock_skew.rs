@@ -12,15 +12,18 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// Two records an hour apart from now, one ten hours ahead: (stdout windows, stderr).
-fn run(extra: &[&str]) -> (Vec<(String, u64, u64, String)>, String) {
+const WINDOW: u64 = 300_000;
+
+/// Three records: now, half an hour (6 windows) ahead, ten hours (120 windows) ahead. Returns
+/// each window's (bytes, packets) in order (empty windows included), and stderr.
+fn run(extra: &[&str]) -> (Vec<(u64, u64)>, String) {
     let now = now_ms();
     let lines = format!(
         "{now} 10.0.0.1 192.0.2.1 100 1\n\
          {} 10.0.0.1 192.0.2.1 200 2\n\
          {} 10.0.0.1 192.0.2.1 4000 40\n",
-        now + 1_800_000,
-        now + 36_000_000,
+        now + 6 * WINDOW,
+        now + 120 * WINDOW,
     );
     let out = fed(
         host_stream()
@@ -30,34 +33,57 @@ fn run(extra: &[&str]) -> (Vec<(String, u64, u64, String)>, String) {
     );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    (summary(&windows(&text(&out.stdout))), stderr)
+    let w = summary(&windows(&text(&out.stdout)));
+    let first = now / WINDOW * WINDOW;
+    // Consecutive windows from the first record's on.
+    for (i, x) in w.iter().enumerate() {
+        assert_eq!(x.0, rfc3339(first + i as u64 * WINDOW), "{w:?}");
+    }
+    (w.iter().map(|x| (x.1, x.2)).collect(), stderr)
 }
 
-fn traffic(w: &[(String, u64, u64, String)]) -> (u64, u64) {
-    w.iter().fold((0, 0), |(b, p), x| (b + x.1, p + x.2))
+/// `n` windows: the given ones, nothing in the others.
+fn expect(n: usize, traffic: &[(usize, (u64, u64))]) -> Vec<(u64, u64)> {
+    let mut v = vec![(0, 0); n];
+    for (i, t) in traffic {
+        v[*i] = *t;
+    }
+    v
 }
 
 #[test]
 fn live_mode_refuses_records_beyond_the_skew_and_counts_them() {
     let (w, stderr) = run(&["--live", "--max-clock-skew", "2h"]);
-    assert_eq!(traffic(&w), (300, 3), "{w:?}");
+    assert_eq!(w, expect(7, &[(0, (100, 1)), (6, (200, 2))]));
     assert!(
-        stderr.contains("records=2 ") && stderr.contains(" future=1 "),
+        stderr.contains("summary records=2 filtered_out=0 undecodable=0 future=1 "),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("in the future (more than --max-clock-skew)"),
+    assert_eq!(
+        stderr
+            .matches("in the future (more than --max-clock-skew)")
+            .count(),
+        1,
         "{stderr}"
     );
     // A tighter bound refuses the half-hour-ahead record too.
     let (w, stderr) = run(&["--live", "--max-clock-skew", "10m"]);
-    assert_eq!(traffic(&w), (100, 1), "{w:?}");
-    assert!(stderr.contains(" future=2 "), "{stderr}");
+    assert_eq!(w, vec![(100, 1)]);
+    assert!(
+        stderr.contains("summary records=1 filtered_out=0 undecodable=0 future=2 "),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_replay_takes_records_at_any_time() {
     let (w, stderr) = run(&["--max-clock-skew", "10m"]);
-    assert_eq!(traffic(&w), (4300, 43), "{w:?}");
-    assert!(stderr.contains(" future=0 "), "{stderr}");
+    assert_eq!(
+        w,
+        expect(121, &[(0, (100, 1)), (6, (200, 2)), (120, (4000, 40))])
+    );
+    assert!(
+        stderr.contains("summary records=3 filtered_out=0 undecodable=0 future=0 "),
+        "{stderr}"
+    );
 }

@@ -64,11 +64,14 @@ fn garbage_lines_are_skipped_and_counted() {
         host_stream().args(["--input", "-", "--log-format", "json"]),
         input.as_bytes(),
     );
-    assert!(out.status.success());
-    assert_eq!(summary(&windows(&text(&out.stdout)))[0].1, 6300);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        summary(&windows(&text(&out.stdout))),
+        vec![("2027-01-15T08:00:00Z".into(), 6300, 63, "no_limits".into())]
+    );
     assert!(
-        text(&out.stderr).contains("undecodable=4"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("summary records=6 filtered_out=0 undecodable=4 "),
+        "{stderr}"
     );
 }

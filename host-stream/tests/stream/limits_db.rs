@@ -1,12 +1,16 @@
 //! The task's scenario with PostgreSQL, live: little traffic is below the minimum; a new
 //! maximum set while host-stream runs judges the next window (NOTIFY, no restart); a minimum
 //! above the maximum is `invalid_limits` and sends no alert.
+//!
+//! Deterministic: the windows (a minute each) lie ten minutes ahead of the wall clock, so only
+//! event time closes them: each step's window is closed by the next step's record, sent once
+//! host-stream has logged that it loaded the limits of that step. At the end host-stream is
+//! stopped with SIGTERM (it flushes its alerts and prints its summary) and the alerts topic is
+//! read then.
 
-use std::io::{BufRead, BufReader};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -60,19 +64,9 @@ fn host_db(url: &str, args: &[&str]) {
     );
 }
 
-/// Waits for the window line whose bytes are `bytes`.
-fn window_with(lines: &mpsc::Receiver<Value>, bytes: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let w = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no window with {bytes} bytes"));
-        if w["bytes"] == bytes {
-            return w;
-        }
-    }
-}
+const MINUTE: u64 = 60_000;
+const WAIT: Duration = Duration::from_secs(60);
+const LOADED: &str = "loaded new limits";
 
 #[test]
 fn limits_change_while_running_and_invalid_limits_send_nothing() {
@@ -83,13 +77,33 @@ fn limits_change_while_running_and_invalid_limits_send_nothing() {
     host_db(&db.url, &["init"]);
     let topic = unique("live");
     let alerts = unique("live-alerts");
-    // Make the topic exist before the consumer subscribes.
-    produce(
-        &brokers,
-        &topic,
-        &[rec(now_ms() - 60_000, "10.9.9.9", "10.9.9.8", 1, 1)],
-    );
-    let mut child = spawn(host_stream().args([
+    let base = (now_ms() + 10 * MINUTE) / MINUTE * MINUTE;
+    let w = |n: u64| rfc3339(base + n * MINUTE);
+    // One record per window, in the middle of window `n` (one key: one partition; the others
+    // stay empty and, with --idle-partition 0s, hold nothing).
+    let send = |n: u64, bytes: u64| {
+        produce(
+            &brokers,
+            &topic,
+            &[rec(
+                base + n * MINUTE + 30_000,
+                "10.0.0.1",
+                "192.0.2.1",
+                bytes,
+                1,
+            )],
+        );
+    };
+    let window_lines = |run: &mut Running, n: usize| -> Vec<Value> {
+        run.stdout
+            .wait_until(&format!("{n} window lines"), WAIT, |l| {
+                windows(&l.join("\n")).len() >= n
+            });
+        windows(&run.stdout.seen.join("\n"))
+    };
+    // The topic exists (with the first window's record) before host-stream subscribes.
+    send(0, 100);
+    let mut run = Running::start(host_stream().args([
         "--brokers",
         &brokers,
         "--topic",
@@ -97,92 +111,141 @@ fn limits_change_while_running_and_invalid_limits_send_nothing() {
         "--group",
         &unique("live-group"),
         "--window",
-        "2s",
+        "60s",
         "--grace",
-        "300ms",
+        "1s",
         "--idle-partition",
-        "300ms",
+        "0s",
         "--limits-db",
         &db.url,
+        // Far longer than the test: a reload within it comes from NOTIFY.
+        "--limits-refresh",
+        "1h",
         "--alerts-topic",
         &alerts,
         "--log-format",
         "json",
+        "--host-name",
+        "live-host",
     ]));
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&l) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    let send = |bytes: u64| {
-        produce(
-            &brokers,
-            &topic,
-            &[rec(now_ms(), "10.0.0.1", "192.0.2.1", bytes, 1)],
-        )
-    };
 
-    // 1. Limits 1024 / 1073741824, little traffic: below the minimum.
-    send(100);
-    let w = window_with(&lines, 100);
+    // 1. Limits 1024 / 1073741824 (host-db init), 100 bytes: below the minimum.
+    send(1, 500);
+    let lines = window_lines(&mut run, 1);
     assert_eq!(
-        (w["verdict"].as_str(), w["min"].as_u64()),
-        (Some("below_min"), Some(1024))
+        summary(&lines),
+        vec![(w(0), 100, 1, "below_min".into())],
+        "{lines:?}"
+    );
+    assert_eq!(
+        (&lines[0]["min"], &lines[0]["max"]),
+        (&json!(1024), &json!(1_073_741_824))
     );
 
-    // 2. A new maximum while running: the next window is judged against it.
+    // 2. A new minimum and maximum while running (each through NOTIFY: one reload each):
+    //    window 1 (500 bytes) is judged against the maximum 300.
     host_db(&db.url, &["set", "min", "100"]);
+    run.stderr.wait_count(LOADED, 1, WAIT);
     host_db(&db.url, &["set", "max", "300"]);
-    std::thread::sleep(Duration::from_millis(300));
-    send(500);
-    let w = window_with(&lines, 500);
+    run.stderr.wait_count(LOADED, 2, WAIT);
+    send(2, 222);
+    let lines = window_lines(&mut run, 2);
+    assert_eq!(summary(&lines)[1], (w(1), 500, 1, "above_max".into()));
     assert_eq!(
-        (w["verdict"].as_str(), w["max"].as_u64()),
-        (Some("above_max"), Some(300))
+        (&lines[1]["min"], &lines[1]["max"]),
+        (&json!(100), &json!(300))
     );
 
-    // 3. min 500 > max 100: invalid_limits, and no alert for it.
+    // 3. min 500 > max 100: window 2 (222 bytes) is invalid_limits, and no alert for it.
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     c.batch_execute(
         "INSERT INTO traffic_limits.limits_per_hour (limit_name, limit_value) VALUES ('min', 500), ('max', 100)",
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    send(222);
-    let w = window_with(&lines, 222);
-    assert_eq!(w["verdict"], "invalid_limits");
-    let invalid_start = w["window_start"].as_str().unwrap().to_string();
-    std::thread::sleep(Duration::from_millis(500));
-    kill(&mut child);
-
-    let sent: Vec<Value> = read_topic(&brokers, &alerts)
-        .into_iter()
-        .map(|(_, v)| serde_json::from_str(&v).unwrap())
-        .collect();
-    let above: Vec<&Value> = sent
-        .iter()
-        .filter(|a| a["verdict"] == "above_max")
-        .collect();
-    assert_eq!(above.len(), 1);
+    run.stderr.wait_count(LOADED, 3, WAIT);
+    send(3, 1);
+    let lines = window_lines(&mut run, 3);
+    assert_eq!(summary(&lines)[2], (w(2), 222, 1, "invalid_limits".into()));
     assert_eq!(
-        (
-            above[0]["bytes"].as_u64(),
-            above[0]["max"]["value"].as_u64()
-        ),
-        (Some(500), Some(300))
+        (&lines[2]["min"], &lines[2]["max"]),
+        (&json!(500), &json!(100))
+    );
+
+    // Stop: the alerts are flushed, window 3 stays open (it resumes after a restart).
+    let ended = run.terminate(WAIT);
+    assert!(ended.status.success(), "{:#?}", ended.stderr);
+    assert_eq!(
+        windows(&ended.stdout.join("\n")).len(),
+        3,
+        "{:#?}",
+        ended.stdout
+    );
+    let stderr = ended.stderr.join("\n");
+    assert_eq!(
+        ended.stderr.iter().filter(|l| l.contains(LOADED)).count(),
+        3,
+        "{stderr}"
+    );
+    assert!(stderr.contains("invalid limits"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("host-stream: window window {} ", w(2)))
+            && stderr.contains(" verdict=invalid_limits min=500 max=100 filter=all not judged: "),
+        "{stderr}"
     );
     assert!(
-        sent.iter()
-            .any(|a| a["verdict"] == "below_min" && a["bytes"] == 100)
+        stderr.contains("records=4 ") && stderr.contains(" windows=3 alerts=2"),
+        "{stderr}"
     );
-    assert!(!sent.iter().any(|a| a["verdict"] == "invalid_limits"));
-    assert!(
-        !sent
-            .iter()
-            .any(|a| a["window_start"] == invalid_start.as_str())
+
+    // Exactly two alerts: window 0 below the minimum, window 1 above the new maximum (rows 1
+    // and 2 are host-db init's, 3 and 4 the two `set`s).
+    let mut sent: Vec<(String, Value)> = read_topic(&brokers, &alerts)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::from_str(&v).unwrap()))
+        .collect();
+    sent.sort_by(|a, b| a.0.cmp(&b.0));
+    let got: Vec<_> = sent
+        .iter()
+        .map(|(k, a)| {
+            (
+                k.as_str(),
+                a["type"].clone(),
+                a["verdict"].clone(),
+                a["bytes"].clone(),
+                a["min"]["value"].clone(),
+                a["min"]["row"].clone(),
+                a["max"]["value"].clone(),
+                a["max"]["row"].clone(),
+                a["host"].clone(),
+            )
+        })
+        .collect();
+    let (k0, k1) = (format!("all|{}", w(0)), format!("all|{}", w(1)));
+    assert_eq!(
+        got,
+        vec![
+            (
+                k0.as_str(),
+                json!("alert"),
+                json!("below_min"),
+                json!(100),
+                json!(1024),
+                json!("id 1"),
+                json!(1_073_741_824),
+                json!("id 2"),
+                json!("live-host")
+            ),
+            (
+                k1.as_str(),
+                json!("alert"),
+                json!("above_max"),
+                json!(500),
+                json!(100),
+                json!("id 3"),
+                json!(300),
+                json!("id 4"),
+                json!("live-host")
+            ),
+        ]
     );
 }

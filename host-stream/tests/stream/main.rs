@@ -4,5 +4,6 @@ mod clock_skew;
 mod end_to_end;
 mod filters;
 mod limits_db;
+mod partial;
 mod restart;
 mod support;
