@@ -837,3 +837,7 @@ impl<'a> Iterator for Packets<'a> {
         None
     }
 }
+
+#[cfg(test)]
+#[path = "savefile_tests.rs"]
+mod tests;

@@ -84,21 +84,62 @@ proptest! {
         let mut closed: Vec<Window<()>> = Vec::new();
         let mut sent = Counts::ZERO;
         let mut per_window: HashMap<u64, Counts> = HashMap::new();
+        // The model, kept apart from the windows: the watermark by its definition (the largest
+        // event time minus the grace period, unless driven; the latest advance_to if later)
+        // and what must have been counted late.
+        let (mut max_event, mut max_advance): (Option<u64>, Option<u64>) = (None, None);
+        let watermark = |max_event: Option<u64>, max_advance: Option<u64>| {
+            let event = max_event.filter(|_| !driven).map(|m| m.saturating_sub(grace));
+            event.max(max_advance)
+        };
+        let (mut late, mut late_records) = (Counts::ZERO, 0u64);
         for op in ops {
             match op {
                 Op::Add { ts, bytes } => {
                     let c = Counts::new(u64::from(bytes), 1);
+                    let start = window_start(ts, length);
+                    // Late exactly when the record's window lies before the floor (the end of
+                    // the last window closed) or ends at or before the watermark.
+                    let floor = closed.last().map(|win| win.end);
+                    let wm = watermark(max_event, max_advance);
+                    let due_late = floor.is_some_and(|f| start < f)
+                        || wm.is_some_and(|wm| start + length <= wm);
                     match w.try_add(ts, c, |win| closed.push(win)) {
                         Ok(_) => {
+                            prop_assert!(!due_late, "late but accepted: ts {} (window {}), floor {:?}, watermark {:?}", ts, start, floor, wm);
                             sent.add(c);
-                            per_window.entry(window_start(ts, length)).or_default().add(c);
+                            per_window.entry(start).or_default().add(c);
                         }
-                        Err(Rejected::Late { .. }) => sent.add(c),
+                        Err(Rejected::Late { window_start: s }) => {
+                            prop_assert!(due_late, "on time but rejected as late: ts {} (window {}), floor {:?}, watermark {:?}", ts, start, floor, wm);
+                            prop_assert_eq!(s, start);
+                            sent.add(c);
+                            late.add(c);
+                            late_records += 1;
+                        }
                         // Handed back: the caller still holds it; nothing was recorded.
-                        Err(Rejected::NoRoom { .. }) => prop_assert!(driven),
+                        Err(Rejected::NoRoom { window_start: s }) => {
+                            prop_assert!(driven);
+                            prop_assert!(!due_late, "late but handed back: ts {}, floor {:?}, watermark {:?}", ts, floor, wm);
+                            prop_assert_eq!(s, start);
+                        }
                     }
+                    max_event = max_event.max(Some(ts));
                 }
-                Op::Advance { to } => w.advance_to(to, |win| closed.push(win)),
+                Op::Advance { to } => {
+                    w.advance_to(to, |win| closed.push(win));
+                    max_advance = max_advance.max(Some(to));
+                }
+            }
+            let wm = watermark(max_event, max_advance);
+            prop_assert_eq!(w.watermark(), wm);
+            prop_assert_eq!(w.late(), late);
+            prop_assert_eq!(w.late_records(), late_records);
+            // Everything the watermark passed is closed, nothing it did not: the floor is the
+            // window boundary at or below the watermark.
+            if let Some(last) = closed.last() {
+                let wm = wm.expect("a window closed, so there is a watermark");
+                prop_assert_eq!(last.end, window_start(wm, length), "floor and watermark {}", wm);
             }
             let so_far = closed.iter().fold(w.open_counts().plus(w.late()), |a, c| a.plus(c.counts));
             prop_assert_eq!(so_far, sent);
@@ -115,6 +156,7 @@ proptest! {
         }
         let total = closed.iter().fold(w.late(), |a, c| a.plus(c.counts));
         prop_assert_eq!(total.plus(w.open_counts()), sent);
+        prop_assert_eq!(w.late(), late);
     }
 
     #[test]
@@ -138,4 +180,65 @@ proptest! {
             }
         }
     }
+}
+
+/// The property test above, on a fixed script whose late records are known by hand, so that it
+/// cannot pass by never meeting one.
+#[test]
+fn late_records_are_exactly_those_before_the_floor_or_the_watermark() {
+    const L: u64 = 300_000;
+    let c = Counts::new(100, 1);
+    let mut w = Windows::<(), 8>::new(L, 100_000).unwrap();
+    let mut closed = Vec::new();
+    let mut add =
+        |w: &mut Windows<(), 8>, ts| w.try_add(ts, c, |win| closed.push(win.start)).map(|_| ());
+    assert_eq!(add(&mut w, 1_000), Ok(()));
+    // Watermark 299_999: nothing closed, [0, 300000) still takes records.
+    assert_eq!(add(&mut w, 399_999), Ok(()));
+    assert_eq!(add(&mut w, 299_999), Ok(()));
+    // Watermark 300_000 closes [0, 300000): the floor is 300_000.
+    assert_eq!(add(&mut w, 400_000), Ok(()));
+    assert_eq!(
+        add(&mut w, 299_999),
+        Err(Rejected::Late { window_start: 0 })
+    );
+    assert_eq!(add(&mut w, 300_000), Ok(()));
+    // An event time of 1_000_000 moves the watermark to 900_000, past [300000, 600000) and
+    // [600000, 900000).
+    assert_eq!(add(&mut w, 1_000_000), Ok(()));
+    assert_eq!(
+        add(&mut w, 899_999),
+        Err(Rejected::Late {
+            window_start: 600_000
+        })
+    );
+    assert_eq!(add(&mut w, 900_000), Ok(()));
+    assert_eq!(closed, [0, 300_000, 600_000]);
+    assert_eq!(w.late_records(), 2);
+    assert_eq!(w.late(), Counts::new(200, 2));
+
+    // Before any record, a watermark makes a record for a window it passed late, and one
+    // ending after it on time.
+    let mut w = Windows::<(), 8>::new(L, 0).unwrap();
+    w.advance_to(600_000, |_| {});
+    assert_eq!(
+        w.try_add(599_999, c, |_| {}).map(|_| ()),
+        Err(Rejected::Late {
+            window_start: 300_000
+        })
+    );
+    let mut w = Windows::<(), 8>::new(L, 0).unwrap();
+    w.advance_to(599_999, |_| {});
+    assert_eq!(w.try_add(300_000, c, |_| {}).map(|_| ()), Ok(()));
+
+    // Driven by the caller: a record far ahead is handed back, not late.
+    let mut w = Windows::<(), 2>::driven_by_caller(L).unwrap();
+    assert_eq!(w.try_add(0, c, |_| {}).map(|_| ()), Ok(()));
+    assert_eq!(
+        w.try_add(600_000, c, |_| {}).map(|_| ()),
+        Err(Rejected::NoRoom {
+            window_start: 600_000
+        })
+    );
+    assert_eq!(w.late_records(), 0);
 }

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use core_nostd::savefile::{self, FileError};
 use core_nostd::{Error, linktype, parse_frame};
 
-use crate::corpus;
+use crate::{corpus, corpus_tally};
 
 enum Outcome {
     Equal,
+    /// Rejected outright by the reader, and the reference counts nothing either.
+    Rejected,
     Unsupported(u32),
     Failing(String),
 }
@@ -33,6 +35,10 @@ fn check(capture: &std::path::Path, expected: &std::path::Path) -> Outcome {
             ) {
                 return Outcome::Failing(format!("unexpected open error: {e}"));
             }
+            if want != "TOTAL 0 0\n" {
+                return Outcome::Failing(format!("rejected ({e}), the reference counts {want}"));
+            }
+            return Outcome::Rejected;
         }
         Ok(packets) => {
             for p in packets {
@@ -84,27 +90,76 @@ fn diff(want: &str, got: &str) -> String {
 }
 
 #[test]
+fn the_supported_link_types_are_the_pinned_list() {
+    assert_eq!(
+        linktype::SUPPORTED.as_slice(),
+        corpus_tally::SUPPORTED.as_slice()
+    );
+    let beyond = [1000, 0xffff, 0x1_0000, 0x0400_0001, u32::MAX];
+    for n in (0..=1024).chain(beyond) {
+        let pinned = corpus_tally::SUPPORTED.contains(&n);
+        assert_eq!(linktype::is_supported(n), pinned, "is_supported({n})");
+        // What parse_frame does, not only what is_supported says.
+        let refused = matches!(parse_frame(n, &[]), Err(Error::UnsupportedLinkType(m)) if m == n);
+        assert_eq!(
+            refused, !pinned,
+            "parse_frame({n}, []) refuses the link type"
+        );
+    }
+}
+
+#[test]
 fn corpus_totals_equal_the_reference_decoder() {
     let Some(root) = corpus::root() else { return };
+    let labels = corpus_tally::labels(&root);
     let cases = corpus::cases(&root);
-    assert!(
-        !cases.is_empty(),
-        "no captures with expected answers under {}",
+    assert_eq!(
+        cases.len(),
+        corpus_tally::FILES,
+        "captures with expected answers under {}",
         root.display()
     );
-    let (mut equal, mut unsupported, mut failing) = (0, 0, Vec::new());
+    let (mut equal, mut unsupported, mut rejected, mut failing) = (0, 0, 0, Vec::new());
     let mut by_type: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut tally = corpus_tally::Tally::default();
     for (capture, expected) in &cases {
+        let rel = capture
+            .strip_prefix(root.join("corpus"))
+            .expect("under corpus/")
+            .to_str()
+            .expect("a UTF-8 path");
+        let label = labels
+            .get(rel)
+            .unwrap_or_else(|| panic!("{rel} is not in SUMMARY.tsv"));
+        let types = corpus_tally::link_types(label);
+        let must_be_equal = corpus_tally::must_be_equal(label);
         match check(capture, expected) {
-            Outcome::Equal => equal += 1,
-            Outcome::Unsupported(n) => {
-                unsupported += 1;
-                *by_type.entry(n).or_default() += 1;
+            Outcome::Equal if must_be_equal => {
+                equal += 1;
+                tally.add(label, true);
             }
-            Outcome::Failing(why) => failing.push(format!(
-                "  {}: {why}",
-                capture.strip_prefix(&root).unwrap_or(capture).display()
+            Outcome::Rejected if must_be_equal => {
+                equal += 1;
+                rejected += 1;
+                tally.add(label, true);
+            }
+            Outcome::Unsupported(n) if !must_be_equal => {
+                unsupported += 1;
+                tally.add(label, false);
+                *by_type.entry(n).or_default() += 1;
+                if !types.contains(&n) || corpus_tally::SUPPORTED.contains(&n) {
+                    failing.push(format!(
+                        "  {rel}: reported unsupported link type {n}, the file has {label}"
+                    ));
+                }
+            }
+            Outcome::Equal | Outcome::Rejected => failing.push(format!(
+                "  {rel}: equal, but its link types ({label}) are not all supported"
             )),
+            Outcome::Unsupported(n) => failing.push(format!(
+                "  {rel}: reported unsupported link type {n}, but {label} is supported"
+            )),
+            Outcome::Failing(why) => failing.push(format!("  {rel}: {why}")),
         }
     }
     eprintln!(
@@ -119,4 +174,14 @@ fn corpus_totals_equal_the_reference_decoder() {
         failing.len(),
         failing.join("\n")
     );
+    assert_eq!(
+        (equal, rejected, unsupported),
+        (
+            corpus_tally::EQUAL,
+            corpus_tally::REJECTED,
+            corpus_tally::UNSUPPORTED
+        ),
+        "files (equal, of them rejected at open, unsupported)"
+    );
+    tally.assert_pinned();
 }

@@ -4,4 +4,5 @@
 mod accumulators;
 mod conformance;
 mod corpus;
+mod corpus_tally;
 mod differential;

@@ -1,56 +1,126 @@
 //! `--totals` over every capture of the shared corpus whose link type is supported equals the
-//! reference decoder's answer exactly, through the real binary and its streaming reader.
+//! reference decoder's answer exactly, through the real binary and its streaming reader; every
+//! other capture is reported as of an unsupported link type, one the file really has. The
+//! tallies, per link type, are the pinned ones the core's conformance test checks too.
 
 use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
+#[path = "../../../core-nostd/tests/core/corpus_tally.rs"]
+mod corpus_tally;
+
+/// Every file under `dir` but the sources' `.commit` files.
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    for e in entries {
+        let p = e
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .path();
         if p.is_dir() {
             captures(&p, out);
-        } else {
+        } else if p.file_name().is_some_and(|n| n != ".commit") {
             out.push(p);
         }
     }
 }
 
+/// The link type named by an "unsupported link type N (supported: …)" message.
+fn unsupported_link_type(stderr: &str) -> Option<u32> {
+    let rest = stderr.split("unsupported link type ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[test]
 fn corpus_totals_equal_the_reference() {
     let Some(root) = corpus() else { return };
+    let labels = corpus_tally::labels(&root);
     let mut files = Vec::new();
     captures(&root.join("corpus"), &mut files);
     files.sort();
-    let (mut equal, mut unsupported, mut failing) = (0, 0, Vec::new());
+    assert_eq!(
+        files.len(),
+        corpus_tally::FILES,
+        "captures under {}",
+        root.display()
+    );
+    let supported_list = format!("(supported: {:?})", corpus_tally::SUPPORTED);
+    let (mut equal, mut unsupported, mut rejected, mut failing) = (0, 0, 0, Vec::new());
+    let mut tally = corpus_tally::Tally::default();
     for f in &files {
         let rel = f.strip_prefix(root.join("corpus")).unwrap();
+        let rel_str = rel.to_str().expect("a UTF-8 path");
+        let label = labels
+            .get(rel_str)
+            .unwrap_or_else(|| panic!("{rel_str} is not in SUMMARY.tsv"));
+        let must_be_equal = corpus_tally::must_be_equal(label);
         let mut name = rel.as_os_str().to_owned();
         name.push(".expected46");
-        let Ok(expected) = std::fs::read_to_string(root.join("expected").join(name)) else {
-            continue;
-        };
+        let expected_path = root.join("expected").join(name);
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
         let out = run(&["--read", f.to_str().unwrap(), "--totals"]);
         let stdout = text(&out.stdout);
         let stderr = text(&out.stderr);
-        match out.status.code() {
-            Some(1) if stderr.contains("unsupported link type") => unsupported += 1,
+        let last = stderr.lines().last().unwrap_or("");
+        let code = out.status.code();
+        let fail = |why: String| format!("  {rel_str} ({label}, exit {code:?}): {why}");
+        match code {
+            Some(1) if stderr.contains("unsupported link type") => {
+                let n = unsupported_link_type(&stderr);
+                if must_be_equal {
+                    failing.push(fail(format!("its link types are supported: {last}")));
+                } else if !stderr.contains(&supported_list) {
+                    failing.push(fail(format!("the list is not {supported_list}: {last}")));
+                } else if n.is_none_or(|n| {
+                    !corpus_tally::link_types(label).contains(&n)
+                        || corpus_tally::SUPPORTED.contains(&n)
+                }) {
+                    failing.push(fail(format!("names the wrong link type: {last}")));
+                } else if !stdout.is_empty() {
+                    failing.push(fail(format!("printed totals: {stdout}")));
+                } else {
+                    unsupported += 1;
+                    tally.add(label, false);
+                }
+            }
             // 0, or 2 for a damaged file: the totals of what was read must still be right.
-            Some(0 | 2) if stdout == expected => equal += 1,
-            // A file that is not a capture at all (or an unsupported format version): the
-            // reference counts nothing either.
-            Some(1) if expected == "TOTAL 0 0\n" && stdout.is_empty() => equal += 1,
-            code => failing.push(format!(
-                "  {} (exit {code:?}): {}",
-                rel.display(),
-                stderr.lines().last().unwrap_or("")
-            )),
+            Some(0 | 2) if stdout == expected => {
+                if must_be_equal {
+                    equal += 1;
+                    tally.add(label, true);
+                } else {
+                    failing.push(fail("totals printed for an unsupported link type".into()));
+                }
+            }
+            // A file the reader rejects outright (not a capture, an unknown format version,
+            // a damaged file header): the reference counts nothing either.
+            Some(1) if expected == "TOTAL 0 0\n" && stdout.is_empty() && must_be_equal => {
+                equal += 1;
+                rejected += 1;
+                tally.add(label, true);
+            }
+            _ => failing.push(fail(last.to_string())),
         }
     }
     eprintln!(
-        "host-capture conformance: {equal} equal, {unsupported} unsupported link type, {} failing",
+        "host-capture conformance: {equal} equal ({rejected} rejected at open), {unsupported} \
+         unsupported link type, {} failing",
         failing.len()
     );
-    assert!(equal > 2000, "only {equal} files compared equal");
     assert!(failing.is_empty(), "{}", failing.join("\n"));
+    assert_eq!(
+        (equal, rejected, unsupported),
+        (
+            corpus_tally::EQUAL,
+            corpus_tally::REJECTED,
+            corpus_tally::UNSUPPORTED
+        ),
+        "files (equal, of them rejected at open, unsupported)"
+    );
+    tally.assert_pinned();
 }

@@ -54,10 +54,26 @@ fn damaged_file_counts_what_came_before_and_exits_2() {
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &data[..data.len() - 10]).unwrap();
     let (stdout, stderr, code) = run(&["--read", cut.to_str().unwrap(), "--totals"]);
-    assert_eq!(code, Some(2));
-    assert!(stdout.ends_with("TOTAL 4924 7\n"), "{stdout}");
-    assert!(!stdout.contains("192.0.2.13"));
-    assert!(stderr.contains("file cut short"), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+    // The whole sample's totals without the last record (192.0.2.13, 300 bytes).
+    assert_eq!(
+        stdout,
+        "192.0.2.10 198.51.100.20 1546 2\n\
+         192.0.2.10 203.0.113.5 1400 1\n\
+         192.0.2.11 203.0.113.5 576 1\n\
+         192.0.2.12 198.51.100.20 90 1\n\
+         198.51.100.20 192.0.2.10 52 1\n\
+         2001:db8::1 2001:db8::2 1260 1\n\
+         TOTAL 4924 7\n"
+    );
+    assert!(
+        stderr.contains("summary frames=10 counted_packets=7 counted_bytes=4924 "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("file cut short at byte 3988: the last record needs 338 bytes, 328 remain"),
+        "{stderr}"
+    );
     // Garbage is not a capture: exit 1, a message, no totals.
     let junk = dir.join("junk.pcap");
     std::fs::write(&junk, b"this is not a capture file at all").unwrap();
@@ -71,11 +87,17 @@ fn damaged_file_counts_what_came_before_and_exits_2() {
 #[test]
 fn stdin_reads_the_same() {
     let data = std::fs::read(sample()).unwrap();
+    let (file_stdout, file_stderr, file_code) = run(&["--read", &sample(), "--totals"]);
+    assert_eq!(file_code, Some(0), "{file_stderr}");
     let out = fed(Command::new(bin()).args(["--read", "-", "--totals"]), &data);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .ends_with("TOTAL 5224 8\n")
-    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), file_stdout);
+    let summary = |e: &str| {
+        e.lines()
+            .find(|l| l.contains(" summary "))
+            .map(str::to_string)
+    };
+    assert!(summary(&file_stderr).is_some(), "{file_stderr}");
+    assert_eq!(summary(&stderr), summary(&file_stderr));
 }

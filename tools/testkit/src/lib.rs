@@ -51,18 +51,32 @@ pub fn repo() -> PathBuf {
 
 /// The shared conformance corpus: `STREAMCHECKER_CORPUS` (relative to the workspace root), else
 /// `../shared/pcaps`; it holds `corpus/` (the captures) and `expected/` (the reference totals).
-/// `None`, with a note, where it is absent, so a bare clone still passes.
+/// Where it is absent the test fails if `STREAMCHECKER_REQUIRE_CORPUS=1` or
+/// `STREAMCHECKER_REQUIRE_SERVICES=1` (the test command sets both); otherwise it is `None`,
+/// with a note, so a bare clone still passes.
 pub fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("STREAMCHECKER_CORPUS") {
         Some(d) => repo().join(d),
         None => repo().join("../shared/pcaps"),
     };
-    if dir.join("corpus").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("conformance corpus not found at {}: skipped", dir.display());
-        None
+    if dir.join("corpus").is_dir() && dir.join("expected").is_dir() {
+        return Some(dir);
     }
+    let required = [
+        "STREAMCHECKER_REQUIRE_CORPUS",
+        "STREAMCHECKER_REQUIRE_SERVICES",
+    ]
+    .into_iter()
+    .find(|v| std::env::var(v).as_deref() == Ok("1"));
+    if let Some(var) = required {
+        panic!(
+            "conformance corpus not found at {} (no corpus/ and expected/ there; set \
+             STREAMCHECKER_CORPUS to its directory), and {var}=1 requires it",
+            dir.display()
+        );
+    }
+    eprintln!("conformance corpus not found at {}: skipped", dir.display());
+    None
 }
 
 /// Runs `body` on its own thread and fails, naming `what`, if it has not finished within
