@@ -8,15 +8,14 @@
 //! accounted for exactly once: delivered (acknowledged by the broker), or undelivered (failed,
 //! dropped, or still queued when the flush timeout ran out).
 
-use std::collections::BTreeMap;
 use std::net::ToSocketAddrs;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use core_nostd::Counts;
 use core_nostd::wire::{PACKETS_HEADER, Record};
-use core_nostd::{Counts, Pair};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -24,6 +23,7 @@ use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
 
 use crate::cli::Format;
+use crate::overflow::{Overflow, Parked};
 
 /// Records, bytes and packets.
 #[derive(Debug, Default)]
@@ -60,7 +60,16 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn plus(self, o: Totals) -> Totals {
+    /// One record of `c`.
+    pub(crate) fn of(c: Counts) -> Totals {
+        Totals {
+            records: 1,
+            bytes: c.bytes,
+            packets: c.packets,
+        }
+    }
+
+    pub(crate) fn plus(self, o: Totals) -> Totals {
         Totals {
             records: self.records + o.records,
             bytes: self.bytes + o.bytes,
@@ -147,10 +156,10 @@ pub struct KafkaSink {
     topic: String,
     format: Format,
     interval_ms: u64,
-    parked: BTreeMap<(u64, Pair), Counts>,
-    max_parked: usize,
+    parked: Overflow,
     accepted: Tally,
-    dropped: Tally,
+    /// Records librdkafka refused outright (not for a full queue).
+    refused: Tally,
     last_drop_log: Option<Instant>,
 }
 
@@ -214,10 +223,9 @@ impl KafkaSink {
             topic: topic.to_string(),
             format,
             interval_ms,
-            parked: BTreeMap::new(),
-            max_parked: max_parked.max(1),
+            parked: Overflow::new(max_parked),
             accepted: Tally::default(),
-            dropped: Tally::default(),
+            refused: Tally::default(),
             last_drop_log: None,
         })
     }
@@ -299,29 +307,21 @@ impl KafkaSink {
                     "host-capture: kafka: a record of {} bytes / {} packets was refused: {e}",
                     counts.bytes, counts.packets
                 );
-                self.dropped.add(counts);
+                self.refused.add(counts);
                 Ok(())
             }
         }
     }
 
     fn park(&mut self, record: Record) {
-        let key = (record.start_ms, Pair::new(record.src, record.dst));
-        let counts = Counts::new(record.bytes, record.packets);
-        if let Some(c) = self.parked.get_mut(&key) {
-            c.add(counts);
+        if self.parked.park(record) != Parked::Dropped {
             return;
         }
-        if self.parked.len() < self.max_parked {
-            self.parked.insert(key, counts);
-            return;
-        }
-        self.dropped.add(counts);
         if self
             .last_drop_log
             .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
         {
-            let d = self.dropped.get();
+            let d = self.refused.get().plus(self.parked.dropped());
             eprintln!(
                 "host-capture: ERROR: the broker has been away longer than every buffer lasts \
                  ({} records parked): records are being dropped; so far {} records, {} bytes, \
@@ -336,18 +336,11 @@ impl KafkaSink {
     }
 
     fn unpark(&mut self) {
-        while let Some((&(start_ms, pair), &counts)) = self.parked.first_key_value() {
-            let record = Record {
-                start_ms,
-                src: pair.src,
-                dst: pair.dst,
-                bytes: counts.bytes,
-                packets: counts.packets,
-            };
+        while let Some(record) = self.parked.first() {
             if self.produce(record).is_err() {
                 return;
             }
-            self.parked.remove(&(start_ms, pair));
+            self.parked.pop_first();
         }
     }
 
@@ -379,18 +372,15 @@ impl KafkaSink {
             self.producer.poll(Duration::from_millis(50));
         }
         self.producer.poll(Duration::ZERO);
-        let mut parked = Totals::default();
-        for c in self.parked.values() {
-            parked = parked.plus(Totals {
-                records: 1,
-                bytes: c.bytes,
-                packets: c.packets,
-            });
-        }
         let ctx = self.producer.context();
         Delivery {
             delivered: ctx.delivered.get(),
-            undelivered: ctx.failed.get().plus(self.dropped.get()).plus(parked),
+            undelivered: ctx
+                .failed
+                .get()
+                .plus(self.refused.get())
+                .plus(self.parked.dropped())
+                .plus(self.parked.parked()),
         }
     }
 }

@@ -11,6 +11,7 @@ mod kafka;
 mod lines;
 mod live;
 mod offline;
+mod overflow;
 mod privileges;
 mod stats;
 mod totals;

@@ -1,30 +1,29 @@
 //! Live capture on the loopback interface: known UDP datagrams must be counted exactly. Needs
-//! root (or CAP_NET_RAW); skipped with a message otherwise.
+//! root (for the capture and for `--user nobody`): skipped with a message otherwise, and failed
+//! instead when `STREAMCHECKER_REQUIRE_SERVICES=1`.
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, Uid};
 
 use crate::support::*;
+use crate::watch::{Watched, counter};
 
 fn can_capture() -> bool {
-    if nix_is_root() {
+    if Uid::effective().is_root() {
         return true;
     }
+    assert!(
+        std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "live capture needs root, but the tests run as uid {} with \
+         STREAMCHECKER_REQUIRE_SERVICES=1: run them as root, or unset it to skip this test",
+        Uid::effective()
+    );
     eprintln!("live capture needs root: skipped");
     false
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]
@@ -32,42 +31,35 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
     if !can_capture() {
         return;
     }
+    // Kept bound for the whole test: no one else sends to this port.
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = receiver.local_addr().unwrap().port();
     let filter = format!("udp and dst port {port}");
-    let mut child = Command::new(bin())
-        .args([
-            "-i",
-            "lo",
-            "-f",
-            &filter,
-            "--totals",
-            "--flush-interval",
-            "1s",
-            "--immediate",
-            "--user",
-            "nobody",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the capture is running.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !line.contains("capturing on lo") {
-        line.clear();
-        assert!(Instant::now() < deadline, "host-capture did not start");
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "host-capture exited early"
-        );
-    }
-    // Root was dropped once the capture was open.
+    let mut child = Watched::spawn(Command::new(bin()).args([
+        "-i",
+        "lo",
+        "-f",
+        &filter,
+        "--totals",
+        "--flush-interval",
+        "1s",
+        "--immediate",
+        "--stats-interval",
+        "100ms",
+        "--user",
+        "nobody",
+    ]));
+    // The capture is open (and root dropped) once it says so.
+    child.wait_for("capture start", Duration::from_secs(10), |l| {
+        l.starts_with("host-capture: capturing on lo (link type 1)")
+    });
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(uid.split_whitespace().nth(2), Some("65534"), "{uid}");
+    assert_eq!(
+        uid.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["65534"; 4],
+        "real, effective, saved and filesystem uid: {uid}"
+    );
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     // IPv4 length = 20 (IP) + 8 (UDP) + payload.
     let payloads = [0usize, 1, 100, 1000, 1472, 9000, 33];
@@ -78,23 +70,30 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
             .unwrap();
         expected += 28 + *size as u64;
     }
-    std::thread::sleep(Duration::from_millis(500));
-    nix_kill(child.id());
-    let out = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert!(out.status.success(), "{rest}");
+    // Stop once the periodic counters show every datagram counted.
+    let line = child.wait_for("70 counted packets", Duration::from_secs(20), |l| {
+        l.starts_with("host-capture: stats ") && counter(l, "counted_packets") >= Some(70)
+    });
+    assert_eq!(counter(&line, "counted_bytes"), Some(expected), "{line}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let end = child.finish(Duration::from_secs(20));
+    let stderr = &end.stderr;
+    assert!(end.status.success(), "{stderr}");
     assert_eq!(
-        text(&out.stdout),
+        text(&end.stdout),
         format!("127.0.0.1 127.0.0.1 {expected} 70\nTOTAL {expected} 70\n")
     );
-    assert!(rest.contains("stopping: signal received"), "{rest}");
-    assert!(rest.contains("kernel_drops=0"), "{rest}");
-}
-
-fn nix_kill(pid: u32) {
-    Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
+    assert!(
+        stderr.contains("host-capture: stopping: signal received"),
+        "{stderr}"
+    );
+    // (One record per second the datagrams spanned: one or two.)
+    assert!(
+        stderr.contains(&format!(
+            "host-capture: summary frames=70 counted_packets=70 counted_bytes={expected} \
+             not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
+        )),
+        "{stderr}"
+    );
+    drop(receiver);
 }

@@ -4,5 +4,8 @@ mod bad_input;
 mod conformance;
 mod kafka;
 mod live;
+mod overflow;
+mod privileges;
 mod support;
 mod totals;
+mod watch;

@@ -1,0 +1,107 @@
+//! The producer's overflow buffer through the binary: with librdkafka's queue held to one
+//! message and the broker down, records really park, merge per (interval, pair) and, once the
+//! buffer is full, are dropped and counted; the broker then comes back and takes the rest.
+
+use std::process::Command;
+use std::time::Duration;
+
+use rdkafka::mocking::MockCluster;
+
+use crate::support::*;
+use crate::watch::Watched;
+
+const BASE: u64 = 1_800_000_000_000;
+
+#[test]
+fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
+    // A private mock cluster whose only broker is down until every record has been made: the
+    // one message librdkafka's queue holds cannot leave it, so what parks does not depend on
+    // timing.
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let topic = "overflow";
+    cluster.create_topic(topic, 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    cluster.broker_down(1).unwrap();
+
+    // One pair (P) going back and forth between two intervals, so that each packet closes the
+    // interval before it and makes a record of its own; then another pair (Q) in a third
+    // interval, whose record is made at the end of the input.
+    let p = ([10, 0, 0, 1], [192, 0, 2, 1]);
+    let q = ([10, 0, 0, 2], [192, 0, 2, 1]);
+    let packets = [
+        (1_000, p, 100), // record 1: queued (the queue is now full)
+        (2_000, p, 200), // record 2: parked, entry (2000, P)
+        (1_000, p, 300), // record 3: parked, entry (1000, P): the buffer (2) is full
+        (2_000, p, 400), // record 4: merged into (2000, P): 600 bytes, 2 packets
+        (1_000, p, 50),  // record 5: merged into (1000, P): 350 bytes, 2 packets
+        (3_000, q, 700), // record 6, at the end: a new entry, no room: dropped
+    ];
+    let frames: Vec<(u64, Vec<u8>)> = packets
+        .iter()
+        .map(|&(t, (s, d), len)| (BASE + t, ipv4_frame(s, d, len)))
+        .collect();
+    let dir = scratch("overflow");
+    let path = dir.join("back-and-forth.pcap");
+    std::fs::write(&path, pcap(1, &frames)).unwrap();
+
+    let mut child = Watched::spawn(Command::new(bin()).args([
+        "--read",
+        path.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        topic,
+        "-X",
+        "queue.buffering.max.messages=1",
+        "--max-buffered-records",
+        "2",
+        "--flush-timeout",
+        "60s",
+    ]));
+    // Logged once, at the first drop: that of the last record.
+    let dropped = child.wait_for("drop report", Duration::from_secs(30), |l| {
+        l.starts_with("host-capture: ERROR: the broker has been away")
+    });
+    assert_eq!(
+        dropped,
+        "host-capture: ERROR: the broker has been away longer than every buffer lasts (2 \
+         records parked): records are being dropped; so far 1 records, 700 bytes, 1 packets \
+         undelivered"
+    );
+    cluster.broker_up(1).unwrap();
+    let end = child.finish(Duration::from_secs(90));
+    let stderr = &end.stderr;
+    assert_eq!(end.status.code(), Some(3), "{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("host-capture: summary "))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    assert_eq!(
+        summary,
+        "host-capture: summary frames=6 counted_packets=6 counted_bytes=1750 not_ip=0 \
+         malformed=0 records=6 early_flushes=0 delivered_records=3 delivered_bytes=1050 \
+         delivered_packets=5 undelivered_records=1 undelivered_bytes=700 undelivered_packets=1"
+    );
+    assert!(
+        stderr.contains("host-capture: ERROR: some records were not delivered (see the summary)"),
+        "{stderr}"
+    );
+    assert!(end.stdout.is_empty());
+
+    // The queued record, then the two merged entries, interval by interval.
+    let key = "10.0.0.1,192.0.2.1".to_string();
+    let want = [
+        ("100", "1", 1_000),
+        ("350", "2", 1_000),
+        ("600", "2", 2_000),
+    ]
+    .map(|(bytes, packets, t)| Consumed {
+        partition: 0,
+        key: key.clone(),
+        value: bytes.to_string(),
+        packets: Some(packets.to_string()),
+        timestamp: Some((BASE + t) as i64),
+    });
+    assert_eq!(read_topic(&brokers, topic), want);
+    std::fs::remove_dir_all(dir).ok();
+}
