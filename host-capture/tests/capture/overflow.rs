@@ -5,8 +5,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use rdkafka::mocking::MockCluster;
-
 use crate::support::*;
 use crate::watch::Watched;
 
@@ -14,14 +12,14 @@ const BASE: u64 = 1_800_000_000_000;
 
 #[test]
 fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
-    // A private mock cluster whose only broker is down until every record has been made: the
-    // one message librdkafka's queue holds cannot leave it, so what parks does not depend on
+    // A private broker, down (behind its proxy) until every record has been made: the one
+    // message librdkafka's queue holds cannot leave it, so what parks does not depend on
     // timing.
-    let cluster = MockCluster::new(1).expect("mock cluster");
+    let cluster = Cluster::start(1).expect("a private broker");
     let topic = "overflow";
-    cluster.create_topic(topic, 1, 1).unwrap();
+    cluster.create_topic(topic, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
-    cluster.broker_down(1).unwrap();
+    cluster.down(1).unwrap();
 
     // One pair (P) going back and forth between two intervals, so that each packet closes the
     // interval before it and makes a record of its own; then another pair (Q) in a third
@@ -68,7 +66,7 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
          records parked): records are being dropped; so far 1 records, 700 bytes, 1 packets \
          undelivered"
     );
-    cluster.broker_up(1).unwrap();
+    cluster.up(1).unwrap();
     let end = child.finish(Duration::from_secs(90));
     let stderr = &end.stderr;
     assert_eq!(end.status.code(), Some(3), "{stderr}");
