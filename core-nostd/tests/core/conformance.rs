@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use core_nostd::savefile::{self, FileError};
 use core_nostd::{Error, linktype, parse_frame};
 
-use crate::{corpus, corpus_tally};
+use testkit::conformance::{self as corpus, tally as corpus_tally};
 
 enum Outcome {
     Equal,
@@ -110,7 +110,9 @@ fn the_supported_link_types_are_the_pinned_list() {
 
 #[test]
 fn corpus_totals_equal_the_reference_decoder() {
-    let Some(root) = corpus::root() else { return };
+    let Some(root) = testkit::corpus() else {
+        return;
+    };
     let labels = corpus_tally::labels(&root);
     let cases = corpus::cases(&root);
     assert_eq!(

@@ -3,6 +3,4 @@
 
 mod accumulators;
 mod conformance;
-mod corpus;
-mod corpus_tally;
 mod differential;

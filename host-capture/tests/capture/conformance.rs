@@ -3,28 +3,9 @@
 //! other capture is reported as of an unsupported link type, one the file really has. The
 //! tallies, per link type, are the pinned ones the core's conformance test checks too.
 
-use std::path::{Path, PathBuf};
+use testkit::conformance::{cases, tally as corpus_tally};
 
 use crate::support::*;
-
-#[path = "../../../core-nostd/tests/core/corpus_tally.rs"]
-mod corpus_tally;
-
-/// Every file under `dir` but the sources' `.commit` files.
-fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
-    for e in entries {
-        let p = e
-            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-            .path();
-        if p.is_dir() {
-            captures(&p, out);
-        } else if p.file_name().is_some_and(|n| n != ".commit") {
-            out.push(p);
-        }
-    }
-}
 
 /// The link type named by an "unsupported link type N (supported: …)" message.
 fn unsupported_link_type(stderr: &str) -> Option<u32> {
@@ -39,9 +20,7 @@ fn unsupported_link_type(stderr: &str) -> Option<u32> {
 fn corpus_totals_equal_the_reference() {
     let Some(root) = corpus() else { return };
     let labels = corpus_tally::labels(&root);
-    let mut files = Vec::new();
-    captures(&root.join("corpus"), &mut files);
-    files.sort();
+    let files = cases(&root);
     assert_eq!(
         files.len(),
         corpus_tally::FILES,
@@ -51,17 +30,14 @@ fn corpus_totals_equal_the_reference() {
     let supported_list = format!("(supported: {:?})", corpus_tally::SUPPORTED);
     let (mut equal, mut unsupported, mut rejected, mut failing) = (0, 0, 0, Vec::new());
     let mut tally = corpus_tally::Tally::default();
-    for f in &files {
+    for (f, expected_path) in &files {
         let rel = f.strip_prefix(root.join("corpus")).unwrap();
         let rel_str = rel.to_str().expect("a UTF-8 path");
         let label = labels
             .get(rel_str)
             .unwrap_or_else(|| panic!("{rel_str} is not in SUMMARY.tsv"));
         let must_be_equal = corpus_tally::must_be_equal(label);
-        let mut name = rel.as_os_str().to_owned();
-        name.push(".expected46");
-        let expected_path = root.join("expected").join(name);
-        let expected = std::fs::read_to_string(&expected_path)
+        let expected = std::fs::read_to_string(expected_path)
             .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
         let out = run(&["--read", f.to_str().unwrap(), "--totals"]);
         let stdout = text(&out.stdout);

@@ -16,6 +16,8 @@ use rdkafka::{Offset, TopicPartitionList};
 /// behind a [`FaultProxy`] (down and up never give up a listening port).
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 
+pub mod conformance;
+
 /// The value of a service variable, or `None` (with a note) when it is not set and not
 /// required. With `STREAMCHECKER_REQUIRE_SERVICES=1` (set by `scripts/test`) a missing service
 /// fails the test instead.

@@ -1,8 +1,7 @@
 //! What the conformance corpus must give, pinned as literals: the link types the product
 //! decodes and, per link type, how many files compare equal and how many are unsupported.
-//! Shared by the core's conformance test and host-capture's (which includes this file by
-//! path: the core has no dependency on testkit). A link type dropped from (or added to) the
-//! product fails both until this file changes with it.
+//! Shared by the core's conformance test and host-capture's. A link type dropped from (or
+//! added to) the product fails both until this file changes with it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,41 +1,12 @@
-//! Finding the shared conformance corpus and reading its expected answers.
+//! The conformance corpus: its captures with their expected answers, the answers' text form,
+//! and (in [`tally`]) what the corpus must give, pinned. Shared by the core's conformance test
+//! and host-capture's, so both read the corpus and judge it the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The corpus directory: `STREAMCHECKER_CORPUS`, else `../shared/pcaps` from the repository
-/// root. Where it is absent the test fails when `STREAMCHECKER_REQUIRE_CORPUS=1` or
-/// `STREAMCHECKER_REQUIRE_SERVICES=1` (the test command sets both), else it is `None` with a
-/// note on stderr, so a bare clone still passes. (The same rule as `testkit::corpus()`, which
-/// the core cannot use: it does not depend on testkit.)
-pub fn root() -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = match std::env::var_os("STREAMCHECKER_CORPUS") {
-        Some(d) => repo.join(d),
-        None => repo.join("../shared/pcaps"),
-    };
-    if dir.join("corpus").is_dir() && dir.join("expected").is_dir() {
-        return Some(dir);
-    }
-    let required = [
-        "STREAMCHECKER_REQUIRE_CORPUS",
-        "STREAMCHECKER_REQUIRE_SERVICES",
-    ]
-    .into_iter()
-    .find(|v| std::env::var(v).as_deref() == Ok("1"));
-    if let Some(var) = required {
-        panic!(
-            "conformance corpus not found at {} (no corpus/ and expected/ there; set \
-             STREAMCHECKER_CORPUS to its directory), and {var}=1 requires it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "conformance corpus not found at {} (set STREAMCHECKER_CORPUS): skipped",
-        dir.display()
-    );
-    None
-}
+#[path = "tally.rs"]
+pub mod tally;
 
 /// Every capture under `root/corpus` (the sources' `.commit` files aside) with the path of its
 /// expected answer, sorted. A capture without an answer is a broken corpus: it panics.
