@@ -64,7 +64,7 @@ pub struct Args {
     pub topic: String,
 
     /// A librdkafka setting, passed as is (TLS, SASL, compression, …); repeatable.
-    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = host_common::args::key_value)]
     pub kafka_options: Vec<(String, String)>,
 
     /// Kafka value format.
@@ -123,12 +123,6 @@ impl Args {
         }
         Ok(())
     }
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    units::key_value(text)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use core_nostd::Counts;
 use core_nostd::wire::{PACKETS_HEADER, Record};
+use host_common::ratelimit::{OncePerChange, RateLimit};
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
@@ -79,12 +79,21 @@ impl Totals {
 }
 
 /// Delivery reports and client errors, from librdkafka's callbacks.
-#[derive(Default)]
 struct Reports {
     delivered: Tally,
     failed: Tally,
     /// The last error logged and when, so an outage is logged once, not in a loop.
-    last_error: Mutex<Option<(String, Instant)>>,
+    last_error: Mutex<OncePerChange>,
+}
+
+impl Default for Reports {
+    fn default() -> Reports {
+        Reports {
+            delivered: Tally::default(),
+            failed: Tally::default(),
+            last_error: Mutex::new(OncePerChange::new(Duration::from_secs(60))),
+        }
+    }
 }
 
 impl Reports {
@@ -92,18 +101,14 @@ impl Reports {
         let Ok(mut last) = self.last_error.lock() else {
             return;
         };
-        let repeat = last
-            .as_ref()
-            .is_some_and(|(m, at)| *m == message && at.elapsed() < Duration::from_secs(60));
-        if !repeat {
+        if last.allow(&message) {
             eprintln!("host-capture: kafka: {message} (records wait in the queue)");
-            *last = Some((message, Instant::now()));
         }
     }
 
     fn note_success(&self) {
         if let Ok(mut last) = self.last_error.lock()
-            && last.take().is_some()
+            && last.clear()
         {
             eprintln!("host-capture: kafka: the broker takes records again");
         }
@@ -160,7 +165,8 @@ pub struct KafkaSink {
     accepted: Tally,
     /// Records librdkafka refused outright (not for a full queue).
     refused: Tally,
-    last_drop_log: Option<Instant>,
+    /// The drop warning: once, then at most every 10 s.
+    drop_log: RateLimit,
 }
 
 /// What became of the records at the end.
@@ -199,25 +205,10 @@ impl KafkaSink {
         if topic.is_empty() {
             bail!("--topic: empty topic name");
         }
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            // The Java client's partitioner: the same key lands on the same partition whichever
-            // client wrote it.
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "20")
-            // No expiry: a record waits for the broker as long as the process runs.
-            .set("message.timeout.ms", "0")
-            .set("queue.buffering.max.messages", "500000")
-            .set("client.id", "streamchecker-host-capture");
-        for (k, v) in options {
-            config.set(k, v);
-        }
-        let producer: BaseProducer<Reports> = config
-            .create_with_context(Reports::default())
-            .context("--kafka-option: librdkafka rejected the producer settings")?;
+        let producer: BaseProducer<Reports> =
+            host_common::kafka::records_producer(brokers, options)
+                .create_with_context(Reports::default())
+                .context("--kafka-option: librdkafka rejected the producer settings")?;
         Ok(KafkaSink {
             producer,
             topic: topic.to_string(),
@@ -226,7 +217,7 @@ impl KafkaSink {
             parked: Overflow::new(max_parked),
             accepted: Tally::default(),
             refused: Tally::default(),
-            last_drop_log: None,
+            drop_log: RateLimit::new(1, Duration::from_secs(10)),
         })
     }
 
@@ -317,10 +308,7 @@ impl KafkaSink {
         if self.parked.park(record) != Parked::Dropped {
             return;
         }
-        if self
-            .last_drop_log
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
-        {
+        if self.drop_log.allow() {
             let d = self.refused.get().plus(self.parked.dropped());
             eprintln!(
                 "host-capture: ERROR: the broker has been away longer than every buffer lasts \
@@ -331,7 +319,6 @@ impl KafkaSink {
                 d.bytes,
                 d.packets
             );
-            self.last_drop_log = Some(Instant::now());
         }
     }
 

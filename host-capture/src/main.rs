@@ -17,15 +17,15 @@ mod stats;
 mod totals;
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use core_nostd::savefile::Timestamp;
 use core_nostd::wire::Record;
 use core_nostd::{Reason, parse_frame};
+use host_common::clock::now_ms;
 
 use crate::aggregate::Aggregator;
 use crate::cli::Args;
@@ -142,20 +142,10 @@ fn emit(
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handlers")?;
-    }
-    let interval_ms = u64::try_from(args.flush_interval.as_millis()).unwrap_or(u64::MAX);
+    let stop = host_common::stop::on_signals()?;
+    let interval_ms = host_common::clock::millis(args.flush_interval);
     let kafka = match &args.brokers {
         Some(brokers) => Some(KafkaSink::new(
             brokers,

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 
@@ -69,22 +68,7 @@ pub enum Alerts {
 impl Alerts {
     /// An idempotent producer to `topic` (no expiry: an alert waits for the broker).
     pub fn kafka(brokers: &str, topic: &str, options: &[(String, String)]) -> Result<Alerts> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", "0")
-            .set("linger.ms", "5")
-            .set("client.id", "streamchecker-host-stream-alerts");
-        for (k, v) in options {
-            // Consumer-only settings would make the producer refuse to start.
-            if !k.starts_with("group.") && !k.starts_with("auto.") && !k.starts_with("enable.auto")
-            {
-                config.set(k, v);
-            }
-        }
-        let producer: BaseProducer<Reports> = config
+        let producer: BaseProducer<Reports> = host_common::kafka::alerts_producer(brokers, options)
             .create_with_context(Reports::default())
             .context("cannot create the alerts producer")?;
         Ok(Alerts::Kafka {

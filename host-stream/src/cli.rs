@@ -40,7 +40,7 @@ pub struct Args {
     pub group: String,
 
     /// A librdkafka setting for the consumer and the alert producer; repeatable.
-    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = host_common::args::key_value)]
     pub kafka_options: Vec<(String, String)>,
 
     /// Replay: stop at the end offsets current at start, close the remaining windows, exit 0.
@@ -145,12 +145,6 @@ impl Args {
             either: self.ip,
         }
     }
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    units::key_value(text)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -144,21 +143,7 @@ impl Input {
         options: &[(String, String)],
         subscribe: bool,
     ) -> Result<Input> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "true")
-            // librdkafka pauses fetching for a second whenever its queue is full; a consumer
-            // that drains it at once wants the next fetch at once.
-            .set("fetch.queue.backoff.ms", "10")
-            .set("client.id", "streamchecker-host-stream");
-        for (k, v) in options {
-            config.set(k, v);
-        }
+        let config = host_common::kafka::records_consumer(brokers, group, options);
         let events = Events {
             topic: topic.to_string(),
             ..Events::default()

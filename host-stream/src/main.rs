@@ -10,14 +10,15 @@ mod verdict;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use core_nostd::Filter;
 use core_nostd::wire::{self, PACKETS_HEADER, Record, WireError};
+use host_common::clock::{millis, now_ms};
+use host_common::ratelimit::RateLimit;
 use host_db::loader::{Limits, Options, Source};
 use host_db::model::InForce;
 use rdkafka::Message;
@@ -40,41 +41,34 @@ fn main() -> ExitCode {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// Counters of what did not reach a window.
-#[derive(Default)]
 struct Rejects {
     undecodable: u64,
     future: u64,
-    last_log: Option<Instant>,
-    logged: u64,
+    /// The first few undecodable records are logged, then one line per minute.
+    log: RateLimit,
+}
+
+impl Default for Rejects {
+    fn default() -> Rejects {
+        Rejects {
+            undecodable: 0,
+            future: 0,
+            log: RateLimit::new(5, Duration::from_secs(60)),
+        }
+    }
 }
 
 impl Rejects {
-    /// Counts a record that does not decode; logs the first few, then one line per minute.
+    /// Counts a record that does not decode, and logs it (rate-limited).
     fn undecodable(&mut self, where_: std::fmt::Arguments<'_>, e: WireError) {
         self.undecodable += 1;
-        let quiet = self.logged >= 5
-            && self
-                .last_log
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(60));
-        if !quiet {
+        if self.log.allow() {
             eprintln!(
                 "host-stream: skipped a record that does not decode ({where_}): {e} \
                  ({} so far)",
                 self.undecodable
             );
-            self.logged += 1;
-            self.last_log = Some(Instant::now());
         }
     }
 }
@@ -166,11 +160,7 @@ impl Judge {
 
 fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handlers")?;
-    }
+    let stop = host_common::stop::on_signals()?;
     let options = Options {
         refresh: args.limits_refresh,
         ..Options::default()

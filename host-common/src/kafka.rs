@@ -1,0 +1,103 @@
+//! The Kafka clients' baseline settings, one function per role, so that what every producer
+//! and consumer of StreamChecker must have (idempotence, acks, no expiry, manual commits…) is
+//! said once. The operator's `-X KEY=VALUE` settings come last and win.
+
+use rdkafka::ClientConfig;
+
+/// The traffic records' producer (host-capture): idempotent, every replica acknowledges, no
+/// expiry (a record waits for the broker as long as the process runs), the Java client's
+/// partitioner (the same key lands on the same partition whichever client wrote it).
+pub fn records_producer(brokers: &str, options: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "20")
+        .set("message.timeout.ms", "0")
+        .set("queue.buffering.max.messages", "500000")
+        .set("client.id", "streamchecker-host-capture");
+    with_options(config, options, |_| true)
+}
+
+/// The alerts' producer (host-stream): idempotent, acknowledged by every replica, no expiry
+/// (an alert waits for the broker). The operator's options are shared with the consumer, so
+/// consumer-only keys (`group.*`, `auto.*`, `enable.auto*`) are left out: the producer would
+/// refuse to start with them.
+pub fn alerts_producer(brokers: &str, options: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "0")
+        .set("linger.ms", "5")
+        .set("client.id", "streamchecker-host-stream-alerts");
+    with_options(config, options, |k| {
+        !k.starts_with("group.") && !k.starts_with("auto.") && !k.starts_with("enable.auto")
+    })
+}
+
+/// The traffic records' consumer (host-stream): offsets committed by hand (never past what is
+/// settled), from the earliest record of a new group, end-of-partition events on.
+pub fn records_consumer(brokers: &str, group: &str, options: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        // librdkafka pauses fetching for a second whenever its queue is full; a consumer
+        // that drains it at once wants the next fetch at once.
+        .set("fetch.queue.backoff.ms", "10")
+        .set("client.id", "streamchecker-host-stream");
+    with_options(config, options, |_| true)
+}
+
+fn with_options(
+    mut config: ClientConfig,
+    options: &[(String, String)],
+    keep: impl Fn(&str) -> bool,
+) -> ClientConfig {
+    for (k, v) in options {
+        if keep(k) {
+            config.set(k, v);
+        }
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> Vec<(String, String)> {
+        [
+            ("linger.ms", "50"),
+            ("group.instance.id", "a"),
+            ("security.protocol", "SSL"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec()
+    }
+
+    #[test]
+    fn the_operator_wins_and_the_alerts_producer_drops_consumer_keys() {
+        let p = records_producer("b:9092", &opts());
+        assert_eq!(p.get("linger.ms"), Some("50"));
+        assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("message.timeout.ms"), Some("0"));
+        assert_eq!(p.get("group.instance.id"), Some("a"));
+        let a = alerts_producer("b:9092", &opts());
+        assert_eq!(a.get("group.instance.id"), None);
+        assert_eq!(a.get("security.protocol"), Some("SSL"));
+        assert_eq!(a.get("enable.idempotence"), Some("true"));
+        let c = records_consumer("b:9092", "g", &opts());
+        assert_eq!(c.get("group.id"), Some("g"));
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("group.instance.id"), Some("a"));
+    }
+}

@@ -1,0 +1,19 @@
+//! What the host binaries share, written once: the stop flag and its signals ([`stop`]), the
+//! clock in the core's [`Millis`] ([`clock`]), value parsers for clap ([`args`]), the Kafka
+//! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]) and the
+//! `key=value` summary line ([`summary`]).
+//!
+//! A std crate over `core-nostd`: the dependencies point one way (hosts → host-common → core).
+//! Configuration, logging and metrics shared by the binaries belong here too.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod args;
+pub mod clock;
+pub mod kafka;
+pub mod ratelimit;
+pub mod stop;
+pub mod summary;
+
+pub use core_nostd::windows::Millis;
