@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use core_nostd::Filter;
-use core_nostd::pairs::{Counts, Pair};
+use core_nostd::pairs::Counts;
 use core_nostd::topk::{Talker, TopTalkers};
 use core_nostd::windows::{Millis, Rejected, Window, Windows};
 use core_nostd::wire::Record;
@@ -215,18 +215,14 @@ impl Engine {
         let passes = self.filter.matches(r.src, r.dst);
         // A record outside the filter still shows that time passed: it opens its window
         // (which may then be a quiet one) with nothing in it.
-        let counts = if passes {
-            Counts::new(r.bytes, r.packets)
-        } else {
-            Counts::ZERO
-        };
+        let counts = if passes { r.counts() } else { Counts::ZERO };
         match self
             .windows
             .try_add(r.start_ms, counts, on_close(&mut self.unsettled, out))
         {
             Ok(state) => {
                 if passes {
-                    state.talkers.add(Pair::new(r.src, r.dst), r.bytes);
+                    state.talkers.add(r.pair(), r.bytes);
                 } else {
                     self.stats.filtered_out += 1;
                 }
