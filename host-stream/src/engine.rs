@@ -137,8 +137,12 @@ fn on_close<'a>(
 impl Engine {
     /// Windows of `window` ms, records late after `grace` ms, counting what passes `filter`.
     pub fn new(window: Millis, grace: Millis, filter: Filter, mode: Mode) -> Result<Engine> {
-        let windows = Windows::driven_by_caller(window).map_err(|e| anyhow!("--window: {e}"))?;
-        if grace.div_ceil(window) + 2 > OPEN_WINDOWS as u64 {
+        let windows = Windows::new(window).map_err(|e| anyhow!("--window: {e}"))?;
+        // The watermark trails the slowest source by `grace`, which keeps
+        // `windows::open_windows_needed` windows open (ceil(grace / window) + 1: from the
+        // watermark's to the slowest source's): with room for that many, the slowest source's
+        // records are always taken, so a source held for room is always resumed in the end.
+        if windows.check_grace(grace).is_err() {
             return Err(anyhow!(
                 "--grace: a grace period of {grace} ms keeps more than {OPEN_WINDOWS} windows of {window} ms open"
             ));
