@@ -1,9 +1,10 @@
 //! pcap and pcapng capture files, read from byte slices without allocating.
 //!
 //! [`Reader`] is a push parser: [`Reader::start`] reads the file header from the front of a
-//! buffer and [`Reader::next`] one record, each saying how many bytes it used or how many it
-//! still needs ([`FileError::Incomplete`]), so a caller can stream a file of any size through
-//! a small buffer, stdin included. [`packets`] wraps it for a file that is all in memory.
+//! buffer and [`Reader::next`] one [`Entry`] (a pcap record or a pcapng block), each saying
+//! how many bytes it used or how many it still needs ([`FileError::Incomplete`]), so a caller
+//! can stream a file of any size through a small buffer, stdin included. [`packets`] wraps it
+//! for a file that is all in memory.
 //!
 //! Accepted: pcap in either byte order with microsecond or nanosecond timestamps (and the
 //! older 2.0–2.3 record layouts), the Kuznetsov "modified" pcap, and pcapng with any number of
@@ -153,10 +154,11 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
 }
 
-/// A record of the file: a packet, or a block that carries none (interface descriptions,
-/// statistics, name resolution, …).
+/// One entry of the file (a pcap record or a pcapng block): a packet, or a block that carries
+/// none (interface descriptions, statistics, name resolution, …). Not a traffic record
+/// ([`crate::wire::Record`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Record<'a> {
+pub enum Entry<'a> {
     /// A captured frame.
     Packet(Packet<'a>),
     /// A block with no packet in it.
@@ -420,10 +422,10 @@ impl Reader {
         }
     }
 
-    /// Reads the record at the start of `buf`; returns it and how many bytes it used. An
+    /// Reads the entry at the start of `buf`; returns it and how many bytes it used. An
     /// empty `buf` is [`FileError::Incomplete`] with `needed` 1… at the end of a file, that
     /// is the normal end, which the caller recognises by having no bytes left.
-    pub fn next<'b>(&mut self, buf: &'b [u8]) -> Result<(Record<'b>, usize), FileError> {
+    pub fn next<'b>(&mut self, buf: &'b [u8]) -> Result<(Entry<'b>, usize), FileError> {
         match &mut self.state {
             State::Pcap {
                 order,
@@ -465,7 +467,7 @@ impl Reader {
                         + i128::from(fraction) * if *nanos { 1 } else { 1000 },
                 );
                 Ok((
-                    Record::Packet(Packet {
+                    Entry::Packet(Packet {
                         link_type: *link_type,
                         interface: 0,
                         timestamp,
@@ -518,7 +520,7 @@ impl Reader {
         Ok(used)
     }
 
-    fn pcapng_block<'b>(&mut self, buf: &'b [u8]) -> Result<(Record<'b>, usize), FileError> {
+    fn pcapng_block<'b>(&mut self, buf: &'b [u8]) -> Result<(Entry<'b>, usize), FileError> {
         let State::Pcapng { order, .. } = &self.state else {
             return Err(FileError::NotACapture { magic: 0 });
         };
@@ -528,7 +530,7 @@ impl Reader {
         }
         let block_type = Fields { bytes: buf, order }.u32(0);
         if block_type == magic::PCAPNG_SECTION {
-            return self.section_header(buf).map(|used| (Record::Other, used));
+            return self.section_header(buf).map(|used| (Entry::Other, used));
         }
         let (body, used) = block_body(buf, order, block_type, block::OVERHEAD)?;
         let State::Pcapng { interfaces, .. } = &mut self.state else {
@@ -536,7 +538,7 @@ impl Reader {
         };
         let f = Fields { bytes: body, order };
         let short = |what| FileError::BadBlock { block_type, what };
-        let record = match block_type {
+        let entry = match block_type {
             block::INTERFACE => {
                 if body.len() < 8 {
                     return Err(short("interface description shorter than 8 bytes"));
@@ -575,7 +577,7 @@ impl Reader {
                 interfaces
                     .push(iface)
                     .map_err(|_| FileError::TooManyInterfaces)?;
-                Record::Other
+                Entry::Other
             }
             block::ENHANCED_PACKET | block::PACKET_OBSOLETE => {
                 if body.len() < 20 {
@@ -609,7 +611,7 @@ impl Reader {
                         max: MAX_CAPTURED_LEN,
                     });
                 }
-                Record::Packet(Packet {
+                Entry::Packet(Packet {
                     link_type: iface.link_type,
                     interface: id,
                     timestamp: iface.timestamp((u64::from(ts_high) << 32) | u64::from(ts_low)),
@@ -636,7 +638,7 @@ impl Reader {
                         max: MAX_CAPTURED_LEN,
                     });
                 }
-                Record::Packet(Packet {
+                Entry::Packet(Packet {
                     link_type: iface.link_type,
                     interface: 0,
                     timestamp: Timestamp::default(),
@@ -644,9 +646,9 @@ impl Reader {
                     data,
                 })
             }
-            _ => Record::Other,
+            _ => Entry::Other,
         };
-        Ok((record, used))
+        Ok((entry, used))
     }
 }
 
@@ -818,10 +820,10 @@ impl<'a> Iterator for Packets<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.failed && !self.rest.is_empty() {
             match self.reader.next(self.rest) {
-                Ok((record, used)) => {
+                Ok((entry, used)) => {
                     self.rest = self.rest.get(used..).unwrap_or(&[]);
                     self.offset += used;
-                    if let Record::Packet(p) = record {
+                    if let Entry::Packet(p) = entry {
                         return Some(Ok(p));
                     }
                 }

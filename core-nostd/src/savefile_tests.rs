@@ -594,12 +594,12 @@ fn pcapng_section_interface_enhanced_simple_and_obsolete_packet_blocks() {
             ],
             "{e:?}"
         );
-        // Record by record: blocks without a packet are Record::Other.
+        // Entry by entry: blocks without a packet are Entry::Other.
         let (mut reader, mut at) = Reader::start(&file.bytes).unwrap();
         let mut kinds = Vec::new();
         while at < file.bytes.len() {
-            let (record, used) = reader.next(&file.bytes[at..]).unwrap();
-            kinds.push(matches!(record, Record::Packet(_)));
+            let (entry, used) = reader.next(&file.bytes[at..]).unwrap();
+            kinds.push(matches!(entry, Entry::Packet(_)));
             at += used;
             assert!(file.ends.contains(&at));
         }

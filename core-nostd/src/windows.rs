@@ -1,12 +1,20 @@
-//! Aligned tumbling windows over event time, in memory fixed at compile time.
+//! Aligned tumbling windows over event time, in memory fixed at compile time, closed by a
+//! watermark the caller supplies.
 //!
 //! A window is `[start, start + length)` with `start` a multiple of `length` since the Unix
-//! epoch, so every instance of the program cuts time the same way. The watermark is the
-//! largest event time seen minus the grace period (or a later time the caller supplies, such
-//! as the wall clock); a window closes once the watermark reaches its end and is handed to the
-//! caller exactly once, in order, including windows that saw no record at all: a quiet window
-//! is exactly the one a minimum limit is for. A record for a window that has already closed is
-//! counted as late, never dropped silently, so `closed + open + late == everything added`.
+//! epoch, so every instance of the program cuts time the same way. The caller computes the
+//! watermark (host-stream: the least progress of the sources still delivering, minus the grace
+//! period, or the wall clock minus the grace period) and moves it with [`Windows::advance_to`];
+//! a window closes once the watermark reaches its end and is handed to the caller exactly
+//! once, in order, including windows that saw no record at all: a quiet window is exactly the
+//! one a minimum limit is for. A record for a window that has already closed is counted as
+//! late, never dropped silently; a record further ahead than the set has room for is handed
+//! back ([`Rejected::NoRoom`]), nothing recorded, for the caller to offer again. So every
+//! record offered is in exactly one place: a closed window, an open one, the late counts, or
+//! back in the caller's hands (`closed + open + late == offered - handed back`).
+//!
+//! How many windows a watermark that trails event time by a grace period keeps open at once
+//! is [`open_windows_needed`].
 
 use core::fmt;
 
@@ -25,6 +33,25 @@ pub const fn window_start(ts: Millis, length: Millis) -> Millis {
     ts - ts % length
 }
 
+/// How many windows of `length` ms must be open at once when the watermark trails the event
+/// time of the records by `grace` ms: `ceil(grace / length) + 1` (saturating; `length` 0 is
+/// treated as 1).
+///
+/// Why: with the sources level at progress `p`, the watermark is `p - grace`. The oldest window
+/// still open is the one holding the watermark (every window ending at or before it is closed),
+/// the newest is the one holding `p`, and a record may arrive for either. The half-open span
+/// `(p - grace, p]` holds at most `ceil(grace / length)` window boundaries, so at most
+/// `ceil(grace / length) + 1` windows lie between those two, both included (1 with no grace:
+/// the watermark's own window). A source ahead of the slowest one can need more; its records
+/// are handed back ([`Rejected::NoRoom`]) until the slowest catches up, and this many windows
+/// are what guarantees that the slowest source's records always fit once the watermark has
+/// moved to it, so that it is never the one held back.
+#[inline]
+pub const fn open_windows_needed(length: Millis, grace: Millis) -> u64 {
+    let length = if length == 0 { 1 } else { length };
+    grace.div_ceil(length).saturating_add(1)
+}
+
 /// A window, open or closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window<S> {
@@ -40,14 +67,14 @@ pub struct Window<S> {
     pub state: S,
 }
 
-/// Why a set of windows could not be built.
+/// Why a set of windows could not be built, or cannot serve a grace period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowConfigError {
     /// The window length is 0.
     ZeroLength,
     /// The grace period keeps more windows open than the set has room for.
     GraceTooLong {
-        /// Windows that would have to stay open at once.
+        /// Windows that would have to stay open at once ([`open_windows_needed`]).
         needed: u64,
         /// Windows the set can hold (`N`).
         capacity: usize,
@@ -68,14 +95,6 @@ impl fmt::Display for WindowConfigError {
 
 impl core::error::Error for WindowConfigError {}
 
-/// Returned by [`Windows::add`] for a record whose window has already closed; its counts went
-/// to [`Windows::late`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Late {
-    /// Start of the (closed) window the record belonged to.
-    pub window_start: Millis,
-}
-
 /// Why [`Windows::try_add`] did not put a record in its window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejected {
@@ -94,73 +113,61 @@ pub enum Rejected {
 }
 
 /// The open windows, from the oldest not yet closed to the newest that has a record, with
-/// per-window state `S` and room for `N` of them.
+/// per-window state `S` and room for `N` of them. Only [`Windows::advance_to`] moves the
+/// watermark.
 pub struct Windows<S, const N: usize> {
     length: Millis,
-    grace: Millis,
     /// Consecutive windows; the front starts at `next_start`.
     open: Deque<Window<S>, N>,
     /// Start of the oldest window not yet closed; `None` until a start is known.
     next_start: Option<Millis>,
-    /// Largest event time added.
-    max_event: Option<Millis>,
-    /// Watermark supplied from outside (wall clock), if later than event time's.
-    external: Option<Millis>,
-    /// Only [`Windows::advance_to`] moves the watermark (a caller that merges several sources'
-    /// event times computes it).
-    driven: bool,
+    /// Largest event time accepted into a window (where [`Windows::finish`] stops).
+    max_accepted: Option<Millis>,
+    /// The watermark: the latest [`Windows::advance_to`].
+    watermark: Option<Millis>,
     /// Windows before `next_start` are closed (a window closed, or `start_at` fixed it); until
-    /// then an earlier record just opens earlier windows.
+    /// then an earlier record the watermark has not passed just opens earlier windows.
     floor_fixed: bool,
     late: Counts,
     late_records: u64,
 }
 
 impl<S: Default, const N: usize> Windows<S, N> {
-    /// Windows of `length` ms; a window stays open until event time passes its end by `grace`
-    /// ms.
-    pub fn new(length: Millis, grace: Millis) -> Result<Self, WindowConfigError> {
+    /// Windows of `length` ms, closed only by [`Windows::advance_to`]: for a caller that merges
+    /// the event times of several sources (partitions) into one watermark. Up to `N` windows
+    /// are open at once; a record further ahead is handed back ([`Rejected::NoRoom`]).
+    pub fn new(length: Millis) -> Result<Self, WindowConfigError> {
         if length == 0 {
             return Err(WindowConfigError::ZeroLength);
         }
-        let needed = grace.div_ceil(length).saturating_add(1);
-        if needed > N as u64 {
-            return Err(WindowConfigError::GraceTooLong {
-                needed,
-                capacity: N,
-            });
-        }
         Ok(Windows {
             length,
-            grace,
             open: Deque::new(),
             next_start: None,
-            max_event: None,
-            external: None,
-            driven: false,
+            max_accepted: None,
+            watermark: None,
             floor_fixed: false,
             late: Counts::ZERO,
             late_records: 0,
         })
     }
 
-    /// Windows of `length` ms closed only by [`Windows::advance_to`]: for a caller that merges
-    /// the event times of several sources (partitions) into one watermark. Up to `N` windows
-    /// are open at once; a record further ahead is handed back ([`Rejected::NoRoom`]).
-    pub fn driven_by_caller(length: Millis) -> Result<Self, WindowConfigError> {
-        let mut w = Self::new(length, 0)?;
-        w.driven = true;
-        Ok(w)
+    /// Whether `N` windows are enough for a watermark that trails event time by `grace` ms
+    /// ([`open_windows_needed`]); [`WindowConfigError::GraceTooLong`] if not.
+    pub fn check_grace(&self, grace: Millis) -> Result<(), WindowConfigError> {
+        let needed = open_windows_needed(self.length, grace);
+        if needed > N as u64 {
+            return Err(WindowConfigError::GraceTooLong {
+                needed,
+                capacity: N,
+            });
+        }
+        Ok(())
     }
 
     /// The window length in ms.
     pub fn length(&self) -> Millis {
         self.length
-    }
-
-    /// The grace period in ms.
-    pub fn grace(&self) -> Millis {
-        self.grace
     }
 
     /// Declares that windows begin at the one holding `ts`, before any record arrives (so a
@@ -182,17 +189,9 @@ impl<S: Default, const N: usize> Windows<S, N> {
         self.late_records
     }
 
-    /// The current watermark: the largest event time minus the grace period, or the external
-    /// watermark if that is later. `None` before anything is known.
+    /// The current watermark: the latest [`Windows::advance_to`]. `None` before the first.
     pub fn watermark(&self) -> Option<Millis> {
-        let event = self
-            .max_event
-            .filter(|_| !self.driven)
-            .map(|m| m.saturating_sub(self.grace));
-        match (event, self.external) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        self.watermark
     }
 
     /// Start of the oldest window not yet closed.
@@ -207,63 +206,34 @@ impl<S: Default, const N: usize> Windows<S, N> {
             .fold(Counts::ZERO, |acc, w| acc.plus(w.counts))
     }
 
-    /// Adds a record of `counts` at event time `ts`. Windows that the new watermark closes are
-    /// handed to `on_close` first, oldest first. Returns the state of the record's window, or
-    /// [`Late`] when that window had already closed (or, which a set built by
-    /// [`Windows::new`] never meets, had no room: counted as late rather than lost).
-    pub fn add(
-        &mut self,
-        ts: Millis,
-        counts: Counts,
-        on_close: impl FnMut(Window<S>),
-    ) -> Result<&mut S, Late> {
-        self.insert(ts, counts, on_close, true)
-            .map_err(|r| match r {
-                Rejected::Late { window_start } | Rejected::NoRoom { window_start } => {
-                    Late { window_start }
-                }
-            })
-    }
-
-    /// Like [`Windows::add`], but a record for which there is no room is handed back
-    /// ([`Rejected::NoRoom`], nothing recorded) instead of being counted as late.
-    pub fn try_add(
-        &mut self,
-        ts: Millis,
-        counts: Counts,
-        on_close: impl FnMut(Window<S>),
-    ) -> Result<&mut S, Rejected> {
-        self.insert(ts, counts, on_close, false)
-    }
-
     fn count_late(&mut self, counts: Counts) {
         self.late.add(counts);
         self.late_records = self.late_records.wrapping_add(1);
     }
 
-    fn insert(
+    /// Adds a record of `counts` at event time `ts`. Windows that the watermark has passed but
+    /// that were not closed yet (a start declared or found behind it) are handed to `on_close`
+    /// first, oldest first. Returns the state of the record's window; [`Rejected::Late`] when
+    /// that window had already closed (counted in [`Windows::late`]); [`Rejected::NoRoom`]
+    /// when it is too far ahead of the oldest open one (nothing recorded: the caller keeps the
+    /// record).
+    pub fn try_add(
         &mut self,
         ts: Millis,
         counts: Counts,
         mut on_close: impl FnMut(Window<S>),
-        late_when_no_room: bool,
     ) -> Result<&mut S, Rejected> {
         let start = window_start(ts, self.length);
         let late = Rejected::Late {
             window_start: start,
         };
-        let no_room = if late_when_no_room {
-            late
-        } else {
-            Rejected::NoRoom {
-                window_start: start,
-            }
+        let no_room = Rejected::NoRoom {
+            window_start: start,
         };
-        let passed = |w: &Self| {
-            w.watermark()
-                .is_some_and(|wm| start.saturating_add(w.length) <= wm)
-        };
-        if self.next_start.is_some_and(|next| start < next) && (self.floor_fixed || passed(self)) {
+        let passed = self
+            .watermark
+            .is_some_and(|wm| start.saturating_add(self.length) <= wm);
+        if self.next_start.is_some_and(|next| start < next) && (self.floor_fixed || passed) {
             self.count_late(counts);
             return Err(late);
         }
@@ -273,9 +243,6 @@ impl<S: Default, const N: usize> Windows<S, N> {
                 // Nothing has closed yet: this record only shows that time started earlier.
                 let extra = (next - start) / self.length;
                 if extra.saturating_add(self.open.len() as u64) > N as u64 {
-                    if late_when_no_room {
-                        self.count_late(counts);
-                    }
                     return Err(no_room);
                 }
                 if !self.open.is_empty() {
@@ -290,26 +257,18 @@ impl<S: Default, const N: usize> Windows<S, N> {
             }
             Some(_) => {}
         }
-        if !self.driven {
-            self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
-        }
         self.close_due(&mut on_close);
         let base = self.next_start.unwrap_or(start);
         if start < base {
-            // An external watermark (the wall clock) had already passed this window.
+            // The watermark (the wall clock, say) had already passed this window.
             self.count_late(counts);
             return Err(late);
         }
         let offset = usize::try_from((start - base) / self.length).unwrap_or(usize::MAX);
         if offset >= N || !self.open_through(base, offset) {
-            if late_when_no_room {
-                self.count_late(counts);
-            }
             return Err(no_room);
         }
-        if self.driven {
-            self.max_event = Some(self.max_event.map_or(ts, |m| m.max(ts)));
-        }
+        self.max_accepted = Some(self.max_accepted.map_or(ts, |m| m.max(ts)));
         match self.open.get_mut(offset) {
             Some(window) => {
                 window.counts.add(counts);
@@ -320,17 +279,18 @@ impl<S: Default, const N: usize> Windows<S, N> {
         }
     }
 
-    /// Moves the watermark to at least `watermark` (the wall clock in live mode, minus the
-    /// grace period) and closes what it passes.
+    /// Moves the watermark to at least `watermark` (host-stream: the least progress of the
+    /// sources minus the grace period, or the wall clock minus the grace period) and closes
+    /// what it passes.
     pub fn advance_to(&mut self, watermark: Millis, mut on_close: impl FnMut(Window<S>)) {
-        self.external = Some(self.external.map_or(watermark, |w| w.max(watermark)));
+        self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
         self.close_due(&mut on_close);
     }
 
-    /// Closes every window up to and including the one holding the largest event time (end of
-    /// input). Later records are late.
+    /// Closes every window up to and including the one holding the largest event time
+    /// accepted, or else the watermark (end of input). Later records are late.
     pub fn finish(&mut self, mut on_close: impl FnMut(Window<S>)) {
-        let Some(last) = self.max_event.or(self.external) else {
+        let Some(last) = self.max_accepted.or(self.watermark) else {
             return;
         };
         let through = window_start(last, self.length).saturating_add(self.length);
@@ -338,7 +298,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
     }
 
     fn close_due(&mut self, on_close: &mut impl FnMut(Window<S>)) {
-        if let Some(w) = self.watermark() {
+        if let Some(w) = self.watermark {
             self.close_before(w, on_close);
         }
     }
@@ -390,8 +350,41 @@ mod tests {
 
     const MIN5: Millis = 300_000;
 
+    /// The caller most tests below play: one source, the watermark the largest event time so
+    /// far minus `grace`, supplied before each record (host-stream's engine with one source).
+    struct ByEventTime<const N: usize> {
+        w: Windows<(), N>,
+        grace: Millis,
+        max: Option<Millis>,
+    }
+
+    impl<const N: usize> ByEventTime<N> {
+        fn new(length: Millis, grace: Millis) -> Self {
+            let w = Windows::new(length).unwrap();
+            w.check_grace(grace).unwrap();
+            ByEventTime {
+                w,
+                grace,
+                max: None,
+            }
+        }
+
+        fn add(
+            &mut self,
+            ts: Millis,
+            counts: Counts,
+            mut on_close: impl FnMut(Window<()>),
+        ) -> Result<(), Rejected> {
+            let max = self.max.map_or(ts, |m| m.max(ts));
+            self.max = Some(max);
+            self.w
+                .advance_to(max.saturating_sub(self.grace), &mut on_close);
+            self.w.try_add(ts, counts, on_close).map(|_| ())
+        }
+    }
+
     fn collect<const N: usize>(
-        w: &mut Windows<(), N>,
+        w: &mut ByEventTime<N>,
         ts: Millis,
         bytes: u64,
     ) -> Vec<(Millis, u64, u64)> {
@@ -413,18 +406,18 @@ mod tests {
 
     #[test]
     fn a_record_on_a_boundary_belongs_to_the_later_window() {
-        let mut w = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        let mut w = ByEventTime::<4>::new(MIN5, 0);
         assert!(collect(&mut w, 299_999, 10).is_empty());
         // 300_000 opens [300000, 600000) and, with no grace, closes [0, 300000).
         assert_eq!(collect(&mut w, 300_000, 20), vec![(0, 10, 1)]);
         let mut last = Vec::new();
-        w.finish(|c| last.push((c.start, c.counts.bytes)));
+        w.w.finish(|c| last.push((c.start, c.counts.bytes)));
         assert_eq!(last, vec![(300_000, 20)]);
     }
 
     #[test]
     fn quiet_windows_are_emitted_with_zero_traffic() {
-        let mut w = Windows::<(), 4>::new(MIN5, 5_000).unwrap();
+        let mut w = ByEventTime::<4>::new(MIN5, 5_000);
         assert!(collect(&mut w, 10_000, 100).is_empty());
         // 20 minutes later: windows 0, 5, 10 close; 5 and 10 saw nothing.
         let closed = collect(&mut w, 1_210_000, 7);
@@ -437,12 +430,12 @@ mod tests {
                 (900_000, 0, 0)
             ]
         );
-        assert_eq!(w.open_counts(), Counts::new(7, 1));
+        assert_eq!(w.w.open_counts(), Counts::new(7, 1));
     }
 
     #[test]
     fn grace_keeps_a_window_open_and_late_records_are_counted() {
-        let mut w = Windows::<(), 4>::new(MIN5, 10_000).unwrap();
+        let mut w = ByEventTime::<4>::new(MIN5, 10_000);
         assert!(collect(&mut w, 290_000, 1).is_empty());
         // 305 s: watermark 295 s, window 0 still open; a record for it is on time.
         assert!(collect(&mut w, 305_000, 2).is_empty());
@@ -451,30 +444,30 @@ mod tests {
         assert_eq!(collect(&mut w, 310_000, 8), vec![(0, 5, 2)]);
         // Now a record for window 0 is late.
         assert!(collect(&mut w, 1_000, 16).is_empty());
-        assert_eq!(w.late(), Counts::new(16, 1));
-        assert_eq!(w.late_records(), 1);
-        assert_eq!(w.open_counts(), Counts::new(10, 2));
+        assert_eq!(w.w.late(), Counts::new(16, 1));
+        assert_eq!(w.w.late_records(), 1);
+        assert_eq!(w.w.open_counts(), Counts::new(10, 2));
     }
 
     #[test]
     fn external_watermark_closes_silent_windows() {
-        let mut w = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        let mut w = Windows::<(), 4>::new(MIN5).unwrap();
         w.start_at(1_000);
         let mut closed = Vec::new();
         w.advance_to(900_000, |c| closed.push((c.start, c.records)));
         assert_eq!(closed, vec![(0, 0), (300_000, 0), (600_000, 0)]);
         assert_eq!(w.next_to_close(), Some(900_000));
         // Records for closed windows are late even though no record was ever added.
-        assert!(w.add(5, Counts::new(1, 1), |_| {}).is_err());
+        assert!(w.try_add(5, Counts::new(1, 1), |_| {}).is_err());
         assert_eq!(w.late(), Counts::new(1, 1));
         // The wall clock runs ahead of event time before the first record: a record for a
         // window it has passed is late, not put in a later window.
-        let mut fresh = Windows::<(), 4>::new(MIN5, 0).unwrap();
+        let mut fresh = Windows::<(), 4>::new(MIN5).unwrap();
         fresh.advance_to(700_000, |_| {});
         let mut closed = Vec::new();
         assert!(
             fresh
-                .add(10, Counts::new(3, 1), |c| closed.push(c.start))
+                .try_add(10, Counts::new(3, 1), |c| closed.push(c.start))
                 .is_err()
         );
         assert_eq!(closed, vec![0, 300_000]);
@@ -484,7 +477,7 @@ mod tests {
 
     #[test]
     fn each_window_is_handed_back_exactly_once() {
-        let mut w = Windows::<(), 4>::new(MIN5, 60_000).unwrap();
+        let mut w = ByEventTime::<4>::new(MIN5, 60_000);
         let mut closed = Vec::new();
         let mut sent = Counts::ZERO;
         for i in 0..100u64 {
@@ -492,22 +485,26 @@ mod tests {
             let ts = 1_000_000 + i * 37_000 - (i % 3) * 20_000;
             let c = Counts::new(i + 1, 1);
             sent.add(c);
-            let _ = w.add(ts, c, |c| closed.push(c));
+            // Never handed back: 4 windows are room enough for a grace of 60 s.
+            assert!(!matches!(
+                w.add(ts, c, |c| closed.push(c)),
+                Err(Rejected::NoRoom { .. })
+            ));
         }
-        w.finish(|c| closed.push(c));
+        w.w.finish(|c| closed.push(c));
         let starts: Vec<Millis> = closed.iter().map(|c| c.start).collect();
         let mut expected = starts.clone();
         expected.dedup();
         assert_eq!(starts, expected);
         assert!(starts.windows(2).all(|p| p[1] == p[0] + MIN5));
         let total = closed.iter().fold(Counts::ZERO, |a, c| a.plus(c.counts));
-        assert_eq!(total.plus(w.late()), sent);
-        assert_eq!(w.open_counts(), Counts::ZERO);
+        assert_eq!(total.plus(w.w.late()), sent);
+        assert_eq!(w.w.open_counts(), Counts::ZERO);
     }
 
     #[test]
-    fn a_driven_set_closes_only_when_told_and_hands_back_what_does_not_fit() {
-        let mut w = Windows::<(), 4>::driven_by_caller(MIN5).unwrap();
+    fn the_set_closes_only_when_told_and_hands_back_what_does_not_fit() {
+        let mut w = Windows::<(), 4>::new(MIN5).unwrap();
         let mut closed = Vec::new();
         // Far apart in event time: nothing closes by itself.
         assert!(
@@ -548,38 +545,80 @@ mod tests {
 
     #[test]
     fn an_earlier_first_record_within_grace_is_not_late() {
-        let mut w = Windows::<(), 4>::new(MIN5, 60_000).unwrap();
+        let mut w = ByEventTime::<4>::new(MIN5, 60_000);
         assert!(w.add(310_000, Counts::new(1, 1), |_| {}).is_ok());
         // Out of order by 20 s across a boundary: still on time.
         assert!(w.add(290_000, Counts::new(2, 1), |_| {}).is_ok());
         let mut closed = Vec::new();
-        w.finish(|c| closed.push((c.start, c.counts.bytes)));
+        w.w.finish(|c| closed.push((c.start, c.counts.bytes)));
         assert_eq!(closed, vec![(0, 2), (300_000, 1)]);
     }
 
     #[test]
     fn configuration_errors() {
         assert_eq!(
-            Windows::<(), 4>::new(0, 0).err(),
+            Windows::<(), 4>::new(0).err(),
             Some(WindowConfigError::ZeroLength)
         );
+        let w = Windows::<(), 2>::new(MIN5).unwrap();
         assert_eq!(
-            Windows::<(), 2>::new(MIN5, MIN5 + 1).err(),
-            Some(WindowConfigError::GraceTooLong {
+            w.check_grace(MIN5 + 1),
+            Err(WindowConfigError::GraceTooLong {
                 needed: 3,
                 capacity: 2
             })
         );
-        assert!(Windows::<(), 2>::new(MIN5, MIN5).is_ok());
+        assert!(w.check_grace(MIN5).is_ok());
+        assert_eq!(w.length(), MIN5);
+    }
+
+    #[test]
+    fn open_windows_needed_is_the_grace_in_windows_rounded_up_plus_one() {
+        assert_eq!(open_windows_needed(MIN5, 0), 1);
+        assert_eq!(open_windows_needed(MIN5, 1), 2);
+        assert_eq!(open_windows_needed(MIN5, MIN5), 2);
+        assert_eq!(open_windows_needed(MIN5, MIN5 + 1), 3);
+        assert_eq!(open_windows_needed(MIN5, 63 * MIN5), 64);
+        assert_eq!(open_windows_needed(1, u64::MAX), u64::MAX);
+        assert_eq!(open_windows_needed(0, 5), 6);
+    }
+
+    /// The bound is exact: with the watermark at `p - grace`, a record in the watermark's
+    /// window and one at `p` both fit in `open_windows_needed` windows, and not in one fewer.
+    #[test]
+    fn open_windows_needed_is_exactly_enough() {
+        const L: Millis = 10;
+        const GRACE: Millis = 11; // needed: 3
+        assert_eq!(open_windows_needed(L, GRACE), 3);
+        let c = Counts::new(1, 1);
+        // p = 20: the watermark 9 keeps [0, 10) open; p is in [20, 30).
+        let mut w = ByEventTime::<3>::new(L, GRACE);
+        assert_eq!(w.add(0, c, |_| {}), Ok(()));
+        assert_eq!(w.add(20, c, |_| {}), Ok(()));
+        assert_eq!(w.add(9, c, |_| {}), Ok(()));
+        assert_eq!(w.w.late_records(), 0);
+        let mut short = Windows::<(), 2>::new(L).unwrap();
+        assert!(short.check_grace(GRACE).is_err());
+        assert!(short.try_add(0, c, |_| {}).is_ok());
+        short.advance_to(20 - GRACE, |_| {});
+        assert_eq!(
+            short.try_add(20, c, |_| {}).map(|_| ()),
+            Err(Rejected::NoRoom { window_start: 20 })
+        );
+        // A watermark on a boundary: p = 21, watermark 10, [10, 20) and [20, 30) open.
+        let mut w = ByEventTime::<3>::new(L, GRACE);
+        assert_eq!(w.add(10, c, |_| {}), Ok(()));
+        assert_eq!(w.add(21, c, |_| {}), Ok(()));
+        assert_eq!(w.w.next_to_close(), Some(10));
     }
 
     #[test]
     fn timestamps_near_the_end_of_time_do_not_hang_or_panic() {
-        let mut w = Windows::<(), 2>::new(MIN5, 0).unwrap();
+        let mut w = ByEventTime::<2>::new(MIN5, 0);
         let _ = w.add(u64::MAX, Counts::new(1, 1), |_| {});
         let _ = w.add(u64::MAX - 1, Counts::new(1, 1), |_| {});
-        w.advance_to(u64::MAX, |_| {});
-        w.finish(|_| {});
-        assert_eq!(w.open_counts().plus(w.late()).packets, 2);
+        w.w.advance_to(u64::MAX, |_| {});
+        w.w.finish(|_| {});
+        assert_eq!(w.w.open_counts().plus(w.w.late()).packets, 2);
     }
 }

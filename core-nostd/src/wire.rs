@@ -25,7 +25,10 @@ use nom::character::complete::{char, multispace0, space1};
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::{delimited, preceded, separated_pair};
 
-/// One pair's traffic in one interval.
+use crate::pairs::{Counts, Pair};
+
+/// One pair's traffic in one interval (a traffic record; a capture file's entries are
+/// [`crate::savefile::Entry`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Record {
     /// Interval start, ms since the Unix epoch.
@@ -107,6 +110,30 @@ fn text<const N: usize>(args: fmt::Arguments<'_>) -> Text<N> {
 }
 
 impl Record {
+    /// The traffic `counts` of `pair` in the interval starting at `start_ms`.
+    #[inline]
+    pub const fn new(start_ms: u64, pair: Pair, counts: Counts) -> Record {
+        Record {
+            start_ms,
+            src: pair.src,
+            dst: pair.dst,
+            bytes: counts.bytes,
+            packets: counts.packets,
+        }
+    }
+
+    /// The (source, destination) pair.
+    #[inline]
+    pub const fn pair(&self) -> Pair {
+        Pair::new(self.src, self.dst)
+    }
+
+    /// The bytes and packets.
+    #[inline]
+    pub const fn counts(&self) -> Counts {
+        Counts::new(self.bytes, self.packets)
+    }
+
     /// The Kafka key: `"<src>,<dst>"`.
     pub fn key(&self) -> Text<KEY_MAX> {
         text(format_args!("{},{}", self.src, self.dst))
@@ -370,6 +397,16 @@ mod tests {
             bytes: 123_456,
             packets: 89,
         }
+    }
+
+    #[test]
+    fn pair_and_counts_round_trip() {
+        let r = record();
+        assert_eq!(
+            (r.pair(), r.counts()),
+            (Pair::new(r.src, r.dst), Counts::new(123_456, 89))
+        );
+        assert_eq!(Record::new(r.start_ms, r.pair(), r.counts()), r);
     }
 
     #[test]

@@ -1,29 +1,42 @@
 //! `Windows<(), 8>` driven by a sequence of operations: nothing is lost or counted twice, and
 //! closed windows come out in order, consecutive, each exactly once.
 //!
+//! The target is the caller: before each record it moves the watermark to the largest event
+//! time offered so far minus the grace period (what host-stream's engine does with one
+//! source); `Advance` operations move it further (the wall clock).
+//!
 //! Input: decoded with `arbitrary` into a window length, a grace period, a base time and a
 //! list of operations. Timestamps are `base + window * length + offset` with `window < 4096`
 //! and `offset < length`, so one run spans at most ~4096 windows (a watermark of `u64::MAX`
 //! over 1-ms windows would otherwise close 2^64 of them, a hang and not a finding) while the
 //! base, the length and the grace can still be anything, the end of time included.
 //!
-//! Checked after every operation:
+//! Checked:
+//! - `new` fails exactly for length 0, `check_grace` exactly for a grace needing more than 8
+//!   open windows (`ceil(grace / length) + 1`);
+//! - a grace that `check_grace` accepts never makes `try_add` hand a record back (`NoRoom`):
+//!   the bound of `open_windows_needed` is enough.
+//!
+//! After every operation:
 //! - everything added == closed windows' counts + `open_counts()` + `late()`;
-//! - `late()` / `late_records()` are exactly the records `add` answered `Late` for, and those
-//!   belong to windows that had closed;
-//! - `open_counts()` is exactly the records `add` accepted that no closed window returned;
-//! - each closed window holds exactly the records `add` accepted for its start;
+//! - `late()` / `late_records()` are exactly the records `try_add` answered `Late` for, and
+//!   those belong to windows that had closed;
+//! - `open_counts()` is exactly the records `try_add` accepted that no closed window returned;
+//! - each closed window holds exactly the records `try_add` accepted for its start;
 //! - closed windows are aligned, consecutive (`start == previous start + length`,
 //!   `end == start + length`), so strictly increasing and each handed back once;
-//! - after an accepted `add` and after `advance_to`, no window that the watermark has passed stays open; after
-//!   `finish` none is open (unless the last one would end past `u64::MAX`).
+//! - after an `add` (the watermark moved, then the record offered) and after `advance_to`, no
+//!   window that the watermark has passed stays open; after `finish` none is open (unless the
+//!   last one would end past `u64::MAX`).
 #![no_main]
 
 use std::collections::HashMap;
 
 use arbitrary::Arbitrary;
 use core_nostd::Counts;
-use core_nostd::windows::{Late, Millis, Window, WindowConfigError, Windows, window_start};
+use core_nostd::windows::{
+    Millis, Rejected, Window, WindowConfigError, Windows, open_windows_needed, window_start,
+};
 use libfuzzer_sys::fuzz_target;
 
 const CAPACITY: usize = 8;
@@ -91,16 +104,18 @@ struct Model {
     length: Millis,
     /// Everything added.
     sent: Counts,
-    /// What `add` answered `Late` for.
+    /// What `try_add` answered `Late` for.
     late: Counts,
     late_records: u64,
-    /// What `add` accepted, by window start, not yet handed back.
+    /// What `try_add` accepted, by window start, not yet handed back.
     pending: HashMap<Millis, (Counts, u64)>,
     /// Counts of every closed window.
     closed: Counts,
     last_closed: Option<Millis>,
-    /// Largest timestamp `add` accepted.
+    /// Largest timestamp `try_add` accepted.
     max_accepted: Option<Millis>,
+    /// Largest timestamp offered: the watermark by event time is this minus the grace period.
+    max_offered: Option<Millis>,
 }
 
 impl Model {
@@ -136,10 +151,10 @@ impl Model {
         self.closed.add(w.counts);
     }
 
-    /// After an accepted `add` and after `advance_to`, which close what is due, a window that
-    /// the watermark has passed is closed. (`start_at` takes no callback, so the windows it
-    /// declares behind an earlier `advance_to` watermark close only at the next such call; a
-    /// late `add` returns before closing anything.)
+    /// After an `add` (which moves the watermark first) and after `advance_to`, which close
+    /// what is due, a window that the watermark has passed is closed. (`start_at` takes no
+    /// callback, so the windows it declares behind an earlier watermark close only at the next
+    /// such call.)
     fn check_watermark(&self, windows: &Windows<(), CAPACITY>) {
         if let (Some(next), Some(wm)) = (windows.next_to_close(), windows.watermark())
             && let Some(end) = next.checked_add(self.length)
@@ -190,27 +205,40 @@ fuzz_target!(|input: Input| {
         Grace::Quarters(q) => length.saturating_mul(u64::from(q)) / 4,
         Grace::Any(n) => n,
     };
-    let windows = Windows::<(), CAPACITY>::new(length, grace);
-    let mut windows = match windows {
+    let windows = match Windows::<(), CAPACITY>::new(length) {
         Ok(w) => {
             assert!(length > 0);
-            assert!(grace.div_ceil(length).saturating_add(1) <= CAPACITY as u64);
-            assert_eq!((w.length(), w.grace()), (length, grace));
+            assert_eq!(w.length(), length);
             w
         }
         Err(e) => {
             let _ = e.to_string();
-            match e {
-                WindowConfigError::ZeroLength => assert_eq!(length, 0),
-                WindowConfigError::GraceTooLong { needed, capacity } => {
-                    assert!(length > 0);
-                    assert_eq!(capacity, CAPACITY);
-                    assert!(needed > CAPACITY as u64);
-                }
-            }
+            assert_eq!(e, WindowConfigError::ZeroLength);
+            assert_eq!(length, 0);
             return;
         }
     };
+    let needed = grace.div_ceil(length).saturating_add(1);
+    assert_eq!(open_windows_needed(length, grace), needed);
+    match windows.check_grace(grace) {
+        Ok(()) => assert!(needed <= CAPACITY as u64),
+        Err(e) => {
+            let _ = e.to_string();
+            match e {
+                WindowConfigError::GraceTooLong {
+                    needed: said,
+                    capacity,
+                } => {
+                    assert_eq!(capacity, CAPACITY);
+                    assert_eq!(said, needed);
+                    assert!(needed > CAPACITY as u64);
+                }
+                WindowConfigError::ZeroLength => panic!("check_grace said ZeroLength"),
+            }
+            return;
+        }
+    }
+    let mut windows = windows;
     let base: Millis = match input.base {
         Base::Zero => 0,
         Base::Epoch => 1_700_000_000_000,
@@ -231,13 +259,14 @@ fuzz_target!(|input: Input| {
         closed: Counts::ZERO,
         last_closed: None,
         max_accepted: None,
+        max_offered: None,
     };
     let mut closed: Vec<Window<()>> = Vec::new();
 
     for op in input.ops {
         let mut finished = false;
-        // Whether the operation closes what is due (a late `add` returns before it does).
-        let mut closes_due = matches!(op, Op::Advance { .. });
+        // Whether the operation closes what is due (`add` moves the watermark first).
+        let closes_due = matches!(op, Op::Add { .. } | Op::Advance { .. });
         match op {
             Op::Add {
                 window,
@@ -249,7 +278,14 @@ fuzz_target!(|input: Input| {
                 let counts = Counts::new(u64::from(bytes), u64::from(packets));
                 model.sent.add(counts);
                 let start = window_start(ts, length);
-                let accepted = match windows.add(ts, counts, |w| closed.push(w)) {
+                // The caller's watermark by event time, moved before the record is offered.
+                let max = model.max_offered.map_or(ts, |m| m.max(ts));
+                model.max_offered = Some(max);
+                windows.advance_to(max.saturating_sub(grace), |w| closed.push(w));
+                for w in closed.drain(..) {
+                    model.on_closed(&w);
+                }
+                let accepted = match windows.try_add(ts, counts, |w| closed.push(w)) {
                     Ok(&mut ()) => {
                         let entry = model.pending.entry(start).or_insert((Counts::ZERO, 0));
                         entry.0.add(counts);
@@ -257,7 +293,7 @@ fuzz_target!(|input: Input| {
                         model.max_accepted = Some(model.max_accepted.map_or(ts, |m| m.max(ts)));
                         true
                     }
-                    Err(Late {
+                    Err(Rejected::Late {
                         window_start: late_start,
                     }) => {
                         assert_eq!(late_start, start, "Late names another window");
@@ -265,12 +301,19 @@ fuzz_target!(|input: Input| {
                         model.late_records += 1;
                         false
                     }
+                    Err(Rejected::NoRoom { window_start }) => panic!(
+                        "record at {ts} (window {window_start}) handed back although \
+                         {CAPACITY} windows are room enough for a grace of {grace} ms \
+                         (next to close {:?}, watermark {:?})",
+                        windows.next_to_close(),
+                        windows.watermark()
+                    ),
                 };
-                // Windows closed by this add come first; then the record's own window.
+                // Windows closed by offering the record come first; then the record's own
+                // window.
                 for w in closed.drain(..) {
                     model.on_closed(&w);
                 }
-                closes_due = accepted;
                 if accepted {
                     // Its window is open, not among the closed ones.
                     assert!(

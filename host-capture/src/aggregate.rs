@@ -43,7 +43,7 @@ impl Aggregator {
     pub fn add(&mut self, ts_ms: u64, pair: Pair, length: u32, emit: &mut impl FnMut(Record)) {
         let counts = Counts::new(u64::from(length), 1);
         if self.interval_ms == 0 {
-            emit(record(ts_ms, pair, counts));
+            emit(Record::new(ts_ms, pair, counts));
             return;
         }
         let start = window_start(ts_ms, self.interval_ms);
@@ -56,7 +56,7 @@ impl Aggregator {
             self.drain(start, emit);
             // An empty table always has room.
             if let Err(still) = self.table.try_add(full.pair, full.counts) {
-                emit(record(start, still.pair, still.counts));
+                emit(Record::new(start, still.pair, still.counts));
             }
         }
     }
@@ -71,19 +71,9 @@ impl Aggregator {
     fn drain(&mut self, start: u64, emit: &mut impl FnMut(Record)) {
         let overflow = self
             .table
-            .drain(|pair, counts| emit(record(start, pair, counts)));
+            .drain(|pair, counts| emit(Record::new(start, pair, counts)));
         // `try_add` never overflows into the counter; kept for the invariant's sake.
         debug_assert!(overflow.is_zero());
-    }
-}
-
-fn record(start_ms: u64, pair: Pair, counts: Counts) -> Record {
-    Record {
-        start_ms,
-        src: pair.src,
-        dst: pair.dst,
-        bytes: counts.bytes,
-        packets: counts.packets,
     }
 }
 

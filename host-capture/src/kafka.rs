@@ -263,7 +263,7 @@ impl KafkaSink {
 
     /// Tries to hand `record` to librdkafka; gives it back when the queue is full.
     fn produce(&mut self, record: Record) -> Result<(), Record> {
-        let counts = Counts::new(record.bytes, record.packets);
+        let counts = record.counts();
         let key = record.key();
         let packets = record.packets_header();
         let text;

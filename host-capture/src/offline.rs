@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use core_nostd::linktype;
-use core_nostd::savefile::{FileError, Reader, Record, Timestamp};
+use core_nostd::savefile::{Entry, FileError, Reader, Timestamp};
 
 /// How much is read before the file header is parsed: enough for the first records, which
 /// decide between the pcap variants.
@@ -121,7 +121,7 @@ impl Input {
             let window = &self.buf[self.start..self.end];
             match self.reader.next(window) {
                 Ok((record, used)) => {
-                    if let Record::Packet(p) = record {
+                    if let Entry::Packet(p) = record {
                         each(p.link_type, p.timestamp, p.data);
                         n += 1;
                     }

@@ -56,8 +56,8 @@ impl Overflow {
     /// Parks `record`: merged into its (interval, pair), or in a new entry if there is room,
     /// else dropped.
     pub fn park(&mut self, record: Record) -> Parked {
-        let key = (record.start_ms, Pair::new(record.src, record.dst));
-        let counts = Counts::new(record.bytes, record.packets);
+        let key = (record.start_ms, record.pair());
+        let counts = record.counts();
         if let Some(c) = self.entries.get_mut(&key) {
             c.add(counts);
             return Parked::Merged;
@@ -74,14 +74,14 @@ impl Overflow {
     pub fn first(&self) -> Option<Record> {
         self.entries
             .first_key_value()
-            .map(|(&(start_ms, pair), &counts)| record(start_ms, pair, counts))
+            .map(|(&(start_ms, pair), &counts)| Record::new(start_ms, pair, counts))
     }
 
     /// Takes the earliest entry out.
     pub fn pop_first(&mut self) -> Option<Record> {
         self.entries
             .pop_first()
-            .map(|((start_ms, pair), counts)| record(start_ms, pair, counts))
+            .map(|((start_ms, pair), counts)| Record::new(start_ms, pair, counts))
     }
 
     /// What is parked: one record per entry.
@@ -94,16 +94,6 @@ impl Overflow {
     /// What was dropped for want of room, since the start.
     pub fn dropped(&self) -> Totals {
         self.dropped
-    }
-}
-
-fn record(start_ms: u64, pair: Pair, counts: Counts) -> Record {
-    Record {
-        start_ms,
-        src: pair.src,
-        dst: pair.dst,
-        bytes: counts.bytes,
-        packets: counts.packets,
     }
 }
 

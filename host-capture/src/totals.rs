@@ -16,10 +16,7 @@ pub struct PairTotals {
 impl PairTotals {
     /// Adds a record's bytes and packets to its pair.
     pub fn add(&mut self, r: &Record) {
-        self.pairs
-            .entry(Pair::new(r.src, r.dst))
-            .or_default()
-            .add(Counts::new(r.bytes, r.packets));
+        self.pairs.entry(r.pair()).or_default().add(r.counts());
     }
 
     /// Writes `SRC DST BYTES PACKETS` per pair, sorted byte-wise by source text then

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::model::{LimitRow, RawRow};
+use crate::model::{Field, LimitRow, RawRow, RowId, Unread};
 use crate::time_text;
 
 /// Reads the rows of a limits file (unchecked: [`crate::model::Timeline::from_rows`] checks).
@@ -31,13 +31,17 @@ pub fn parse(text: &str) -> Result<Vec<RawRow>> {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let origin = format!("entry {}", i + 1);
             let field = |name: &str| e.get(name).filter(|v| !v.is_null());
-            let mut problems = Vec::new();
+            // A field that does not read as expected is reported with the row, so that a date
+            // that does not parse is named, not just "missing".
+            let mut unread = Vec::new();
             let name = match field("limit_name") {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(other) => {
-                    problems.push(format!("limit_name {other} is not a string"));
+                    unread.push(Unread::NotAString {
+                        field: Field::Name,
+                        found: other.to_string(),
+                    });
                     Some(other.to_string())
                 }
                 None => None,
@@ -50,24 +54,25 @@ pub fn parse(text: &str) -> Result<Vec<RawRow>> {
                 Some(Value::String(s)) => match time_text::parse(s) {
                     Ok(ms) => Some(ms),
                     Err(err) => {
-                        problems.push(format!("effective_date: {err:#}"));
+                        unread.push(Unread::BadDate {
+                            field: Field::EffectiveDate,
+                            why: format!("{err:#}"),
+                        });
                         None
                     }
                 },
                 Some(other) => {
-                    problems.push(format!("effective_date {other} is not a string"));
+                    unread.push(Unread::NotAString {
+                        field: Field::EffectiveDate,
+                        found: other.to_string(),
+                    });
                     None
                 }
                 None => None,
             };
-            // A date that does not parse is reported by name, not as "missing".
-            let origin = if problems.is_empty() {
-                origin
-            } else {
-                format!("{origin} ({})", problems.join(", "))
-            };
             RawRow {
-                origin,
+                origin: RowId::Entry(i + 1),
+                unread,
                 name,
                 value,
                 effective_ms,
@@ -113,7 +118,7 @@ mod tests {
         let now = t.in_force(time_text::now_ms()).unwrap();
         assert_eq!(now.min.as_ref().unwrap().value, 1024);
         assert_eq!(now.max.as_ref().unwrap().value, 1_073_741_824);
-        assert_eq!(now.min.unwrap().origin, "entry 3");
+        assert_eq!(now.min.unwrap().origin, RowId::Entry(3));
         assert_eq!(t.rows().len(), 4);
     }
 
@@ -123,8 +128,8 @@ mod tests {
             {"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T03:00:00+03:00"}]"#;
         // 2026-01-01T00:00:00Z, written both ways.
         const AT: i64 = 1_767_225_600_000;
-        let row = |origin: &str, name: &str, kind, value| LimitRow {
-            origin: origin.into(),
+        let row = |origin: usize, name: &str, kind, value| LimitRow {
+            origin: RowId::Entry(origin),
             name: name.into(),
             kind,
             value,
@@ -134,8 +139,8 @@ mod tests {
         assert_eq!(
             t.rows(),
             [
-                &row("entry 2", "min", LimitKind::Min, 5),
-                &row("entry 1", "max", LimitKind::Max, 300)
+                &row(2, "min", LimitKind::Min, 5),
+                &row(1, "max", LimitKind::Max, 300)
             ]
         );
         // Values as strings, instants in UTC, ordered by instant then limit.
@@ -150,8 +155,8 @@ mod tests {
         assert_eq!(
             again.rows(),
             [
-                &row("entry 1", "min", LimitKind::Min, 5),
-                &row("entry 2", "max", LimitKind::Max, 300)
+                &row(1, "min", LimitKind::Min, 5),
+                &row(2, "max", LimitKind::Max, 300)
             ]
         );
         // Written again, the text is the same.
@@ -163,7 +168,7 @@ mod tests {
         let t = Timeline::from_rows(&parse(SEED).unwrap()).unwrap();
         assert_eq!(write(&t.rows()), SEED);
         let odd = LimitRow {
-            origin: "x".into(),
+            origin: RowId::Id("x".into()),
             name: "Max\"imum".into(),
             kind: LimitKind::Max,
             value: 7,
@@ -191,11 +196,12 @@ mod tests {
         let e = Timeline::from_rows(&rows).unwrap_err();
         assert_eq!(e.0.len(), 1, "{e}");
         // The date's problem, by name, rather than a bare "missing".
+        let first = e.0[0].to_string();
         assert!(
-            e.0[0].starts_with(
+            first.starts_with(
                 "entry 1 (effective_date: \"Monday\" is not an RFC 3339 instant \
                  (e.g. 2026-11-26T18:00:00Z): "
-            ) && e.0[0].ends_with("): effective_date is missing"),
+            ) && first.ends_with("): effective_date is missing"),
             "{e}"
         );
         let e = parse(
@@ -203,7 +209,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            Timeline::from_rows(&e).unwrap_err().0,
+            Timeline::from_rows(&e)
+                .unwrap_err()
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             [
                 "entry 1 (limit_name 7 is not a string): unknown limit_name \"7\" \
               (expected min/minimum or max/maximum)"

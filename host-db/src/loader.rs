@@ -311,7 +311,7 @@ impl Limits {
 }
 
 fn check(rows: &[RawRow]) -> Result<Timeline> {
-    Timeline::from_rows(rows).map_err(|e| anyhow!(e))
+    Ok(Timeline::from_rows(rows)?)
 }
 
 fn load_file(path: &Path) -> Result<Timeline> {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use host_db::loader::redact;
-use host_db::model::{LimitKind, Timeline};
+use host_db::model::{LimitKind, RawRow, RowId, Timeline};
 use host_db::{json, schema, time_text};
 
 /// Command-line options.
@@ -96,7 +96,7 @@ fn timeline(args: &Args) -> Result<Timeline> {
         Some(path) => json::read(path)?,
         None => schema::load(&mut database(args)?)?,
     };
-    Timeline::from_rows(&rows).map_err(|e| anyhow::anyhow!(e))
+    Ok(Timeline::from_rows(&rows)?)
 }
 
 fn run(args: Args) -> Result<ExitCode> {
@@ -127,17 +127,18 @@ fn run(args: Args) -> Result<ExitCode> {
             let mut client = database(&args)?;
             let mut tx = client.transaction()?;
             let mut rows = schema::load(&mut tx)?;
-            rows.push(host_db::model::RawRow {
-                origin: "the new row".into(),
+            rows.push(RawRow {
+                origin: RowId::New,
+                unread: Vec::new(),
                 name: Some(name.as_str().into()),
                 value: Some(value.to_string()),
                 effective_ms: Some(at),
             });
-            let t = Timeline::from_rows(&rows).map_err(|e| anyhow::anyhow!(e))?;
+            let t = Timeline::from_rows(&rows)?;
             let problems: Vec<String> = t
                 .check()
                 .into_iter()
-                .filter(|p| p.min.origin == "the new row" || p.max.origin == "the new row")
+                .filter(|p| p.min.origin == RowId::New || p.max.origin == RowId::New)
                 .map(|p| p.to_string())
                 .collect();
             if !problems.is_empty() && !force {
@@ -191,7 +192,6 @@ fn run(args: Args) -> Result<ExitCode> {
         }
         Command::Import { file } => {
             let t = Timeline::from_rows(&json::read(file)?)
-                .map_err(|e| anyhow::anyhow!(e))
                 .with_context(|| format!("{}: nothing imported", file.display()))?;
             let n = schema::import(&mut database(&args)?, &t.rows())?;
             println!("imported {n} rows from {}", file.display());

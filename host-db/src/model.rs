@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::time_text::{self, Millis};
+use crate::time_text::{self, SignedMillis};
 
 /// Which limit a row sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,24 +38,186 @@ impl fmt::Display for LimitKind {
     }
 }
 
+/// How a source identifies a row: named in every message about it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RowId {
+    /// A database row by its `id` column: `id 7`.
+    Id(String),
+    /// A database row of a table without an `id` column, by its place in the load (from 1):
+    /// `row 3`.
+    Position(usize),
+    /// An entry of a JSON limits file, by its place in the array (from 1): `entry 3`.
+    Entry(usize),
+    /// The row `host-db set` is about to insert: `the new row`.
+    New,
+}
+
+impl fmt::Display for RowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowId::Id(id) => write!(f, "id {id}"),
+            RowId::Position(n) => write!(f, "row {n}"),
+            RowId::Entry(n) => write!(f, "entry {n}"),
+            RowId::New => f.write_str("the new row"),
+        }
+    }
+}
+
+/// As its text (`id 7`): the `row` of an alert's limit.
+impl serde::Serialize for RowId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A field of a limits row, by its column name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `limit_name`.
+    Name,
+    /// `limit_value`.
+    Value,
+    /// `effective_date`.
+    EffectiveDate,
+}
+
+impl Field {
+    /// The column name: `limit_name`, `limit_value` or `effective_date`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "limit_name",
+            Field::Value => "limit_value",
+            Field::EffectiveDate => "effective_date",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A field that a source holds in a form it could not read as expected (a JSON file): kept
+/// with the row, and shown with its name, so that the field's own error says why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// Expected a string, found another JSON value: `limit_name 7 is not a string`.
+    NotAString {
+        /// The field.
+        field: Field,
+        /// The value found, as JSON.
+        found: String,
+    },
+    /// Expected an RFC 3339 instant, found text that is not one: `effective_date: <why>`.
+    BadDate {
+        /// The field.
+        field: Field,
+        /// Why it is not one (the parser's message, with its causes).
+        why: String,
+    },
+}
+
+impl fmt::Display for Unread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unread::NotAString { field, found } => write!(f, "{field} {found} is not a string"),
+            Unread::BadDate { field, why } => write!(f, "{field}: {why}"),
+        }
+    }
+}
+
+/// What is wrong with a field of a row: what was expected, and what was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldProblem {
+    /// Expected a value, found none (or null).
+    Missing,
+    /// Expected `min`/`minimum` or `max`/`maximum` (any case), found another name.
+    UnknownName {
+        /// The name found.
+        found: String,
+    },
+    /// Expected a whole number of bytes ≥ 0, found a negative one.
+    Negative {
+        /// The number found.
+        found: i128,
+    },
+    /// Expected at most 2^64 − 1 bytes, found more.
+    TooLarge {
+        /// The number found.
+        found: i128,
+    },
+    /// Expected a whole number of bytes, found text that is not one.
+    NotWhole {
+        /// The text found.
+        found: String,
+    },
+}
+
+/// Why a row is not a limit: the row, the field, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// The row.
+    pub row: RowId,
+    /// What its source could not read as expected ([`RawRow::unread`]).
+    pub unread: Vec<Unread>,
+    /// The field.
+    pub field: Field,
+    /// What is wrong with it.
+    pub problem: FieldProblem,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.row)?;
+        if let Some((first, rest)) = self.unread.split_first() {
+            write!(f, " ({first}")?;
+            for u in rest {
+                write!(f, ", {u}")?;
+            }
+            f.write_str(")")?;
+        }
+        let field = self.field;
+        match &self.problem {
+            FieldProblem::Missing => write!(f, ": {field} is missing"),
+            FieldProblem::UnknownName { found } => write!(
+                f,
+                ": unknown {field} {found:?} (expected min/minimum or max/maximum)"
+            ),
+            FieldProblem::Negative { found } => write!(f, ": {field} {found} is negative"),
+            FieldProblem::TooLarge { found } => {
+                write!(f, ": {field} {found} does not fit 64 bits")
+            }
+            FieldProblem::NotWhole { found } => {
+                write!(f, ": {field} {found:?} is not a whole number of bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RowError {}
+
 /// A row as a source holds it, before it is checked: every field may be missing or wrong.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRow {
-    /// How the source identifies the row (`id 7`, `entry 3`): used in every message about it.
-    pub origin: String,
+    /// How the source identifies the row: used in every message about it.
+    pub origin: RowId,
+    /// Fields the source could not read as expected (a JSON file's): named with the row in
+    /// every message about it.
+    pub unread: Vec<Unread>,
     /// `limit_name`.
     pub name: Option<String>,
     /// `limit_value` as text (so any integer type, or a numeric string, can be read).
     pub value: Option<String>,
     /// `effective_date` in ms since the epoch.
-    pub effective_ms: Option<Millis>,
+    pub effective_ms: Option<SignedMillis>,
 }
 
 /// A checked row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitRow {
     /// How the source identifies the row.
-    pub origin: String,
+    pub origin: RowId,
     /// The name as stored (`Minimum`, `max`, …).
     pub name: String,
     /// The limit it sets.
@@ -63,7 +225,7 @@ pub struct LimitRow {
     /// Bytes per window.
     pub value: u64,
     /// From when it is in force, ms since the epoch.
-    pub effective_ms: Millis,
+    pub effective_ms: SignedMillis,
 }
 
 impl fmt::Display for LimitRow {
@@ -81,35 +243,50 @@ impl fmt::Display for LimitRow {
 
 impl RawRow {
     /// Checks the row: a known name, a whole value ≥ 0 that fits 64 bits, a date.
-    pub fn check(&self) -> Result<LimitRow, String> {
-        let origin = &self.origin;
+    pub fn check(&self) -> Result<LimitRow, RowError> {
+        let error = |field, problem| RowError {
+            row: self.origin.clone(),
+            unread: self.unread.clone(),
+            field,
+            problem,
+        };
         let name = self
             .name
             .as_deref()
-            .ok_or_else(|| format!("{origin}: limit_name is missing"))?;
+            .ok_or_else(|| error(Field::Name, FieldProblem::Missing))?;
         let kind = LimitKind::parse(name).ok_or_else(|| {
-            format!("{origin}: unknown limit_name {name:?} (expected min/minimum or max/maximum)")
+            error(
+                Field::Name,
+                FieldProblem::UnknownName {
+                    found: name.to_string(),
+                },
+            )
         })?;
         let text = self
             .value
             .as_deref()
-            .ok_or_else(|| format!("{origin}: limit_value is missing"))?
+            .ok_or_else(|| error(Field::Value, FieldProblem::Missing))?
             .trim();
         let value = match text.parse::<i128>() {
-            Ok(v) if v < 0 => return Err(format!("{origin}: limit_value {v} is negative")),
+            Ok(v) if v < 0 => {
+                return Err(error(Field::Value, FieldProblem::Negative { found: v }));
+            }
             Ok(v) => u64::try_from(v)
-                .map_err(|_| format!("{origin}: limit_value {v} does not fit 64 bits"))?,
+                .map_err(|_| error(Field::Value, FieldProblem::TooLarge { found: v }))?,
             Err(_) => {
-                return Err(format!(
-                    "{origin}: limit_value {text:?} is not a whole number of bytes"
+                return Err(error(
+                    Field::Value,
+                    FieldProblem::NotWhole {
+                        found: text.to_string(),
+                    },
                 ));
             }
         };
         let effective_ms = self
             .effective_ms
-            .ok_or_else(|| format!("{origin}: effective_date is missing"))?;
+            .ok_or_else(|| error(Field::EffectiveDate, FieldProblem::Missing))?;
         Ok(LimitRow {
-            origin: origin.clone(),
+            origin: self.origin.clone(),
             name: name.to_string(),
             kind,
             value,
@@ -120,11 +297,18 @@ impl RawRow {
 
 /// Why a set of rows was not accepted as a timeline: every bad row, each named.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BadRows(pub Vec<String>);
+pub struct BadRows(pub Vec<RowError>);
 
 impl fmt::Display for BadRows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bad row(s): {}", self.0.len(), self.0.join("; "))
+        write!(f, "{} bad row(s): ", self.0.len())?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
     }
 }
 
@@ -134,7 +318,7 @@ impl std::error::Error for BadRows {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidLimits {
     /// The first instant they are in force together.
-    pub from_ms: Millis,
+    pub from_ms: SignedMillis,
     /// The minimum's row.
     pub min: LimitRow,
     /// The maximum's row.
@@ -207,7 +391,7 @@ impl Timeline {
         self.min.is_empty() && self.max.is_empty()
     }
 
-    fn latest(rows: &[LimitRow], at: Millis) -> Option<&LimitRow> {
+    fn latest(rows: &[LimitRow], at: SignedMillis) -> Option<&LimitRow> {
         let n = rows.partition_point(|r| r.effective_ms <= at);
         n.checked_sub(1).and_then(|i| rows.get(i))
     }
@@ -215,7 +399,7 @@ impl Timeline {
     /// The limits in force at `at`: per limit, the row with the greatest effective instant at
     /// or before `at` (a row dated later is not yet in force). Invalid when the minimum is
     /// above the maximum.
-    pub fn in_force(&self, at: Millis) -> Result<InForce, Box<InvalidLimits>> {
+    pub fn in_force(&self, at: SignedMillis) -> Result<InForce, Box<InvalidLimits>> {
         let min = Self::latest(&self.min, at);
         let max = Self::latest(&self.max, at);
         if let (Some(lo), Some(hi)) = (min, max)
@@ -236,7 +420,7 @@ impl Timeline {
     /// Every stretch of time in which the limits are invalid, in order (each reported once, at
     /// the instant it starts).
     pub fn check(&self) -> Vec<InvalidLimits> {
-        let mut instants: Vec<Millis> = self
+        let mut instants: Vec<SignedMillis> = self
             .min
             .iter()
             .chain(&self.max)
@@ -262,13 +446,18 @@ impl Timeline {
 mod tests {
     use super::*;
 
-    fn raw(origin: &str, name: &str, value: &str, at: Millis) -> RawRow {
+    fn raw(origin: RowId, name: &str, value: &str, at: SignedMillis) -> RawRow {
         RawRow {
-            origin: origin.into(),
+            origin,
+            unread: Vec::new(),
             name: Some(name.into()),
             value: Some(value.into()),
             effective_ms: Some(at),
         }
+    }
+
+    fn id(id: &str) -> RowId {
+        RowId::Id(id.into())
     }
 
     #[test]
@@ -287,10 +476,10 @@ mod tests {
     #[test]
     fn newest_row_in_force_and_future_rows_wait() {
         let t = Timeline::from_rows(&[
-            raw("id 1", "min", "100", 1_000),
-            raw("id 2", "max", "1073741824", 1_000),
-            raw("id 3", "max", "300", 5_000),
-            raw("id 4", "min", "10", 9_000),
+            raw(id("1"), "min", "100", 1_000),
+            raw(id("2"), "max", "1073741824", 1_000),
+            raw(id("3"), "max", "300", 5_000),
+            raw(id("4"), "min", "10", 9_000),
         ])
         .unwrap();
         assert_eq!(t.in_force(999).unwrap(), InForce::default());
@@ -308,17 +497,18 @@ mod tests {
     #[test]
     fn equal_instants_keep_the_later_row() {
         let t =
-            Timeline::from_rows(&[raw("a", "max", "5", 1), raw("b", "Maximum", "7", 1)]).unwrap();
-        assert_eq!(t.in_force(1).unwrap().max.unwrap().origin, "b");
+            Timeline::from_rows(&[raw(id("a"), "max", "5", 1), raw(id("b"), "Maximum", "7", 1)])
+                .unwrap();
+        assert_eq!(t.in_force(1).unwrap().max.unwrap().origin, id("b"));
     }
 
     #[test]
     fn min_above_max_names_both_rows() {
         let t = Timeline::from_rows(&[
-            raw("id 1", "min", "100", 0),
-            raw("id 2", "max", "1000", 0),
-            raw("id 3", "min", "500", 10),
-            raw("id 4", "max", "100", 20),
+            raw(id("1"), "min", "100", 0),
+            raw(id("2"), "max", "1000", 0),
+            raw(id("3"), "min", "500", 10),
+            raw(id("4"), "max", "100", 20),
         ])
         .unwrap();
         let before = t.in_force(15).unwrap();
@@ -328,8 +518,8 @@ mod tests {
         );
         let e = t.in_force(20).unwrap_err();
         assert_eq!(
-            (e.min.origin.as_str(), e.max.origin.as_str(), e.from_ms),
-            ("id 3", "id 4", 20)
+            (&e.min.origin, &e.max.origin, e.from_ms),
+            (&id("3"), &id("4"), 20)
         );
         assert_eq!(
             e.to_string(),
@@ -344,19 +534,19 @@ mod tests {
 
     #[test]
     fn bad_rows_are_each_named() {
-        let mut missing = raw("entry 4", "min", "1", 0);
+        let mut missing = raw(RowId::Entry(4), "min", "1", 0);
         missing.effective_ms = None;
         let e = Timeline::from_rows(&[
-            raw("entry 1", "avg", "1", 0),
-            raw("entry 2", "min", "-5", 0),
-            raw("entry 3", "max", "12.5", 0),
+            raw(RowId::Entry(1), "avg", "1", 0),
+            raw(RowId::Entry(2), "min", "-5", 0),
+            raw(RowId::Entry(3), "max", "12.5", 0),
             missing,
-            raw("entry 5", "max", "99999999999999999999999", 0),
-            raw("entry 6", "max", "7", 0),
+            raw(RowId::Entry(5), "max", "99999999999999999999999", 0),
+            raw(RowId::Entry(6), "max", "7", 0),
         ])
         .unwrap_err();
         assert_eq!(
-            e.0,
+            e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
             [
                 "entry 1: unknown limit_name \"avg\" (expected min/minimum or max/maximum)",
                 "entry 2: limit_value -5 is negative",
@@ -366,11 +556,85 @@ mod tests {
             ]
         );
         assert!(e.to_string().starts_with("5 bad row(s): entry 1: "), "{e}");
+        // Each names its row and field, and says what was found.
+        assert_eq!(
+            e.0.iter()
+                .map(|r| (&r.row, r.field, &r.problem))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    &RowId::Entry(1),
+                    Field::Name,
+                    &FieldProblem::UnknownName {
+                        found: "avg".into()
+                    }
+                ),
+                (
+                    &RowId::Entry(2),
+                    Field::Value,
+                    &FieldProblem::Negative { found: -5 }
+                ),
+                (
+                    &RowId::Entry(3),
+                    Field::Value,
+                    &FieldProblem::NotWhole {
+                        found: "12.5".into()
+                    }
+                ),
+                (
+                    &RowId::Entry(4),
+                    Field::EffectiveDate,
+                    &FieldProblem::Missing
+                ),
+                (
+                    &RowId::Entry(5),
+                    Field::Value,
+                    &FieldProblem::TooLarge {
+                        found: 99_999_999_999_999_999_999_999
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_are_named_as_their_source_names_them() {
+        assert_eq!(id("7").to_string(), "id 7");
+        assert_eq!(RowId::Position(3).to_string(), "row 3");
+        assert_eq!(RowId::Entry(2).to_string(), "entry 2");
+        assert_eq!(RowId::New.to_string(), "the new row");
+        assert_eq!(
+            serde_json::to_value(RowId::New).unwrap(),
+            serde_json::json!("the new row")
+        );
+        let mut row = raw(RowId::New, "min", "1", 0);
+        row.name = None;
+        row.value = None;
+        assert_eq!(
+            row.check().unwrap_err().to_string(),
+            "the new row: limit_name is missing"
+        );
+        row.name = Some("max".into());
+        row.unread = vec![
+            Unread::NotAString {
+                field: Field::Value,
+                found: "[]".into(),
+            },
+            Unread::BadDate {
+                field: Field::EffectiveDate,
+                why: "no".into(),
+            },
+        ];
+        assert_eq!(
+            row.check().unwrap_err().to_string(),
+            "the new row (limit_value [] is not a string, effective_date: no): \
+             limit_value is missing"
+        );
     }
 
     #[test]
     fn either_limit_may_be_absent() {
-        let t = Timeline::from_rows(&[raw("x", "max", "10", 0)]).unwrap();
+        let t = Timeline::from_rows(&[raw(id("x"), "max", "10", 0)]).unwrap();
         let f = t.in_force(5).unwrap();
         assert_eq!((f.min, f.max.map(|r| r.value)), (None, Some(10)));
     }

@@ -11,8 +11,8 @@ use native_tls::TlsConnector;
 use postgres::{Client, Config, Transaction};
 use postgres_native_tls::MakeTlsConnector;
 
-use crate::model::{LimitKind, RawRow};
-use crate::time_text::Millis;
+use crate::model::{LimitKind, RawRow, RowId};
+use crate::time_text::SignedMillis;
 
 /// The table, schema-qualified.
 pub const TABLE: &str = "traffic_limits.limits_per_hour";
@@ -268,7 +268,8 @@ pub fn load(client: &mut impl postgres::GenericClient) -> Result<Vec<RawRow>> {
         .map(|(i, r)| {
             let id: Option<String> = r.get(0);
             RawRow {
-                origin: id.map_or_else(|| format!("row {}", i + 1), |id| format!("id {id}")),
+                origin: id.map_or(RowId::Position(i + 1), RowId::Id),
+                unread: Vec::new(),
                 name: r.get(1),
                 value: r.get(2),
                 effective_ms: r.get::<_, Option<i64>>(3),
@@ -282,7 +283,7 @@ pub fn insert(
     client: &mut impl postgres::GenericClient,
     kind: LimitKind,
     value: u64,
-    effective_ms: Millis,
+    effective_ms: SignedMillis,
 ) -> Result<String> {
     let value = i64::try_from(value).context("the value does not fit PostgreSQL's bigint")?;
     let row = client

@@ -4,16 +4,22 @@ use anyhow::{Context, Result, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Milliseconds since the Unix epoch.
-pub type Millis = i64;
+/// Milliseconds since the Unix epoch, signed: an instant on the limits' timeline.
+///
+/// Not the core's `core_nostd::Millis` (`u64`), the event time of traffic, which is never
+/// before 1970 (the wire formats refuse such records). A limits row's `effective_date` may be:
+/// PostgreSQL's `timestamptz` and RFC 3339 both allow it, the loader reads it as a negative
+/// number of ms, and the row is in force from then on like any other. So the timeline, and
+/// every instant compared with it (`now`, `--at`, a window's end), is `i64`.
+pub type SignedMillis = i64;
 
 /// Now, in ms since the epoch.
-pub fn now_ms() -> Millis {
+pub fn now_ms() -> SignedMillis {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Parses RFC 3339 (`2026-11-26T18:00:00Z`, `2026-11-26T21:00:00+03:00`) or `now`.
-pub fn parse(text: &str) -> Result<Millis> {
+pub fn parse(text: &str) -> Result<SignedMillis> {
     if text.trim().eq_ignore_ascii_case("now") {
         return Ok(now_ms());
     }
@@ -28,7 +34,7 @@ pub fn parse(text: &str) -> Result<Millis> {
 }
 
 /// RFC 3339 in UTC with millisecond precision when it is not a whole second.
-pub fn format(ms: Millis) -> String {
+pub fn format(ms: SignedMillis) -> String {
     let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return format!("@{ms}ms");
     };
@@ -62,6 +68,13 @@ mod tests {
                 format!("{bad:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z)")
             );
         }
+    }
+
+    #[test]
+    fn instants_before_1970_are_negative() {
+        assert_eq!(parse("1969-12-31T23:59:59Z").unwrap(), -1_000);
+        assert_eq!(format(-1_000), "1969-12-31T23:59:59Z");
+        assert_eq!(format(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

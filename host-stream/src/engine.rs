@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use core_nostd::Filter;
-use core_nostd::pairs::{Counts, Pair};
+use core_nostd::pairs::Counts;
 use core_nostd::topk::{Talker, TopTalkers};
 use core_nostd::windows::{Millis, Rejected, Window, Windows};
 use core_nostd::wire::Record;
@@ -137,8 +137,12 @@ fn on_close<'a>(
 impl Engine {
     /// Windows of `window` ms, records late after `grace` ms, counting what passes `filter`.
     pub fn new(window: Millis, grace: Millis, filter: Filter, mode: Mode) -> Result<Engine> {
-        let windows = Windows::driven_by_caller(window).map_err(|e| anyhow!("--window: {e}"))?;
-        if grace.div_ceil(window) + 2 > OPEN_WINDOWS as u64 {
+        let windows = Windows::new(window).map_err(|e| anyhow!("--window: {e}"))?;
+        // The watermark trails the slowest source by `grace`, which keeps
+        // `windows::open_windows_needed` windows open (ceil(grace / window) + 1: from the
+        // watermark's to the slowest source's): with room for that many, the slowest source's
+        // records are always taken, so a source held for room is always resumed in the end.
+        if windows.check_grace(grace).is_err() {
             return Err(anyhow!(
                 "--grace: a grace period of {grace} ms keeps more than {OPEN_WINDOWS} windows of {window} ms open"
             ));
@@ -215,18 +219,14 @@ impl Engine {
         let passes = self.filter.matches(r.src, r.dst);
         // A record outside the filter still shows that time passed: it opens its window
         // (which may then be a quiet one) with nothing in it.
-        let counts = if passes {
-            Counts::new(r.bytes, r.packets)
-        } else {
-            Counts::ZERO
-        };
+        let counts = if passes { r.counts() } else { Counts::ZERO };
         match self
             .windows
             .try_add(r.start_ms, counts, on_close(&mut self.unsettled, out))
         {
             Ok(state) => {
                 if passes {
-                    state.talkers.add(Pair::new(r.src, r.dst), r.bytes);
+                    state.talkers.add(r.pair(), r.bytes);
                 } else {
                     self.stats.filtered_out += 1;
                 }

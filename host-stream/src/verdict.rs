@@ -66,11 +66,11 @@ pub fn judge(bytes: u64, limits: &Result<InForce, Box<InvalidLimits>>) -> Verdic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use host_db::model::{LimitKind, LimitRow};
+    use host_db::model::{LimitKind, LimitRow, RowId};
 
     fn row(kind: LimitKind, value: u64) -> LimitRow {
         LimitRow {
-            origin: "id 1".into(),
+            origin: RowId::Id("1".into()),
             name: kind.as_str().into(),
             kind,
             value,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use host_db::loader::{Limits, LoadCounts, Options, Source, Status, redact};
-use host_db::model::Timeline;
-use host_db::time_text::{self, Millis};
+use host_db::model::{RowId, Timeline};
+use host_db::time_text::{self, SignedMillis};
 use postgres::error::SqlState;
 
 use crate::support::*;
@@ -19,7 +19,7 @@ const PLAIN_DDL: &str = "CREATE SCHEMA traffic_limits;
         effective_date timestamp)";
 
 /// The minimum's and maximum's values at `at`.
-fn values_at(timeline: &Timeline, at: Millis) -> (Option<u64>, Option<u64>) {
+fn values_at(timeline: &Timeline, at: SignedMillis) -> (Option<u64>, Option<u64>) {
     let f = timeline.in_force(at).expect("valid limits");
     (f.min.map(|r| r.value), f.max.map(|r| r.value))
 }
@@ -281,8 +281,8 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     });
     assert!(invalid.is_some(), "the loader did not see the invalid rows");
     let e = limits.timeline().in_force(time_text::now_ms()).unwrap_err();
-    assert_eq!((e.min.origin.as_str(), e.min.value), ("id 3", 500));
-    assert_eq!((e.max.origin.as_str(), e.max.value), ("id 4", 100));
+    assert_eq!((&e.min.origin, e.min.value), (&RowId::Id("3".into()), 500));
+    assert_eq!((&e.max.origin, e.max.value), (&RowId::Id("4".into()), 100));
     // Both rows came in one statement: one instant, from which the limits are invalid.
     assert_eq!(e.from_ms, e.min.effective_ms);
     assert_eq!(e.from_ms, e.max.effective_ms);
@@ -294,8 +294,8 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
             earlier.max.map(|r| (r.origin, r.value))
         ),
         (
-            Some(("id 1".to_string(), 1024)),
-            Some(("id 2".to_string(), 1_073_741_824))
+            Some((RowId::Id("1".into()), 1024)),
+            Some((RowId::Id("2".into()), 1_073_741_824))
         )
     );
     let check = host_db(&db.url, &["check"]);
