@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser};
 use core_nostd::units;
+use host_common::clock::millis;
+
+use crate::kafka::Format;
+use crate::{kafka, live, offline, pipeline, sink, source};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -97,15 +101,6 @@ pub struct Args {
     pub user: Option<String>,
 }
 
-/// How a record's Kafka value is written (`docs/wire-format.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// The decimal byte count; packets in the `packets` header.
-    Text,
-    /// A JSON object with src, dst, bytes, packets, start_ms, end_ms.
-    Json,
-}
-
 impl Args {
     /// Checks what clap cannot: combinations and values that only make sense together.
     pub fn validate(&self) -> Result<()> {
@@ -122,6 +117,50 @@ impl Args {
             bail!("--kafka-option and --format need --brokers");
         }
         Ok(())
+    }
+
+    /// The source asked for.
+    pub fn source(&self) -> Result<source::Options> {
+        Ok(match (&self.interface, &self.read) {
+            (Some(interface), _) => source::Options::Live(live::Options {
+                interface: interface.clone(),
+                snaplen: self.snaplen,
+                promisc: self.promisc,
+                buffer_size: self.buffer_size,
+                immediate: self.immediate,
+                filter: self.filter.clone(),
+            }),
+            (None, Some(path)) => source::Options::File(offline::Options {
+                path: path.clone(),
+                filter: self.filter.clone(),
+            }),
+            (None, None) => bail!("give --interface or --read"),
+        })
+    }
+
+    /// The sinks asked for.
+    pub fn sinks(&self) -> sink::Options {
+        sink::Options {
+            kafka: self.brokers.as_ref().map(|brokers| kafka::Options {
+                brokers: brokers.clone(),
+                topic: self.topic.clone(),
+                settings: self.kafka_options.clone(),
+                format: self.format,
+                interval_ms: millis(self.flush_interval),
+                max_parked: self.max_buffered_records,
+            }),
+            lines: self.output.is_some(),
+            totals: self.totals,
+        }
+    }
+
+    /// How the pipeline runs.
+    pub fn pipeline(&self) -> pipeline::Options {
+        pipeline::Options {
+            interval_ms: millis(self.flush_interval),
+            stats_interval: self.stats_interval,
+            flush_timeout: self.flush_timeout,
+        }
     }
 }
 

@@ -8,22 +8,50 @@
 //! accounted for exactly once: delivered (acknowledged by the broker), or undelivered (failed,
 //! dropped, or still queued when the flush timeout ran out).
 
+use std::fmt;
 use std::net::ToSocketAddrs;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
 use core_nostd::Counts;
 use core_nostd::wire::{PACKETS_HEADER, Record};
 use host_common::ratelimit::{OncePerChange, RateLimit};
+use host_common::summary::Summary;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
 
-use crate::cli::Format;
 use crate::overflow::{Overflow, Parked};
+
+/// How a record's Kafka value is written (`docs/wire-format.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The decimal byte count; packets in the `packets` header.
+    Text,
+    /// A JSON object with src, dst, bytes, packets, start_ms, end_ms.
+    Json,
+}
+
+/// Where and how records are sent.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bootstrap servers (host:port,…).
+    pub brokers: String,
+    /// The records' topic.
+    pub topic: String,
+    /// librdkafka settings, on top of the project's.
+    pub settings: Vec<(String, String)>,
+    /// The value format.
+    pub format: Format,
+    /// The flush interval, ms (a JSON value's `end_ms` is its start plus this).
+    pub interval_ms: u64,
+    /// Records kept in memory while the broker is away, beyond librdkafka's own queue.
+    pub max_parked: usize,
+}
 
 /// Records, bytes and packets.
 #[derive(Debug, Default)]
@@ -178,17 +206,39 @@ pub struct Delivery {
     pub undelivered: Totals,
 }
 
+impl Delivery {
+    /// `delivered_records=… delivered_bytes=… … undelivered_packets=…`
+    pub fn summary(&self) -> Summary {
+        let (d, u) = (self.delivered, self.undelivered);
+        Summary::new()
+            .field("delivered_records", d.records)
+            .field("delivered_bytes", d.bytes)
+            .field("delivered_packets", d.packets)
+            .field("undelivered_records", u.records)
+            .field("undelivered_bytes", u.bytes)
+            .field("undelivered_packets", u.packets)
+    }
+}
+
+impl fmt::Display for Delivery {
+    /// The summary line's suffix: ` delivered_records=… … undelivered_packets=…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {}", self.summary())
+    }
+}
+
 impl KafkaSink {
     /// Connects (lazily: an unreachable broker is not an error, a name that does not resolve
-    /// is) with the project's producer settings, then the operator's `options` on top.
-    pub fn new(
-        brokers: &str,
-        topic: &str,
-        options: &[(String, String)],
-        format: Format,
-        interval_ms: u64,
-        max_parked: usize,
-    ) -> Result<KafkaSink> {
+    /// is) with the project's producer settings, then the operator's on top.
+    pub fn new(options: &Options) -> Result<KafkaSink> {
+        let Options {
+            brokers,
+            topic,
+            settings,
+            format,
+            interval_ms,
+            max_parked,
+        } = options;
         for server in brokers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let with_port = if server
                 .rsplit_once(':')
@@ -206,15 +256,15 @@ impl KafkaSink {
             bail!("--topic: empty topic name");
         }
         let producer: BaseProducer<Reports> =
-            host_common::kafka::records_producer(brokers, options)
+            host_common::kafka::records_producer(brokers, settings)
                 .create_with_context(Reports::default())
                 .context("--kafka-option: librdkafka rejected the producer settings")?;
         Ok(KafkaSink {
             producer,
-            topic: topic.to_string(),
-            format,
-            interval_ms,
-            parked: Overflow::new(max_parked),
+            topic: topic.clone(),
+            format: *format,
+            interval_ms: *interval_ms,
+            parked: Overflow::new(*max_parked),
             accepted: Tally::default(),
             refused: Tally::default(),
             drop_log: RateLimit::new(1, Duration::from_secs(10)),
@@ -250,15 +300,13 @@ impl KafkaSink {
     }
 
     /// A one-line account for the periodic log.
-    pub fn progress(&self) -> String {
+    pub fn progress(&self) -> Summary {
         let d = self.producer.context().delivered.get();
-        format!(
-            "delivered_records={} delivered_bytes={} queued={} parked={}",
-            d.records,
-            d.bytes,
-            self.producer.in_flight_count(),
-            self.parked.len()
-        )
+        Summary::new()
+            .field("delivered_records", d.records)
+            .field("delivered_bytes", d.bytes)
+            .field("queued", self.producer.in_flight_count())
+            .field("parked", self.parked.len())
     }
 
     /// Tries to hand `record` to librdkafka; gives it back when the queue is full.

@@ -11,11 +11,29 @@ use core_nostd::savefile::Timestamp;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use pcap::{Active, Capture};
 
-use crate::cli::Args;
+use crate::linktype::Unsupported;
+
+/// How to open a live capture.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The interface (`any` for all of them).
+    pub interface: String,
+    /// Bytes captured per frame.
+    pub snaplen: i32,
+    /// Promiscuous mode.
+    pub promisc: bool,
+    /// Kernel capture buffer size in bytes.
+    pub buffer_size: i32,
+    /// Frames as they arrive rather than in batches.
+    pub immediate: bool,
+    /// A BPF filter (tcpdump syntax), run in the kernel.
+    pub filter: Option<String>,
+}
 
 /// An open live capture.
 pub struct Live {
     capture: Capture<Active>,
+    interface: String,
     link_type: u32,
 }
 
@@ -24,38 +42,41 @@ pub struct Live {
 const BATCH: usize = 4096;
 
 impl Live {
-    /// Opens `args.interface` with the capture options of `args`.
-    pub fn open(interface: &str, args: &Args) -> Result<Live> {
-        let inactive = Capture::from_device(interface)
+    /// Opens the interface of `options`.
+    pub fn open(options: &Options) -> Result<Live> {
+        let interface = &options.interface;
+        let inactive = Capture::from_device(interface.as_str())
             .with_context(|| format!("--interface {interface}"))?
-            .snaplen(args.snaplen)
-            .promisc(args.promisc)
-            .buffer_size(args.buffer_size)
-            .immediate_mode(args.immediate)
+            .snaplen(options.snaplen)
+            .promisc(options.promisc)
+            .buffer_size(options.buffer_size)
+            .immediate_mode(options.immediate)
             .timeout(100);
         let mut capture = inactive
             .open()
             .with_context(|| format!("--interface {interface}: cannot start the capture"))?;
-        if let Some(filter) = &args.filter {
+        if let Some(filter) = &options.filter {
             capture
                 .filter(filter, true)
                 .with_context(|| format!("--filter {filter:?}"))?;
         }
         let link_type = u32::try_from(capture.get_datalink().0).unwrap_or(u32::MAX);
         if !linktype::is_supported(link_type) {
-            bail!(
-                "--interface {interface}: unsupported link type {link_type} ({}); supported: {:?}",
-                capture
-                    .get_datalink()
-                    .get_name()
-                    .unwrap_or_else(|_| "unknown".into()),
-                linktype::SUPPORTED
-            );
+            let name = capture.get_datalink().get_name();
+            let unsupported = Unsupported {
+                link_type,
+                name: Some(name.unwrap_or_else(|_| "unknown".into())),
+            };
+            bail!("--interface {interface}: {unsupported}");
         }
         let capture = capture
             .setnonblock()
             .context("cannot make the capture non-blocking")?;
-        Ok(Live { capture, link_type })
+        Ok(Live {
+            capture,
+            interface: interface.clone(),
+            link_type,
+        })
     }
 
     /// Waits up to `wait` for frames, then hands each one to `each` (at most a batch).
@@ -95,6 +116,11 @@ impl Live {
             }
         }
         Ok(n)
+    }
+
+    /// The interface captured on.
+    pub fn interface(&self) -> &str {
+        &self.interface
     }
 
     /// The link type libpcap reports.

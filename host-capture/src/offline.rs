@@ -1,13 +1,26 @@
 //! Capture files (pcap, pcapng; a path or stdin) read through the core's push parser, so a
-//! file of any size streams through one buffer.
+//! file of any size streams through one buffer; `--filter` runs here, on each frame, before
+//! the frame is handed over.
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use core_nostd::linktype;
 use core_nostd::savefile::{Entry, FileError, Reader, Timestamp};
+
+use crate::bpf::FileFilter;
+use crate::linktype::Unsupported;
+
+/// How to read a capture file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The file (`-` for stdin).
+    pub path: PathBuf,
+    /// A BPF filter (tcpdump syntax), compiled for each link type the file holds.
+    pub filter: Option<String>,
+}
 
 /// How much is read before the file header is parsed: enough for the first records, which
 /// decide between the pcap variants.
@@ -18,6 +31,8 @@ const PCAP_HEADER: usize = 24;
 
 /// An open capture file.
 pub struct Input {
+    path: PathBuf,
+    filter: Option<FileFilter>,
     reader: Reader,
     source: Box<dyn Read>,
     buf: Vec<u8>,
@@ -28,9 +43,19 @@ pub struct Input {
     offset: u64,
 }
 
-/// Opens `path` (`-` = stdin) and reads its file header. An unsupported link type is an error
-/// here, naming the number.
-pub fn open(path: &Path) -> Result<Input> {
+/// Opens the file of `options` (errors name it as `--read PATH`), reads its file header and
+/// compiles the filter for its first link type. An unsupported link type is an error here,
+/// naming the number.
+pub fn open(options: &Options) -> Result<Input> {
+    let path = &options.path;
+    let mut input = read_header(path).with_context(|| format!("--read {}", path.display()))?;
+    if let Some(text) = &options.filter {
+        input.filter = Some(FileFilter::new(text, input.reader.link_type())?);
+    }
+    Ok(input)
+}
+
+fn read_header(path: &Path) -> Result<Input> {
     let stdin = path.as_os_str() == "-";
     let mut source: Box<dyn Read> = if stdin {
         Box::new(io::stdin().lock())
@@ -51,12 +76,11 @@ pub fn open(path: &Path) -> Result<Input> {
     if let Some(lt) = reader.link_type()
         && !linktype::is_supported(lt)
     {
-        bail!(
-            "unsupported link type {lt} (supported: {:?})",
-            linktype::SUPPORTED
-        );
+        bail!(Unsupported::new(lt));
     }
     Ok(Input {
+        path: path.to_path_buf(),
+        filter: None,
         reader,
         source,
         buf,
@@ -103,14 +127,15 @@ impl Input {
         Ok(())
     }
 
-    /// The link type of a pcap file (of the first interface, for pcapng, once read).
-    pub fn link_type(&self) -> Option<u32> {
-        self.reader.link_type()
+    /// The file, as given (`-` for stdin).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
-    /// Hands up to `max` packets (link type, timestamp, captured bytes) to `each`, in file
-    /// order. Returns how many, or `None` at the end of the file. On damage the packets before
-    /// it have been handed over and the error says where it is.
+    /// Reads up to `max` packets and hands those that pass the filter (link type, timestamp,
+    /// captured bytes) to `each`, in file order. Returns how many were read, or `None` at the
+    /// end of the file. On damage the packets before it have been handed over and the error
+    /// says where it is.
     pub fn pump(
         &mut self,
         max: usize,
@@ -122,7 +147,13 @@ impl Input {
             match self.reader.next(window) {
                 Ok((record, used)) => {
                     if let Entry::Packet(p) = record {
-                        each(p.link_type, p.timestamp, p.data);
+                        if self
+                            .filter
+                            .as_mut()
+                            .is_none_or(|f| f.matches(p.link_type, p.data))
+                        {
+                            each(p.link_type, p.timestamp, p.data);
+                        }
                         n += 1;
                     }
                     self.start += used;

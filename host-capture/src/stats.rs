@@ -4,6 +4,8 @@ use std::fmt;
 
 use core_nostd::{Error, Reason};
 
+use crate::linktype::Unsupported;
+
 /// Everything counted since the start.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -34,6 +36,15 @@ impl Stats {
             self.unsupported_link_type = Some(*n);
         }
         self.rejected[e.reason() as usize] += 1;
+    }
+
+    /// Every frame was of a link type this build does not decode (and there was one): the
+    /// last such link type. A pcapng file names its link types only inside, so this is how
+    /// one that held nothing decodable is told, as a pcap file of such a link type is at open.
+    pub fn only_unsupported(&self) -> Option<Unsupported> {
+        let unsupported = self.rejected[Reason::UnsupportedLinkType as usize];
+        (unsupported > 0 && unsupported == self.frames)
+            .then(|| Unsupported::new(self.unsupported_link_type.unwrap_or(u32::MAX)))
     }
 
     /// Frames not counted because they were malformed.

@@ -2,10 +2,12 @@
 
 mod bad_input;
 mod conformance;
+mod filter;
 mod kafka;
 mod live;
 mod overflow;
 mod privileges;
+mod stdout;
 mod support;
 mod totals;
 mod watch;

@@ -29,6 +29,42 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run host-capture")
 }
 
+/// A little-endian pcapng of one section: an interface per link type of `links` (microsecond
+/// timestamps), then `frames` (interface index, timestamp in ms, bytes) as enhanced packets.
+pub fn pcapng(links: &[u16], frames: &[(u32, u64, Vec<u8>)]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let padded = body.len().div_ceil(4) * 4;
+        let len = (12 + padded) as u32;
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(out.len() + padded - body.len(), 0);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    for link in links {
+        let mut idb = link.to_le_bytes().to_vec();
+        idb.extend_from_slice(&[0, 0]);
+        idb.extend_from_slice(&65_535u32.to_le_bytes());
+        block(&mut out, 1, &idb);
+    }
+    for (interface, ts_ms, data) in frames {
+        let us = ts_ms * 1000;
+        let mut epb = interface.to_le_bytes().to_vec();
+        epb.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(us as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(data);
+        block(&mut out, 6, &epb);
+    }
+    out
+}
+
 /// A fresh directory for one test's files.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("host-capture-{name}-{}", std::process::id()));
