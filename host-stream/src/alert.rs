@@ -6,6 +6,7 @@ use host_db::time_text;
 use serde_json::{Value, json};
 
 use crate::engine::Closed;
+use crate::judge::AlertKind;
 use crate::verdict::Verdict;
 
 /// What a judged window says, for the log line and the alert.
@@ -66,7 +67,7 @@ impl Judged<'_> {
     }
 
     /// The one-line human message.
-    pub fn message(&self, kind: &str) -> String {
+    pub fn message(&self, kind: AlertKind) -> String {
         let w = self.window;
         let span = format!(
             "{} to {}",
@@ -86,7 +87,7 @@ impl Judged<'_> {
             format!(" for {}", self.filter)
         };
         match (kind, self.verdict) {
-            ("recovered", _) => {
+            (AlertKind::Recovered, _) => {
                 format!("traffic{scope} from {span} is back within limits: {traffic}")
             }
             (_, Verdict::BelowMin) => format!(
@@ -101,8 +102,8 @@ impl Judged<'_> {
         }
     }
 
-    /// The alert (`kind` = `alert`) or recovery (`kind` = `recovered`) message.
-    pub fn to_json(&self, kind: &str, host: &str, top: usize) -> Value {
+    /// The alert or recovery message.
+    pub fn to_json(&self, kind: AlertKind, host: &str, top: usize) -> Value {
         let w = self.window;
         let (min, max) = self.bounds();
         let talkers: Vec<Value> = w
@@ -119,7 +120,7 @@ impl Judged<'_> {
             })
             .collect();
         json!({
-            "type": kind,
+            "type": kind.as_str(),
             "verdict": self.verdict.as_str(),
             "window_start": time_text::format(ms(w.start)),
             "window_end": time_text::format(ms(w.end)),

@@ -1,6 +1,8 @@
 //! Where alerts go: a Kafka topic (each one acknowledged before its window is settled), or
-//! stdout when there is no broker.
+//! stdout when there is no broker. The windows whose alert the broker acknowledged come back
+//! from [`Alerts::poll`] and [`Alerts::flush`], for the driver to settle.
 
+use std::io::{self, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,15 @@ impl ProducerContext for Reports {
     }
 }
 
+/// What became of an alert just sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Written (stdout): nothing to wait for.
+    Done,
+    /// Queued for the broker: its window comes back from [`Alerts::poll`] once acknowledged.
+    Pending,
+}
+
 /// The alerts' destination.
 pub enum Alerts {
     /// A Kafka topic.
@@ -79,13 +90,20 @@ impl Alerts {
         })
     }
 
-    /// Sends one message for `window`. Returns true when the window is settled at once (no
-    /// acknowledgement to wait for).
-    pub fn send(&mut self, window: u64, key: String, payload: String) -> bool {
+    /// Sends one message for `window`; without a broker, as a line on `stdout`. The error is
+    /// that write's (a closed stdout: the caller ends the run).
+    pub fn send(
+        &mut self,
+        window: u64,
+        key: String,
+        payload: String,
+        stdout: &mut dyn Write,
+    ) -> io::Result<Delivery> {
         match self {
             Alerts::Stdout => {
-                println!("alert {payload}");
-                true
+                writeln!(stdout, "alert {payload}")?;
+                stdout.flush()?;
+                Ok(Delivery::Done)
             }
             Alerts::Kafka { waiting, .. } => {
                 waiting.push(Outgoing {
@@ -94,7 +112,7 @@ impl Alerts {
                     payload,
                 });
                 self.pump();
-                false
+                Ok(Delivery::Pending)
             }
         }
     }

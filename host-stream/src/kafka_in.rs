@@ -1,15 +1,25 @@
-//! Reading records from Kafka: the consumer, partition assignment, the end offsets of a
-//! replay, and offset commits that carry where a restart must begin.
+//! Reading records from Kafka: the consumer, partition assignment (the partial-assignment
+//! warning, resuming from the commit metadata), decoding messages into wire records, the end
+//! offsets of a replay, and offset commits that carry where a restart must begin. [`Kafka`] is
+//! the driver's source.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use core_nostd::windows::Millis;
+use core_nostd::wire::{self, PACKETS_HEADER, Record, WireError};
+use host_common::clock::now_ms;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::driver::{ClockBound, Intake, Polled, Source};
+use crate::engine::{Closed, Engine};
 
 /// What a restart needs besides the offsets, stored as the commit metadata of every partition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -299,9 +309,298 @@ impl Input {
     }
 }
 
+/// Records taken from the consumer between two rounds of per-batch work.
+const BATCH: usize = 20_000;
+
+/// How often settled positions are committed.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+/// A message as a wire record: its key, value, `packets` header and timestamp.
+#[inline]
+fn decode(m: &impl Message) -> Result<Record, WireError> {
+    let packets = m.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == PACKETS_HEADER)
+            .and_then(|h| h.value)
+    });
+    wire::decode_kafka(
+        m.key().unwrap_or_default(),
+        m.payload().unwrap_or_default(),
+        packets,
+        m.timestamp().to_millis(),
+    )
+}
+
+/// The records topic as the driver's source.
+pub struct Kafka {
+    input: Input,
+    reading: Reading,
+    /// The positions last committed.
+    last_commit: Vec<(i32, i64)>,
+    next_commit: Instant,
+}
+
+/// What the reading loop keeps besides the consumer.
+struct Reading {
+    /// A replay: stop at the end offsets current at the assignment.
+    until_end: bool,
+    /// Live: how far ahead of the wall clock a record may be stamped.
+    max_ahead: Option<Millis>,
+    /// A replay's own assignment, taken before the first poll.
+    first_assignment: Option<Assignment>,
+    end_offsets: BTreeMap<i32, i64>,
+    assigned: bool,
+    started: Instant,
+}
+
+impl Kafka {
+    /// Reads `topic` in `group`: live (the group assigns the partitions; records more than
+    /// `max_ahead` ms ahead of the wall clock are refused), or, `until_end`, a replay of every
+    /// partition up to the end offsets current when it is assigned.
+    pub fn new(
+        brokers: &str,
+        topic: &str,
+        group: &str,
+        options: &[(String, String)],
+        until_end: bool,
+        max_ahead: Option<Millis>,
+    ) -> Result<Kafka> {
+        let input = Input::new(brokers, topic, group, options, !until_end)?;
+        let first_assignment = if until_end {
+            Some(input.assign_all()?)
+        } else {
+            None
+        };
+        Ok(Kafka {
+            input,
+            reading: Reading {
+                until_end,
+                max_ahead,
+                first_assignment,
+                end_offsets: BTreeMap::new(),
+                assigned: false,
+                started: Instant::now(),
+            },
+            last_commit: Vec::new(),
+            next_commit: Instant::now(),
+        })
+    }
+
+    /// Commits the engine's positions, with where a restart must begin, if they moved.
+    fn commit_now(&mut self, engine: &Engine, alerting: bool) {
+        let positions = engine.commit_positions();
+        if positions.is_empty() || positions == self.last_commit {
+            return;
+        }
+        let resume = Resume {
+            next_window: engine.first_unsettled(),
+            alerting,
+        };
+        match self.input.commit(&positions, resume) {
+            Ok(()) => self.last_commit = positions,
+            Err(e) => eprintln!("host-stream: {e:#}"),
+        }
+    }
+}
+
+impl Reading {
+    /// A new assignment: the engine's sources, the resume point, the partial-assignment
+    /// warning, a replay's end offsets.
+    fn assignment(&mut self, input: &Input, a: Assignment, intake: &mut Intake<'_>) -> Result<()> {
+        if !a.revoked.is_empty() {
+            eprintln!(
+                "host-stream: WARNING: partitions {:?} were taken from this instance: window \
+                 sums cover only what it read",
+                a.revoked
+            );
+        }
+        self.assigned = !a.partitions.is_empty();
+        intake.engine.set_sources(&a.partitions);
+        let mut alerting = None;
+        if let Some(r) = a.resume {
+            if let Some(next) = r.next_window {
+                intake.engine.start_at(next);
+            }
+            alerting = Some(r.alerting);
+            eprintln!(
+                "host-stream: resuming from the committed offsets ({})",
+                r.encode()
+            );
+        }
+        let total = input.partition_count().unwrap_or(0);
+        let partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
+        if let Some((have, all)) = partial {
+            eprintln!(
+                "host-stream: WARNING: the group gave this instance {have} of the {all} \
+                 partitions of {}: every window sum is PARTIAL (run one instance per group)",
+                input.topic
+            );
+        }
+        intake.scope(partial, alerting);
+        if self.until_end {
+            self.end_offsets.clear();
+            for p in &a.partitions {
+                let end = input.end_offset(*p)?;
+                self.end_offsets.insert(*p, end);
+                if input.start_offset(*p) >= end {
+                    intake.engine.done(*p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A partition at the end of what is there: finished, for a replay that started there.
+    fn at_end(&self, input: &Input, p: i32, intake: &mut Intake<'_>) {
+        intake.engine.at_end(p);
+        if self
+            .end_offsets
+            .get(&p)
+            .is_some_and(|end| input.start_offset(p) >= *end)
+        {
+            intake.engine.done(p);
+        }
+    }
+}
+
+impl Source for Kafka {
+    const STOPPING: &'static str = " (open windows resume after a restart)";
+
+    /// A batch: the first poll waits up to 100 ms, the rest take only what is there (up to
+    /// [`BATCH`]); the per-batch work (watermark, judging, alerts, commits) then runs once.
+    fn poll(&mut self, intake: &mut Intake<'_>) -> Result<Polled> {
+        let mut wait = Duration::from_millis(100);
+        let mut bound = None;
+        for _ in 0..BATCH {
+            let polled = self.input.consumer.poll(wait);
+            wait = Duration::ZERO;
+            let reading = &mut self.reading;
+            if let Some(a) = reading
+                .first_assignment
+                .take()
+                .or_else(|| self.input.take_assignment())
+            {
+                reading.assignment(&self.input, a, intake)?;
+            }
+            match polled {
+                Some(Ok(m)) => {
+                    let (p, o) = (m.partition(), m.offset());
+                    let decoded = decode(&m);
+                    drop(m);
+                    match decoded {
+                        Ok(r) => {
+                            // After the first poll, which may have waited.
+                            let bound = *bound
+                                .get_or_insert_with(|| ClockBound::at(now_ms(), reading.max_ahead));
+                            if intake.record(p, o, r, bound) {
+                                self.input.set_paused(p, true);
+                            }
+                        }
+                        Err(e) => {
+                            intake.engine.skip(p, o);
+                            intake.undecodable(format_args!("partition {p} offset {o}"), e);
+                        }
+                    }
+                    if reading.end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
+                        intake.engine.done(p);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => reading.at_end(&self.input, p, intake),
+                Some(Err(e)) => eprintln!("host-stream: kafka: {e}"),
+                None => break,
+            }
+        }
+        Ok(Polled::Batch)
+    }
+
+    /// Held records taken again: their partitions resume.
+    fn after_batch(&mut self, engine: &mut Engine, closed: &mut Vec<Closed>) {
+        for p in engine.retry_held(closed) {
+            self.input.set_paused(p, false);
+        }
+    }
+
+    fn commit(&mut self, engine: &Engine, alerting: bool) {
+        if Instant::now() >= self.next_commit {
+            self.next_commit = Instant::now() + COMMIT_EVERY;
+            self.commit_now(engine, alerting);
+        }
+    }
+
+    /// A replay is finished when every partition reached its end offset; it fails when no
+    /// partition was assigned within 60 s.
+    fn finished(&self, engine: &Engine) -> Result<bool> {
+        let r = &self.reading;
+        if r.until_end && r.assigned && engine.all_done() {
+            return Ok(true);
+        }
+        if r.until_end && !r.assigned && r.started.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!(
+                "no partition of {} was assigned within 60 s",
+                self.input.topic
+            );
+        }
+        Ok(false)
+    }
+
+    fn close(&mut self, engine: &Engine, alerting: bool, pending_alerts: usize) {
+        if pending_alerts > 0 {
+            eprintln!(
+                "host-stream: {pending_alerts} alerts not acknowledged: their windows are not committed and will be judged again after a restart"
+            );
+        }
+        self.commit_now(engine, alerting);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    fn message(headers: Option<OwnedHeaders>, timestamp: Timestamp) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(b"1500".to_vec()),
+            Some(b"10.0.0.1,2001:db8::7".to_vec()),
+            "traffic".into(),
+            timestamp,
+            0,
+            7,
+            headers,
+        )
+    }
+
+    #[test]
+    fn messages_decode_with_their_packets_header_and_timestamp() {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "other",
+                value: Some("9"),
+            })
+            .insert(Header {
+                key: PACKETS_HEADER,
+                value: Some("3"),
+            });
+        let r = decode(&message(
+            Some(headers),
+            Timestamp::CreateTime(1_700_000_001_000),
+        ))
+        .unwrap();
+        assert_eq!(
+            r,
+            Record {
+                start_ms: 1_700_000_001_000,
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "2001:db8::7".parse().unwrap(),
+                bytes: 1500,
+                packets: 3,
+            }
+        );
+        // No header: one packet (the seed's records). No timestamp: refused.
+        let seed = decode(&message(None, Timestamp::CreateTime(1))).unwrap();
+        assert_eq!(seed.packets, 1);
+        assert!(decode(&message(None, Timestamp::NotAvailable)).is_err());
+    }
 
     #[test]
     fn resume_metadata_round_trips() {

@@ -1,6 +1,7 @@
 //! `host-stream` as operators run it: with the broker and PostgreSQL of the test command.
 
 mod clock_skew;
+mod closed_stdout;
 mod end_to_end;
 mod filters;
 mod limits_db;

@@ -1,0 +1,312 @@
+//! The one loop, whatever the records come from: a [`Source`] puts a batch of records into
+//! the engine, the watermark closes windows, the judge judges them, the driver settles what the
+//! judge (or the alerts' acknowledgements) says is done, the source commits, the counters are
+//! logged, and the loop ends on a signal, at the end of the input, or when stdout is closed.
+//!
+//! The sources are generic parameters, not trait objects: a record costs no dynamic call.
+//!
+//! **Stopping.** Whatever ends the run, the alerts are flushed (up to 30 s), the acknowledged
+//! windows settled, the source commits what is settled and [`Report`] carries the summary. A
+//! closed stdout (`host-stream … | head -1`) is a normal end, as for any filter in a pipeline:
+//! reading stops at the window whose line could not be written (it, and any window after it,
+//! stays unsettled, so a restart judges it again), and the exit status is 0. Any other error
+//! writing stdout ends the run the same way, but is reported as an error.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use core_nostd::windows::Millis;
+use core_nostd::wire::{Record, WireError};
+use host_common::clock::now_ms;
+use host_common::ratelimit::RateLimit;
+use host_common::summary::Summary;
+
+use crate::engine::{Closed, Engine, SourceId, Taken};
+use crate::judge::{Judge, Settle};
+
+/// Where records come from (stdin lines, Kafka). The driver calls, per batch: [`Source::poll`],
+/// then (unless the input ended) [`Source::after_batch`], then [`Source::commit`] and
+/// [`Source::finished`]; [`Source::close`] once at the end.
+pub trait Source {
+    /// Appended to the `stopping: …` line: what a stop leaves for a restart.
+    const STOPPING: &'static str;
+
+    /// Before the first batch.
+    fn start(&mut self, _engine: &mut Engine) {}
+
+    /// Takes a batch of records into the engine ([`Intake`]); windows they close go to
+    /// `intake.closed`. Errors end the run at once.
+    fn poll(&mut self, intake: &mut Intake<'_>) -> Result<Polled>;
+
+    /// After the watermark moved, before the batch's windows are judged.
+    fn after_batch(&mut self, _engine: &mut Engine, _closed: &mut Vec<Closed>) {}
+
+    /// After the batch's windows are judged and settled: commit, if the source does.
+    fn commit(&mut self, _engine: &Engine, _alerting: bool) {}
+
+    /// True when everything there is to read has been read.
+    fn finished(&self, _engine: &Engine) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// The run is over, alerts flushed: the last commit, and what is left for a restart.
+    fn close(&mut self, _engine: &Engine, _alerting: bool, _pending_alerts: usize) {}
+}
+
+/// What a poll found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polled {
+    /// A batch (maybe empty): go on.
+    Batch,
+    /// The input ended (the pipe closed): the open windows close.
+    End,
+}
+
+/// What a source tells the judge about what it now reads (an assignment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Partitions read / in the topic, when not all.
+    pub partial: Option<(usize, usize)>,
+    /// The alert state a previous run committed, if any.
+    pub alerting: Option<bool>,
+}
+
+/// How far ahead of the wall clock a record may be stamped (live mode: `--max-clock-skew`). The
+/// clock is read once per batch, not per record: a batch lasts milliseconds, the skew minutes.
+#[derive(Clone, Copy)]
+pub struct ClockBound {
+    now: Millis,
+    max_ahead: Millis,
+}
+
+impl ClockBound {
+    /// The bound as of `now`, when `max_ahead` is set.
+    pub fn at(now: Millis, max_ahead: Option<Millis>) -> Option<ClockBound> {
+        max_ahead.map(|max_ahead| ClockBound { now, max_ahead })
+    }
+}
+
+/// Counters of what did not reach a window.
+struct Rejects {
+    undecodable: u64,
+    future: u64,
+    /// The first few undecodable records are logged, then one line per minute.
+    log: RateLimit,
+}
+
+impl Default for Rejects {
+    fn default() -> Rejects {
+        Rejects {
+            undecodable: 0,
+            future: 0,
+            log: RateLimit::new(5, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// What a source feeds during a poll: the engine, the windows closed, the rejects.
+pub struct Intake<'a> {
+    /// The engine (for the sources' bookkeeping: assignments, ends, skipped offsets).
+    pub engine: &'a mut Engine,
+    /// Windows closed during the poll.
+    pub closed: &'a mut Vec<Closed>,
+    rejects: &'a mut Rejects,
+    scope: Option<Scope>,
+}
+
+impl Intake<'_> {
+    /// Puts one decoded record into the engine, rejecting records stamped beyond `bound` (live
+    /// mode only). Returns true when the source must pause.
+    #[inline]
+    pub fn record(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        r: Record,
+        bound: Option<ClockBound>,
+    ) -> bool {
+        if let Some(b) = bound
+            && r.start_ms > b.now.saturating_add(b.max_ahead)
+        {
+            let rejects = &mut *self.rejects;
+            rejects.future += 1;
+            if rejects.future <= 5 {
+                eprintln!(
+                    "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
+                    r.start_ms - b.now
+                );
+            }
+            return false;
+        }
+        self.engine.record(source, offset, r, self.closed) == Taken::Held
+    }
+
+    /// Counts a record that does not decode, and logs it (rate-limited).
+    pub fn undecodable(&mut self, where_: fmt::Arguments<'_>, e: WireError) {
+        let rejects = &mut *self.rejects;
+        rejects.undecodable += 1;
+        if rejects.log.allow() {
+            eprintln!(
+                "host-stream: skipped a record that does not decode ({where_}): {e} \
+                 ({} so far)",
+                rejects.undecodable
+            );
+        }
+    }
+
+    /// The source now reads `partial` partitions (or all), resuming `alerting` if committed.
+    pub fn scope(&mut self, partial: Option<(usize, usize)>, alerting: Option<bool>) {
+        let before = self.scope.unwrap_or_default();
+        self.scope = Some(Scope {
+            partial,
+            alerting: alerting.or(before.alerting),
+        });
+    }
+}
+
+/// Why the loop ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The input ended (end of stdin, a replay at its end offsets).
+    Input,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// Stdout is closed (its reader went away): a normal end.
+    StdoutClosed,
+    /// Writing stdout failed otherwise: the run ends as for a closed stdout, then fails.
+    StdoutFailed(io::Error),
+}
+
+impl Ended {
+    fn stdout(e: io::Error) -> Ended {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Ended::StdoutClosed
+        } else {
+            Ended::StdoutFailed(e)
+        }
+    }
+}
+
+/// How a run went.
+pub struct Report {
+    /// Why it ended.
+    pub ended: Ended,
+    /// The counters (`records=… windows=… alerts=…`).
+    pub summary: Summary,
+}
+
+/// The engine, the judge and the counters, driven by a source.
+pub struct Driver {
+    engine: Engine,
+    judge: Judge,
+    rejects: Rejects,
+    closed: Vec<Closed>,
+    stats_interval: Duration,
+}
+
+impl Driver {
+    /// Logs the counters every `stats_interval` (zero: never).
+    pub fn new(engine: Engine, judge: Judge, stats_interval: Duration) -> Driver {
+        Driver {
+            engine,
+            judge,
+            rejects: Rejects::default(),
+            closed: Vec::new(),
+            stats_interval,
+        }
+    }
+
+    /// Reads `source` until it ends, `stop` is set or stdout is closed; then flushes the alerts
+    /// and lets the source commit. Errors are the source's (reading, assignment).
+    pub fn run<S: Source>(mut self, source: &mut S, stop: &AtomicBool) -> Result<Report> {
+        source.start(&mut self.engine);
+        let ended = self.drive(source, stop)?;
+        match &ended {
+            Ended::Signal => eprintln!("host-stream: stopping: signal received{}", S::STOPPING),
+            Ended::StdoutClosed => eprintln!("host-stream: stopping: stdout closed{}", S::STOPPING),
+            Ended::Input | Ended::StdoutFailed(_) => {}
+        }
+        for w in self.judge.flush(Duration::from_secs(30)) {
+            self.engine.settle(w);
+        }
+        source.close(&self.engine, self.judge.alerting(), self.judge.pending());
+        Ok(Report {
+            ended,
+            summary: self.summary(),
+        })
+    }
+
+    fn drive<S: Source>(&mut self, source: &mut S, stop: &AtomicBool) -> Result<Ended> {
+        let mut next_stats = Instant::now() + self.stats_interval;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Ended::Signal);
+            }
+            let mut intake = Intake {
+                engine: &mut self.engine,
+                closed: &mut self.closed,
+                rejects: &mut self.rejects,
+                scope: None,
+            };
+            let polled = source.poll(&mut intake)?;
+            if let Some(scope) = intake.scope {
+                self.judge.set_partial(scope.partial);
+                if let Some(alerting) = scope.alerting {
+                    self.judge.resume_alerting(alerting);
+                }
+            }
+            if polled == Polled::Batch {
+                self.engine.advance(Some(now_ms()), &mut self.closed);
+                source.after_batch(&mut self.engine, &mut self.closed);
+            }
+            if let Some(ended) = self.judge_closed() {
+                return Ok(ended);
+            }
+            source.commit(&self.engine, self.judge.alerting());
+            if polled == Polled::Batch
+                && !self.stats_interval.is_zero()
+                && Instant::now() >= next_stats
+            {
+                next_stats = Instant::now() + self.stats_interval;
+                eprintln!("host-stream: stats {}", self.summary());
+            }
+            if polled == Polled::End || source.finished(&self.engine)? {
+                self.engine.finish(&mut self.closed);
+                return Ok(self.judge_closed().unwrap_or(Ended::Input));
+            }
+        }
+    }
+
+    /// Judges the closed windows and settles what is done; `Some` when stdout failed (the
+    /// windows not judged stay unsettled).
+    fn judge_closed(&mut self) -> Option<Ended> {
+        for w in self.closed.drain(..) {
+            match self.judge.window(&w) {
+                Ok(Settle::Now(start)) => self.engine.settle(start),
+                Ok(Settle::WhenAcked) => {}
+                Err(e) => return Some(Ended::stdout(e)),
+            }
+        }
+        for acked in self.judge.acked() {
+            self.engine.settle(acked);
+        }
+        None
+    }
+
+    /// `records=… filtered_out=… undecodable=… future=… late_records=… late_bytes=… windows=…
+    /// alerts=…`.
+    fn summary(&self) -> Summary {
+        let (late_records, late) = self.engine.late();
+        Summary::new()
+            .field("records", self.engine.stats.records)
+            .field("filtered_out", self.engine.stats.filtered_out)
+            .field("undecodable", self.rejects.undecodable)
+            .field("future", self.rejects.future)
+            .field("late_records", late_records)
+            .field("late_bytes", late.bytes)
+            .and(self.judge.summary())
+    }
+}

@@ -1,0 +1,368 @@
+//! Judging closed windows: the verdict against the limits in force at the window's end, the
+//! window's line on stdout (text or JSON, marked when the sums are partial), and the
+//! alert/recovered state machine. It never touches the engine: it says what to settle
+//! ([`Settle`]) and the driver settles it.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use core_nostd::Filter;
+use core_nostd::windows::Millis;
+use host_common::summary::Summary;
+use host_db::loader::Limits;
+use host_db::model::InForce;
+
+use crate::alert::{self, Judged};
+use crate::alerts_out::{Alerts, Delivery};
+use crate::cli::LogFormat;
+use crate::engine::Closed;
+use crate::verdict::{self, Verdict};
+
+/// The message a judged window sends, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertKind {
+    /// The window is outside its limits.
+    Alert,
+    /// The first window back within its limits after an alert.
+    Recovered,
+}
+
+impl AlertKind {
+    /// The alert's `type` (`docs/wire-format.md`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Alert => "alert",
+            AlertKind::Recovered => "recovered",
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What becomes of a judged window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// Done with: settle the window starting here now.
+    Now(Millis),
+    /// Its alert is on its way to the broker: the alerts output reports the window once it is
+    /// acknowledged ([`Judge::acked`]).
+    WhenAcked,
+}
+
+/// The alert/recovered state machine: an alert per window outside its limits, one `recovered`
+/// for the first `ok` window after an alert; `no_limits` and `invalid_limits` change nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlertState {
+    /// The last judged window sent an alert.
+    pub alerting: bool,
+}
+
+impl AlertState {
+    /// The message `verdict` sends, and the state after it.
+    pub fn next(&mut self, verdict: Verdict) -> Option<AlertKind> {
+        if verdict.is_alert() {
+            self.alerting = true;
+            Some(AlertKind::Alert)
+        } else if verdict == Verdict::Ok && self.alerting {
+            self.alerting = false;
+            Some(AlertKind::Recovered)
+        } else {
+            None
+        }
+    }
+}
+
+/// Judges closed windows, writes their lines and sends their alerts.
+pub struct Judge {
+    limits: Option<Limits>,
+    filter: Filter,
+    alerts: Alerts,
+    /// Where the window lines (and the alerts, without a broker) go: stdout.
+    out: Box<dyn Write>,
+    host: String,
+    top: usize,
+    format: LogFormat,
+    state: AlertState,
+    /// Partitions seen / in the topic, when this instance does not have them all.
+    partial: Option<(usize, usize)>,
+    windows: u64,
+    alerts_sent: u64,
+}
+
+impl Judge {
+    /// A judge of windows counted with `filter` against `limits` (none: every window is
+    /// `no_limits`), writing to `out`, alerts to `alerts` naming `host` and `top` talkers.
+    pub fn new(
+        limits: Option<Limits>,
+        filter: Filter,
+        alerts: Alerts,
+        out: Box<dyn Write>,
+        host: String,
+        top: usize,
+        format: LogFormat,
+    ) -> Judge {
+        Judge {
+            limits,
+            filter,
+            alerts,
+            out,
+            host,
+            top,
+            format,
+            state: AlertState::default(),
+            partial: None,
+            windows: 0,
+            alerts_sent: 0,
+        }
+    }
+
+    /// Judges `w`: its line, its alert (if any), and what to settle. An error is a write to
+    /// stdout that failed (the window is then neither counted nor settled).
+    pub fn window(&mut self, w: &Closed) -> io::Result<Settle> {
+        let limits = match &self.limits {
+            Some(l) => l
+                .timeline()
+                .in_force(i64::try_from(w.end).unwrap_or(i64::MAX)),
+            None => Ok(InForce::default()),
+        };
+        let verdict = verdict::judge(w.counts.bytes, &limits);
+        let filter = self.filter;
+        let judged = Judged {
+            window: w,
+            verdict,
+            limits: &limits,
+            filter: &filter,
+        };
+        self.line(&judged)?;
+        self.windows += 1;
+        if let Err(e) = &limits {
+            eprintln!("host-stream: window {} not judged: {e}", judged.text_line());
+        }
+        let Some(kind) = self.state.next(verdict) else {
+            return Ok(Settle::Now(w.start));
+        };
+        let payload = judged.to_json(kind, &self.host, self.top).to_string();
+        let key = alert::key(&self.filter, w.start);
+        let delivery = self.alerts.send(w.start, key, payload, &mut *self.out)?;
+        self.alerts_sent += 1;
+        Ok(match delivery {
+            Delivery::Done => Settle::Now(w.start),
+            Delivery::Pending => Settle::WhenAcked,
+        })
+    }
+
+    /// The window's line: text or JSON, with the partial mark.
+    fn line(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        match self.format {
+            LogFormat::Text => {
+                let partial = self
+                    .partial
+                    .map(|(have, all)| format!(" partial={have}/{all}"))
+                    .unwrap_or_default();
+                writeln!(self.out, "{}{partial}", judged.text_line())?;
+            }
+            LogFormat::Json => {
+                let mut v = judged.json_line();
+                if let Some((have, all)) = self.partial {
+                    v["partial"] = serde_json::json!({"partitions": have, "of": all});
+                }
+                writeln!(self.out, "{v}")?;
+            }
+        }
+        self.out.flush()
+    }
+
+    /// Windows whose alert the broker acknowledged since the last call: to settle.
+    pub fn acked(&mut self) -> Vec<Millis> {
+        self.alerts.poll()
+    }
+
+    /// Waits up to `timeout` for every alert to be acknowledged; returns the windows acked.
+    pub fn flush(&mut self, timeout: Duration) -> Vec<Millis> {
+        self.alerts.flush(timeout)
+    }
+
+    /// Alerts not yet acknowledged.
+    pub fn pending(&self) -> usize {
+        self.alerts.pending()
+    }
+
+    /// Whether the last judged window sent an alert (for a restart's `recovered`).
+    pub fn alerting(&self) -> bool {
+        self.state.alerting
+    }
+
+    /// Resumes the state a previous run committed.
+    pub fn resume_alerting(&mut self, alerting: bool) {
+        self.state.alerting = alerting;
+    }
+
+    /// Marks the window lines partial (`have` of `all` partitions), or not.
+    pub fn set_partial(&mut self, partial: Option<(usize, usize)>) {
+        self.partial = partial;
+    }
+
+    /// `windows=… alerts=…`.
+    pub fn summary(&self) -> Summary {
+        Summary::new()
+            .field("windows", self.windows)
+            .field("alerts", self.alerts_sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_nostd::pairs::Counts;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn alerts_then_one_recovered() {
+        let mut s = AlertState::default();
+        let got: Vec<_> = [
+            Verdict::Ok,
+            Verdict::AboveMax,
+            Verdict::NoLimits,
+            Verdict::BelowMin,
+            Verdict::InvalidLimits,
+            Verdict::Ok,
+            Verdict::Ok,
+        ]
+        .into_iter()
+        .map(|v| s.next(v).map(AlertKind::as_str))
+        .collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some("alert"),
+                None,
+                Some("alert"),
+                None,
+                Some("recovered"),
+                None
+            ]
+        );
+    }
+
+    /// Takes `lines` lines, then fails as a closed pipe does.
+    #[derive(Clone)]
+    struct Pipe {
+        lines: usize,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut got = self.got.lock().unwrap();
+            if got.iter().filter(|b| **b == b'\n').count() >= self.lines {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A judge with a minimum of 10,000 bytes (`min` set) or no limits.
+    fn judge(out: &Pipe, min: bool) -> Judge {
+        let limits = min.then(|| {
+            let dir = std::env::temp_dir().join(format!("judge-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("limits-{}.json", out.lines));
+            std::fs::write(
+                &path,
+                r#"[{"limit_name":"Minimum","limit_value":"10000","effective_date":"1970-01-01T00:00:00Z"}]"#,
+            )
+            .unwrap();
+            Limits::start(
+                host_db::loader::Source::File(path),
+                host_db::loader::Options::default(),
+            )
+            .unwrap()
+        });
+        Judge::new(
+            limits,
+            Filter::ALL,
+            Alerts::Stdout,
+            Box::new(out.clone()),
+            "h".into(),
+            5,
+            LogFormat::Text,
+        )
+    }
+
+    fn window(start: Millis) -> Closed {
+        Closed {
+            start,
+            end: start + 300_000,
+            counts: Counts::new(1500, 1),
+            records: 1,
+            talkers: Vec::new(),
+        }
+    }
+
+    fn written(out: &Pipe) -> String {
+        String::from_utf8(out.got.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_closed_stdout_is_an_error_not_a_panic_and_nothing_is_settled() {
+        let out = Pipe {
+            lines: 1,
+            got: Arc::default(),
+        };
+        let mut j = judge(&out, false);
+        j.set_partial(Some((1, 2)));
+        assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
+        let e = j.window(&window(300_000)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(j.summary().to_string(), "windows=1 alerts=0");
+        assert_eq!(
+            written(&out),
+            "window 1970-01-01T00:00:00Z 1970-01-01T00:05:00Z bytes=1500 packets=1 \
+             verdict=no_limits min=- max=- filter=all partial=1/2\n"
+        );
+    }
+
+    #[test]
+    fn an_alert_on_a_closed_stdout_is_an_error_not_a_panic() {
+        // The window line goes through, the alert after it meets the closed pipe.
+        let out = Pipe {
+            lines: 1,
+            got: Arc::default(),
+        };
+        let mut j = judge(&out, true);
+        let e = j.window(&window(0)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert!(j.alerting());
+        assert_eq!(j.summary().to_string(), "windows=1 alerts=0");
+        assert!(
+            written(&out).contains(" verdict=below_min min=10000 max=- filter=all\n"),
+            "{}",
+            written(&out)
+        );
+        // With room for it, the alert follows its window's line.
+        let out = Pipe {
+            lines: 2,
+            got: Arc::default(),
+        };
+        let mut j = judge(&out, true);
+        assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
+        assert_eq!(j.summary().to_string(), "windows=1 alerts=1");
+        let text = written(&out);
+        let alert = text.lines().nth(1).unwrap();
+        assert!(alert.starts_with("alert {"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&alert["alert ".len()..]).unwrap();
+        assert_eq!(v["type"], "alert");
+        assert_eq!(v["verdict"], "below_min");
+    }
+}
