@@ -99,6 +99,7 @@ fn timeline(args: &Args) -> Result<Timeline> {
     Ok(Timeline::from_rows(&rows)?)
 }
 
+/// Runs one subcommand, a function each.
 fn run(args: Args) -> Result<ExitCode> {
     let writes = matches!(
         args.command,
@@ -108,112 +109,136 @@ fn run(args: Args) -> Result<ExitCode> {
         bail!("--limits-file is read-only here: edit the file itself");
     }
     match &args.command {
-        Command::Init => {
-            let done = schema::init(&mut database(&args)?)?;
-            if done.is_empty() {
-                println!("schema is up to date");
-            }
-            for d in done {
-                println!("{d}");
-            }
-        }
+        Command::Init => init(&args),
         Command::Set {
             name,
             value,
             effective_date,
             force,
-        } => {
-            let at = time_text::parse(effective_date).context("--effective-date")?;
-            let mut client = database(&args)?;
-            let mut tx = client.transaction()?;
-            let mut rows = schema::load(&mut tx)?;
-            rows.push(RawRow {
-                origin: RowId::New,
-                unread: Vec::new(),
-                name: Some(name.as_str().into()),
-                value: Some(value.to_string()),
-                effective_ms: Some(at),
-            });
-            let t = Timeline::from_rows(&rows)?;
-            let problems: Vec<String> = t
-                .check()
-                .into_iter()
-                .filter(|p| p.min.origin == RowId::New || p.max.origin == RowId::New)
-                .map(|p| p.to_string())
-                .collect();
-            if !problems.is_empty() && !force {
-                bail!(
-                    "refused (nothing inserted; --force to insert anyway): {}",
-                    problems.join("; ")
-                );
-            }
-            let id = schema::insert(&mut tx, *name, *value, at)?;
-            tx.commit()?;
-            println!("id {id}: {name} = {value} from {}", time_text::format(at));
-            for p in problems {
-                eprintln!("host-db: warning: {p}");
-            }
+        } => set(&args, *name, *value, effective_date, *force),
+        Command::Show { at } => show(&args, at.as_deref()),
+        Command::History => history(&args),
+        Command::Import { file } => import(&args, file),
+        Command::Export => {
+            print!("{}", json::write(&timeline(&args)?.rows()));
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Show { at } => {
-            let at = match at {
-                Some(t) => time_text::parse(t).context("--at")?,
-                None => time_text::now_ms(),
-            };
-            let t = timeline(&args)?;
-            println!("limits in force at {}:", time_text::format(at));
-            match t.in_force(at) {
-                Ok(f) => {
-                    for (label, row) in [("min", f.min), ("max", f.max)] {
-                        match row {
-                            Some(r) => {
-                                println!("  {label} = {} bytes per window, from {r}", r.value)
-                            }
-                            None => println!("  {label}: none"),
-                        }
-                    }
-                }
-                Err(e) => {
-                    println!("  invalid: {e}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-        }
-        Command::History => {
-            for r in timeline(&args)?.rows() {
-                println!(
-                    "{}  {:<3} {:>20}  {}  ({})",
-                    time_text::format(r.effective_ms),
-                    r.kind,
-                    r.value,
-                    r.origin,
-                    r.name
-                );
-            }
-        }
-        Command::Import { file } => {
-            let t = Timeline::from_rows(&json::read(file)?)
-                .with_context(|| format!("{}: nothing imported", file.display()))?;
-            let n = schema::import(&mut database(&args)?, &t.rows())?;
-            println!("imported {n} rows from {}", file.display());
-        }
-        Command::Export => print!("{}", json::write(&timeline(&args)?.rows())),
-        Command::Check => {
-            let t = timeline(&args)?;
-            let problems = t.check();
-            if problems.is_empty() {
-                println!(
-                    "ok: {} rows, no instant with the minimum above the maximum",
-                    t.rows().len()
-                );
-            } else {
-                for p in &problems {
-                    println!("invalid: {p}");
-                }
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        Command::Check => check(&args),
+    }
+}
+
+/// `init`: create or upgrade the schema, saying what was done.
+fn init(args: &Args) -> Result<ExitCode> {
+    let done = schema::init(&mut database(args)?)?;
+    if done.is_empty() {
+        println!("schema is up to date");
+    }
+    for d in done {
+        println!("{d}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `set`: one new row, refused (unless forced) when it would put the minimum above the
+/// maximum at some instant; checked and inserted in one transaction.
+fn set(args: &Args, name: LimitKind, value: u64, effective: &str, force: bool) -> Result<ExitCode> {
+    let at = time_text::parse(effective).context("--effective-date")?;
+    let mut client = database(args)?;
+    let mut tx = client.transaction()?;
+    let mut rows = schema::load(&mut tx)?;
+    rows.push(RawRow {
+        origin: RowId::New,
+        unread: Vec::new(),
+        name: Some(name.as_str().into()),
+        value: Some(value.to_string()),
+        effective_ms: Some(at),
+    });
+    let t = Timeline::from_rows(&rows)?;
+    let problems: Vec<String> = t
+        .check()
+        .into_iter()
+        .filter(|p| p.min.origin == RowId::New || p.max.origin == RowId::New)
+        .map(|p| p.to_string())
+        .collect();
+    if !problems.is_empty() && !force {
+        bail!(
+            "refused (nothing inserted; --force to insert anyway): {}",
+            problems.join("; ")
+        );
+    }
+    let id = schema::insert(&mut tx, name, value, at)?;
+    tx.commit()?;
+    println!("id {id}: {name} = {value} from {}", time_text::format(at));
+    for p in problems {
+        eprintln!("host-db: warning: {p}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `show`: the limits in force at an instant (default now) and their rows.
+fn show(args: &Args, at: Option<&str>) -> Result<ExitCode> {
+    let at = match at {
+        Some(t) => time_text::parse(t).context("--at")?,
+        None => time_text::now_ms(),
+    };
+    let t = timeline(args)?;
+    println!("limits in force at {}:", time_text::format(at));
+    match t.in_force(at) {
+        Ok(f) => {
+            for (label, row) in [("min", f.min), ("max", f.max)] {
+                match row {
+                    Some(r) => println!("  {label} = {} bytes per window, from {r}", r.value),
+                    None => println!("  {label}: none"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("  invalid: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `history`: every row, in the order they take effect.
+fn history(args: &Args) -> Result<ExitCode> {
+    for r in timeline(args)?.rows() {
+        println!(
+            "{}  {:<3} {:>20}  {}  ({})",
+            time_text::format(r.effective_ms),
+            r.kind,
+            r.value,
+            r.origin,
+            r.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `import`: a JSON file's rows, validated as a whole before any is inserted.
+fn import(args: &Args, file: &std::path::Path) -> Result<ExitCode> {
+    let t = Timeline::from_rows(&json::read(file)?)
+        .with_context(|| format!("{}: nothing imported", file.display()))?;
+    let n = schema::import(&mut database(args)?, &t.rows())?;
+    println!("imported {n} rows from {}", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `check`: the whole timeline; exit 1 with the reasons when it is invalid.
+fn check(args: &Args) -> Result<ExitCode> {
+    let t = timeline(args)?;
+    let problems = t.check();
+    if problems.is_empty() {
+        println!(
+            "ok: {} rows, no instant with the minimum above the maximum",
+            t.rows().len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("invalid: {p}");
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 #[cfg(test)]
