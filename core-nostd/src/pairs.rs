@@ -2,7 +2,8 @@
 //!
 //! The table never allocates and never loses a byte: when it is full, a new pair is either
 //! handed back ([`PairTable::try_add`]: the caller flushes and retries) or counted in the
-//! overflow counter ([`PairTable::add`]), so `total == sum of pairs + overflow` always holds.
+//! overflow counter ([`PairTable::add`]), so `total == sum of pairs + overflow` always holds
+//! (sums saturate at 2^64 − 1 rather than wrap; no real load gets there).
 
 use core::hash::{Hash, Hasher};
 use core::net::IpAddr;
@@ -70,21 +71,35 @@ impl Counts {
         Counts { bytes, packets }
     }
 
-    /// Adds `other` in place. Sums wrap at 2^64 rather than panic: 16 EiB in one counter is
-    /// not a real load, and wrapping keeps every invariant (totals are sums mod 2^64).
+    /// Adds `other` in place. Sums saturate at 2^64 − 1, never wrap: a wrapped sum would read
+    /// as little traffic (a window of 22 MB reading 5 MB, say), a saturated one reads as "at
+    /// least this much". No real load comes near it; a caller that must know uses
+    /// [`Counts::checked_plus`].
     #[inline]
     pub fn add(&mut self, other: Counts) {
-        self.bytes = self.bytes.wrapping_add(other.bytes);
-        self.packets = self.packets.wrapping_add(other.packets);
+        *self = self.plus(other);
     }
 
-    /// `self + other`.
+    /// `self + other`, saturating (see [`Counts::add`]).
     #[inline]
     #[must_use]
     pub const fn plus(self, other: Counts) -> Counts {
         Counts {
-            bytes: self.bytes.wrapping_add(other.bytes),
-            packets: self.packets.wrapping_add(other.packets),
+            bytes: self.bytes.saturating_add(other.bytes),
+            packets: self.packets.saturating_add(other.packets),
+        }
+    }
+
+    /// `self + other`, or `None` when either sum does not fit in 64 bits.
+    #[inline]
+    #[must_use]
+    pub const fn checked_plus(self, other: Counts) -> Option<Counts> {
+        match (
+            self.bytes.checked_add(other.bytes),
+            self.packets.checked_add(other.packets),
+        ) {
+            (Some(bytes), Some(packets)) => Some(Counts { bytes, packets }),
+            _ => None,
         }
     }
 

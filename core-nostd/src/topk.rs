@@ -51,7 +51,7 @@ impl<const K: usize> TopTalkers<K> {
 
     /// Adds `bytes` for `pair`.
     pub fn add(&mut self, pair: Pair, bytes: u64) {
-        self.total = self.total.wrapping_add(bytes);
+        self.total = self.total.saturating_add(bytes);
         if let Some(t) = self.slots.iter_mut().find(|t| t.pair == pair) {
             t.bytes = t.bytes.saturating_add(bytes);
             return;
@@ -83,7 +83,7 @@ impl<const K: usize> TopTalkers<K> {
             if let Some(mine) = self.slots.iter_mut().find(|m| m.pair == t.pair) {
                 mine.error = mine.error.saturating_add(t.error).min(mine.bytes);
             }
-            self.total = before.wrapping_add(t.bytes);
+            self.total = before.saturating_add(t.bytes);
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Window<S> {
     pub counts: Counts,
     /// Records it got.
     pub records: u64,
+    /// A sum reached 2^64 − 1 and stopped there ([`Counts::add`]): the counts are a lower
+    /// bound, not the traffic.
+    pub saturated: bool,
     /// Whatever else the caller accumulates per window (a top-talkers sketch, say).
     pub state: S,
 }
@@ -271,7 +274,13 @@ impl<S: Default, const N: usize> Windows<S, N> {
         self.max_accepted = Some(self.max_accepted.map_or(ts, |m| m.max(ts)));
         match self.open.get_mut(offset) {
             Some(window) => {
-                window.counts.add(counts);
+                match window.counts.checked_plus(counts) {
+                    Some(sum) => window.counts = sum,
+                    None => {
+                        window.counts.add(counts);
+                        window.saturated = true;
+                    }
+                }
                 window.records = window.records.wrapping_add(1);
                 Ok(&mut window.state)
             }
@@ -326,6 +335,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
             end: start.saturating_add(self.length),
             counts: Counts::ZERO,
             records: 0,
+            saturated: false,
             state: S::default(),
         }
     }
@@ -500,6 +510,35 @@ mod tests {
         let total = closed.iter().fold(Counts::ZERO, |a, c| a.plus(c.counts));
         assert_eq!(total.plus(w.w.late()), sent);
         assert_eq!(w.w.open_counts(), Counts::ZERO);
+    }
+
+    #[test]
+    fn a_sum_that_would_wrap_saturates_and_flags_its_window() {
+        let mut w = ByEventTime::<4>::new(MIN5, 0);
+        let mut closed = Vec::new();
+        for (ts, bytes) in [(1, u64::MAX - 10), (2, 11), (3, 5), (MIN5, 7)] {
+            w.add(ts, Counts::new(bytes, 1), |c| closed.push(c))
+                .unwrap();
+        }
+        w.w.finish(|c| closed.push(c));
+        let got: Vec<_> = closed
+            .iter()
+            .map(|c| (c.start, c.counts, c.records, c.saturated))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, Counts::new(u64::MAX, 3), 3, true),
+                (MIN5, Counts::new(7, 1), 1, false)
+            ]
+        );
+        // One byte short of the top is a sum, not a saturation.
+        let mut w = ByEventTime::<4>::new(MIN5, 0);
+        w.add(1, Counts::new(u64::MAX - 1, 1), |_| {}).unwrap();
+        w.add(2, Counts::new(1, 1), |_| {}).unwrap();
+        let mut last = Vec::new();
+        w.w.finish(|c| last.push((c.counts.bytes, c.saturated)));
+        assert_eq!(last, [(u64::MAX, false)]);
     }
 
     #[test]

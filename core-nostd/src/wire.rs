@@ -43,6 +43,15 @@ pub struct Record {
     pub packets: u64,
 }
 
+/// The most bytes one record may carry: 10 Tbit/s for an hour (4.5 PB). A record covers one
+/// flush interval of one pair (seconds, for host-capture); a count beyond this cannot be
+/// traffic, so decoding refuses it ([`WireError::Implausible`]) instead of letting it swamp a
+/// window. 4,096 such records still fit in a window's 64-bit sum.
+pub const MAX_BYTES: u64 = 10_000_000_000_000 / 8 * 3600;
+/// The most packets one record may carry: [`MAX_BYTES`] in packets of 20 bytes, the smallest
+/// IP header.
+pub const MAX_PACKETS: u64 = MAX_BYTES / 20;
+
 /// The name of the Kafka header that carries the packet count.
 pub const PACKETS_HEADER: &str = "packets";
 
@@ -182,10 +191,26 @@ pub enum WireError {
     KeyMismatch,
     /// A pipe line is not `<start_ms> <src> <dst> <bytes> <packets>`.
     BadLine,
+    /// A pipe line is not UTF-8 text.
+    NotUtf8,
+    /// The counts cannot be real traffic: more than [`MAX_BYTES`] or [`MAX_PACKETS`].
+    Implausible {
+        /// Bytes claimed.
+        bytes: u64,
+        /// Packets claimed.
+        packets: u64,
+    },
 }
 
 impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let WireError::Implausible { bytes, packets } = *self {
+            return write!(
+                f,
+                "{bytes} bytes and {packets} packets cannot be one record's traffic \
+                 (at most {MAX_BYTES} bytes and {MAX_PACKETS} packets)"
+            );
+        }
         f.write_str(match self {
             WireError::BadKey => "key is not \"<src>,<dst>\"",
             WireError::BadValue => "value is neither a decimal byte count nor a record object",
@@ -193,6 +218,8 @@ impl fmt::Display for WireError {
             WireError::BadTimestamp => "message timestamp is missing or before 1970",
             WireError::KeyMismatch => "JSON addresses differ from the key",
             WireError::BadLine => "line is not \"<start_ms> <src> <dst> <bytes> <packets>\"",
+            WireError::NotUtf8 => "line is not UTF-8 text",
+            WireError::Implausible { .. } => "implausible counts",
         })
     }
 }
@@ -207,6 +234,17 @@ fn address(text: &str) -> Option<IpAddr> {
 
 fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
+}
+
+/// `r`, if its counts can be real ([`MAX_BYTES`], [`MAX_PACKETS`]).
+fn plausible(r: Record) -> Result<Record, WireError> {
+    if r.bytes > MAX_BYTES || r.packets > MAX_PACKETS {
+        return Err(WireError::Implausible {
+            bytes: r.bytes,
+            packets: r.packets,
+        });
+    }
+    Ok(r)
 }
 
 /// Decodes a Kafka key into its two addresses.
@@ -288,7 +326,7 @@ pub fn decode_kafka(
     let start_ms = timestamp_ms
         .and_then(|t| u64::try_from(t).ok())
         .ok_or(WireError::BadTimestamp)?;
-    Ok(Record {
+    plausible(Record {
         start_ms,
         src,
         dst,
@@ -350,13 +388,19 @@ pub fn decode_json(value: &str) -> Result<Record, WireError> {
     all_consuming(multispace0::<&str, E<'_>>)
         .parse(rest)
         .map_err(bad)?;
-    Ok(Record {
+    plausible(Record {
         start_ms: start.ok_or(WireError::BadValue)?,
         src: src.ok_or(WireError::BadValue)?,
         dst: dst.ok_or(WireError::BadValue)?,
         bytes: bytes.ok_or(WireError::BadValue)?,
         packets: packets.ok_or(WireError::BadValue)?,
     })
+}
+
+/// Decodes a pipe line as it was read, bytes that may not be text (with or without its
+/// newline): [`WireError::NotUtf8`] when they are not UTF-8.
+pub fn decode_line_bytes(line: &[u8]) -> Result<Record, WireError> {
+    decode_line(utf8(line).ok_or(WireError::NotUtf8)?)
 }
 
 /// Decodes a pipe line (with or without its newline).
@@ -376,7 +420,7 @@ pub fn decode_line(line: &str) -> Result<Record, WireError> {
     ))
     .parse(line)
     .map_err(|_| WireError::BadLine)?;
-    Ok(Record {
+    plausible(Record {
         start_ms: number(start.as_bytes()).ok_or(WireError::BadLine)?,
         src: address(src).ok_or(WireError::BadLine)?,
         dst: address(dst).ok_or(WireError::BadLine)?,
@@ -517,6 +561,14 @@ mod tests {
             decode_line("1 1.1.1.1 2.2.2.2 3 4 5"),
             Err(WireError::BadLine)
         );
+        assert_eq!(
+            decode_line_bytes(b"1 1.1.1.1 2.2.2.2 3 \xff"),
+            Err(WireError::NotUtf8)
+        );
+        assert_eq!(
+            decode_line_bytes(b"1 1.1.1.1 2.2.2.2 3 4\n").map(|r| (r.bytes, r.packets)),
+            Ok((3, 4))
+        );
     }
 
     #[test]
@@ -566,6 +618,49 @@ mod tests {
         assert!(r.line().as_str().len() <= LINE_MAX);
         assert_eq!(decode_key(r.key().as_bytes()), Ok((widest, widest)));
         assert!(!r.json_value(u64::MAX).as_str().is_empty());
-        assert_eq!(decode_line(r.line().as_str()), Ok(r));
+        let most = Record {
+            bytes: MAX_BYTES,
+            packets: MAX_PACKETS,
+            ..r
+        };
+        assert_eq!(decode_line(most.line().as_str()), Ok(most));
+    }
+
+    #[test]
+    fn counts_that_cannot_be_traffic_do_not_decode() {
+        let r = record();
+        let too_many = |bytes, packets| Record {
+            bytes,
+            packets,
+            ..r
+        };
+        for (bytes, packets) in [
+            (MAX_BYTES + 1, 1),
+            (1, MAX_PACKETS + 1),
+            (u64::MAX - 17_666_179, 3),
+        ] {
+            let bad = too_many(bytes, packets);
+            let e = Err(WireError::Implausible { bytes, packets });
+            assert_eq!(decode_line(bad.line().as_str()), e);
+            assert_eq!(decode_json(bad.json_value(r.start_ms + 1).as_str()), e);
+            let (value, count) = (bad.text_value(), bad.packets_header());
+            let kafka = decode_kafka(
+                bad.key().as_bytes(),
+                value.as_bytes(),
+                Some(count.as_bytes()),
+                Some(1_700_000_100_000),
+            );
+            assert_eq!(kafka, e);
+        }
+        assert_eq!(MAX_BYTES, 4_500_000_000_000_000);
+        assert_eq!(
+            WireError::Implausible {
+                bytes: 5,
+                packets: 6
+            }
+            .to_string(),
+            "5 bytes and 6 packets cannot be one record's traffic \
+             (at most 4500000000000000 bytes and 225000000000000 packets)"
+        );
     }
 }

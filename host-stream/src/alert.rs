@@ -126,6 +126,7 @@ impl Judged<'_> {
             "window_end": time_text::format(ms(w.end)),
             "bytes": w.counts.bytes,
             "packets": w.counts.packets,
+            "saturated": w.saturated,
             "min": limit(min),
             "max": limit(max),
             "filter": self.filter.to_string(),
@@ -142,7 +143,7 @@ impl Judged<'_> {
         let bound =
             |r: Option<&LimitRow>| r.map_or_else(|| "-".to_string(), |r| r.value.to_string());
         format!(
-            "window {} {} bytes={} packets={} verdict={} min={} max={} filter={}",
+            "window {} {} bytes={} packets={} verdict={} min={} max={} filter={}{}",
             time_text::format(ms(w.start)),
             time_text::format(ms(w.end)),
             w.counts.bytes,
@@ -150,7 +151,8 @@ impl Judged<'_> {
             self.verdict,
             bound(min),
             bound(max),
-            self.filter.to_string().replace(' ', ",")
+            self.filter.to_string().replace(' ', ","),
+            if w.saturated { " saturated=1" } else { "" }
         )
     }
 
@@ -164,6 +166,7 @@ impl Judged<'_> {
             "bytes": w.counts.bytes,
             "packets": w.counts.packets,
             "records": w.records,
+            "saturated": w.saturated,
             "verdict": self.verdict.as_str(),
             "min": min.map(|r| r.value),
             "max": max.map(|r| r.value),

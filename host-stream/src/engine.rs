@@ -67,6 +67,8 @@ pub struct Closed {
     pub counts: Counts,
     /// Records that fell in it (all of them, filtered or not).
     pub records: u64,
+    /// The byte or packet sum reached 2^64 − 1 and stopped: `counts` is a lower bound.
+    pub saturated: bool,
     /// The heaviest pairs, heaviest first.
     pub talkers: Vec<Talker>,
 }
@@ -129,6 +131,7 @@ fn on_close<'a>(
             end: w.end,
             counts: w.counts,
             records: w.records,
+            saturated: w.saturated,
             talkers: w.state.talkers.ranked().into_iter().collect(),
         });
     }

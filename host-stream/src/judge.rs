@@ -306,6 +306,7 @@ mod tests {
             end: start + 300_000,
             counts: Counts::new(1500, 1),
             records: 1,
+            saturated: false,
             talkers: Vec::new(),
         }
     }

@@ -2,6 +2,9 @@
 //! offsets are line numbers. A thread reads whole lines in chunks; the driver's batches are
 //! cut at every line that closes a window, so windows close, and are judged, line by line:
 //! what is late, and where a stop lands, does not depend on how the input arrived.
+//!
+//! Lines are cut as bytes: a line that is not UTF-8 is one undecodable record (counted and
+//! logged like any other), never the end of the input.
 
 use std::io::BufRead;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -17,9 +20,9 @@ use crate::engine::Engine;
 
 /// Stdin, read by a thread of its own.
 pub struct Pipe {
-    chunks: Receiver<std::io::Result<String>>,
+    chunks: Receiver<std::io::Result<Vec<u8>>>,
     /// The chunk being read, and how far.
-    chunk: String,
+    chunk: Vec<u8>,
     at: usize,
     line_no: i64,
     /// The wall clock when the chunk arrived.
@@ -31,14 +34,14 @@ impl Pipe {
     /// Starts reading stdin; live, records more than `max_ahead` ms ahead of the wall clock are
     /// refused.
     pub fn stdin(max_ahead: Option<Millis>) -> Pipe {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<String>>(64);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(64);
         std::thread::spawn(move || {
             let mut input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
             read_chunks(&mut input, &tx);
         });
         Pipe {
             chunks: rx,
-            chunk: String::new(),
+            chunk: Vec::new(),
             at: 0,
             line_no: 0,
             now: 0,
@@ -55,10 +58,10 @@ impl Pipe {
             let (line, next) = line_at(&self.chunk, at);
             at = next;
             line_no += 1;
-            if line.trim().is_empty() {
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-            match wire::decode_line(line) {
+            match wire::decode_line_bytes(line) {
                 Ok(r) => {
                     intake.record(0, line_no, r, bound);
                 }
@@ -106,12 +109,12 @@ impl Source for Pipe {
 
 /// The line of `text` that starts at `at`, and where the next one starts: cut as `str::lines`
 /// cuts them (`\n` or `\r\n` ends a line, the last one may have neither).
-fn line_at(text: &str, at: usize) -> (&str, usize) {
-    let rest = &text[at..];
-    match rest.find('\n') {
+fn line_at(text: &[u8], at: usize) -> (&[u8], usize) {
+    let rest = text.get(at..).unwrap_or_default();
+    match rest.iter().position(|b| *b == b'\n') {
         Some(i) => {
-            let line = &rest[..i];
-            (line.strip_suffix('\r').unwrap_or(line), at + i + 1)
+            let line = rest.get(..i).unwrap_or_default();
+            (line.strip_suffix(b"\r").unwrap_or(line), at + i + 1)
         }
         None => (rest, text.len()),
     }
@@ -122,10 +125,10 @@ fn line_at(text: &str, at: usize) -> (&str, usize) {
 /// hand-over per chunk, not per line, and a line never waits for the next one to arrive.
 fn read_chunks<R: std::io::Read>(
     input: &mut std::io::BufReader<R>,
-    tx: &SyncSender<std::io::Result<String>>,
+    tx: &SyncSender<std::io::Result<Vec<u8>>>,
 ) {
     const CHUNK: usize = 64 * 1024;
-    let mut chunk = String::new();
+    let mut chunk = Vec::new();
     loop {
         // Send before a read that may block: when the buffer holds no whole line.
         if !chunk.is_empty()
@@ -134,7 +137,7 @@ fn read_chunks<R: std::io::Read>(
         {
             return;
         }
-        match input.read_line(&mut chunk) {
+        match input.read_until(b'\n', &mut chunk) {
             Ok(n) if n > 0 => {}
             end => {
                 if !chunk.is_empty() {
@@ -154,7 +157,7 @@ mod tests {
     use super::*;
     use std::io::BufReader;
 
-    fn chunks(input: &[u8], capacity: usize) -> Vec<std::io::Result<String>> {
+    fn chunks(input: &[u8], capacity: usize) -> Vec<std::io::Result<Vec<u8>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1024);
         read_chunks(&mut BufReader::with_capacity(capacity, input), &tx);
         drop(tx);
@@ -175,8 +178,8 @@ mod tests {
             let mut got = Vec::new();
             let mut at = 0;
             while at < text.len() {
-                let (line, next) = line_at(text, at);
-                got.push(line);
+                let (line, next) = line_at(text.as_bytes(), at);
+                got.push(std::str::from_utf8(line).unwrap());
                 at = next;
             }
             assert_eq!(got, text.lines().collect::<Vec<_>>(), "{text:?}");
@@ -192,7 +195,7 @@ mod tests {
         for capacity in [8, 100, 4096, 1 << 20] {
             let got: Vec<String> = chunks(text.as_bytes(), capacity)
                 .into_iter()
-                .map(|c| c.unwrap())
+                .map(|c| String::from_utf8(c.unwrap()).unwrap())
                 .collect();
             assert_eq!(got.concat(), text, "capacity {capacity}");
             let last = got.len() - 1;
@@ -206,15 +209,22 @@ mod tests {
     }
 
     #[test]
-    fn bytes_that_are_not_utf8_end_in_an_error_after_the_lines_before() {
-        let got = chunks(b"a\nb\n\xff\xfe\nc\n", 4);
-        let (ok, err): (Vec<_>, Vec<_>) = got.into_iter().partition(|c| c.is_ok());
-        let ok: Vec<String> = ok.into_iter().map(|c| c.unwrap()).collect();
-        assert_eq!(ok.concat(), "a\nb\n");
-        assert_eq!(err.len(), 1);
-        assert_eq!(
-            err[0].as_ref().unwrap_err().kind(),
-            std::io::ErrorKind::InvalidData
-        );
+    fn bytes_that_are_not_utf8_are_a_line_like_any_other() {
+        let input = b"a\nb\n\xff\xfe\nc\n";
+        for capacity in [4, 1024] {
+            let got: Vec<u8> = chunks(input, capacity)
+                .into_iter()
+                .flat_map(|c| c.unwrap())
+                .collect();
+            assert_eq!(got, input, "capacity {capacity}");
+        }
+        let mut lines = Vec::new();
+        let mut at = 0;
+        while at < input.len() {
+            let (line, next) = line_at(input, at);
+            lines.push(line);
+            at = next;
+        }
+        assert_eq!(lines, [&b"a"[..], b"b", b"\xff\xfe", b"c"]);
     }
 }
