@@ -57,6 +57,20 @@ pub fn records_consumer(brokers: &str, group: &str, options: &[(String, String)]
     with_options(config, options, |_| true)
 }
 
+/// The end-offset watcher of host-stream (a consumer that joins no group and commits nothing:
+/// it only asks for the partitions' end offsets). The operator's options apply (security),
+/// group keys are left out.
+pub fn end_offsets_client(brokers: &str, options: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("enable.auto.commit", "false")
+        .set("client.id", "streamchecker-host-stream-ends");
+    with_options(config, options, |k| {
+        !k.starts_with("group.") && !k.starts_with("enable.auto")
+    })
+}
+
 fn with_options(
     mut config: ClientConfig,
     options: &[(String, String)],
@@ -95,6 +109,10 @@ mod tests {
         assert_eq!(a.get("group.instance.id"), None);
         assert_eq!(a.get("security.protocol"), Some("SSL"));
         assert_eq!(a.get("enable.idempotence"), Some("true"));
+        let e = end_offsets_client("b:9092", &opts());
+        assert_eq!(e.get("group.id"), None);
+        assert_eq!(e.get("group.instance.id"), None);
+        assert_eq!(e.get("security.protocol"), Some("SSL"));
         let c = records_consumer("b:9092", "g", &opts());
         assert_eq!(c.get("group.id"), Some("g"));
         assert_eq!(c.get("enable.auto.commit"), Some("false"));

@@ -6,8 +6,15 @@
 //!   period: a partition that is behind holds windows open, an idle one (caught up for longer
 //!   than the idle period, or finished in a replay) does not. A source that has delivered
 //!   nothing yet holds everything.
-//! - In live mode, once every source is caught up, the wall clock (minus the grace period)
-//!   closes windows too: a silent network still gets its windows checked.
+//! - In live mode the wall clock (minus the grace period) closes windows too, so that a silent
+//!   network still gets its windows checked, but only as far as it is *proven* that nothing is
+//!   missing: every source must have been seen at its end ([`Engine::prove`]: the end of the
+//!   pipe, or an end-offset answer of the broker no higher than what was read) at a time after
+//!   the window's end plus the grace period, the sources must be the whole input
+//!   (every partition of the topic, [`Engine::set_whole`]) and none may hold a record back.
+//!   While the broker is unreachable or the partitions are being reassigned there is no such
+//!   proof, and the windows stay open until their records arrive: a blind consumer never
+//!   judges a window as quiet.
 //! - The core's fixed set of windows is driven by that watermark. A record too far ahead of
 //!   the oldest open window is handed back; its source is paused until the others catch up.
 //! - A closed window stays "unsettled" until the caller says its alert (if any) was
@@ -55,6 +62,9 @@ struct SourceState {
     last_window: Option<Millis>,
     /// A record handed back for lack of room, with its offset.
     held: Option<(i64, Record)>,
+    /// The latest wall-clock time at which this source was seen at its end: everything it
+    /// held before then has been read.
+    proven_at: Option<Millis>,
 }
 
 /// A window that has closed, for judging.
@@ -113,6 +123,8 @@ pub struct Engine {
     filter: Filter,
     mode: Mode,
     sources: BTreeMap<SourceId, SourceState>,
+    /// The sources are the whole input (every partition of the topic).
+    whole: bool,
     unsettled: BTreeSet<Millis>,
     /// Counters.
     pub stats: EngineStats,
@@ -156,6 +168,7 @@ impl Engine {
             filter,
             mode,
             sources: BTreeMap::new(),
+            whole: true,
             unsettled: BTreeSet::new(),
             stats: EngineStats::default(),
         })
@@ -173,6 +186,46 @@ impl Engine {
         for id in ids {
             self.sources.entry(*id).or_default();
         }
+    }
+
+    /// Whether the sources are the whole input (a Kafka consumer that reads only some of the
+    /// topic's partitions is not, and its wall clock closes nothing).
+    pub fn set_whole(&mut self, whole: bool) {
+        self.whole = whole;
+    }
+
+    /// Whether `source` is one of the sources in play.
+    pub fn has_source(&self, source: SourceId) -> bool {
+        self.sources.contains_key(&source)
+    }
+
+    /// `source` was at its end at wall-clock time `at`: every record it held before then has
+    /// been taken. Ignored for a source not in play.
+    pub fn prove(&mut self, source: SourceId, at: Millis) {
+        if let Some(s) = self.sources.get_mut(&source) {
+            s.proven_at = s.proven_at.max(Some(at));
+        }
+    }
+
+    /// The wall-clock time up to which the whole input is proven read: the oldest of the
+    /// sources' proofs. `None` when any source has none, holds a record back, or the sources
+    /// are not the whole input.
+    pub fn proven_through(&self) -> Option<Millis> {
+        if !self.whole || self.sources.is_empty() {
+            return None;
+        }
+        let mut least: Option<Millis> = None;
+        for s in self.sources.values() {
+            if s.held.is_some() {
+                return None;
+            }
+            if s.done {
+                continue;
+            }
+            let p = s.proven_at?;
+            least = Some(least.map_or(p, |l| l.min(p)));
+        }
+        least
     }
 
     /// Counts of records that came after their window closed.
@@ -292,13 +345,6 @@ impl Engine {
         !self.sources.is_empty() && self.sources.values().all(|s| s.done && s.held.is_none())
     }
 
-    /// True when every source is caught up (nothing waiting, nothing held).
-    pub fn caught_up(&self) -> bool {
-        self.sources
-            .values()
-            .all(|s| (s.done || s.at_end_since.is_some()) && s.held.is_none())
-    }
-
     /// The watermark event time gives: the least progress of the sources that still deliver,
     /// minus the grace period. `None` while a delivering source has shown nothing yet.
     pub fn event_watermark(&self) -> Option<Millis> {
@@ -324,15 +370,15 @@ impl Engine {
         progress.map(|p| p.saturating_sub(self.grace))
     }
 
-    /// Moves the watermark (event time, and in live mode the wall clock `now_ms` once every
-    /// source is caught up) and closes the windows it passes.
+    /// Moves the watermark (event time, and in live mode the wall clock `now_ms` as far as
+    /// the input is proven read, [`Engine::proven_through`]) and closes the windows it passes.
     pub fn advance(&mut self, now_ms: Option<Millis>, out: &mut Vec<Closed>) {
         let mut watermark = self.event_watermark();
-        if let (Mode::Live { .. }, Some(now)) = (self.mode, now_ms)
-            && self.caught_up()
+        if let (Mode::Live { .. }, Some(now), Some(proven)) =
+            (self.mode, now_ms, self.proven_through())
             && self.windows.next_to_close().is_some()
         {
-            let wall = now.saturating_sub(self.grace);
+            let wall = now.min(proven).saturating_sub(self.grace);
             watermark = Some(watermark.map_or(wall, |w| w.max(wall)));
         }
         if let Some(w) = watermark {
@@ -480,24 +526,97 @@ mod tests {
         assert_eq!(sums(&out), vec![(0, 1), (300_000, 0)]);
     }
 
-    #[test]
-    fn the_wall_clock_closes_quiet_windows_once_everything_is_caught_up() {
-        let mut e = Engine::new(
+    fn live(idle_s: u64, grace: Millis) -> Engine {
+        Engine::new(
             W,
-            5_000,
+            grace,
             Filter::ALL,
             Mode::Live {
-                idle: Duration::from_secs(60),
+                idle: Duration::from_secs(idle_s),
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_wall_clock_closes_quiet_windows_only_as_far_as_the_input_is_proven_read() {
+        let mut e = live(60, 5_000);
         e.set_sources(&[0]);
         let mut out = Vec::new();
         e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
-        // Not caught up: the wall clock does nothing.
+        // No proof yet: the wall clock does nothing.
         e.advance(Some(1_000_000), &mut out);
         assert!(out.is_empty());
-        e.at_end(0);
+        // Proven read at 620 s: windows ending by 615 s close, the next one does not.
+        e.prove(0, 620_000);
+        e.advance(Some(1_000_000), &mut out);
+        assert_eq!(sums(&out), vec![(0, 3), (300_000, 0)]);
+        // A proof is never taken back by an older one; the wall clock bounds a newer one.
+        e.prove(0, 100_000);
+        e.prove(0, 5_000_000);
+        e.advance(Some(1_000_000), &mut out);
+        assert_eq!(sums(&out), vec![(0, 3), (300_000, 0), (600_000, 0)]);
+    }
+
+    #[test]
+    fn a_blind_consumer_closes_nothing_by_the_wall_clock_and_misses_nothing() {
+        // Proven read at 100 s, then the broker goes away for an hour: no proof comes, and
+        // however far the wall clock goes, no window closes empty. When the records of the
+        // outage arrive, event time closes their windows with them in it.
+        let mut e = live(60, 1_000);
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(50_000, "10.0.0.1", 5), &mut out);
+        e.prove(0, 100_000);
+        e.prove(1, 100_000);
+        for now in [400_000, 1_000_000, 3_700_000] {
+            e.advance(Some(now), &mut out);
+        }
+        assert!(out.is_empty(), "{:?}", sums(&out));
+        e.record(0, 1, rec(350_000, "10.0.0.1", 7), &mut out);
+        e.record(1, 0, rec(650_000, "10.0.0.2", 11), &mut out);
+        e.record(0, 2, rec(960_000, "10.0.0.1", 13), &mut out);
+        e.advance(Some(3_700_000), &mut out);
+        assert_eq!(sums(&out), vec![(0, 5), (300_000, 7)]);
+        assert_eq!(e.late(), (0, Counts::ZERO));
+        // Both proven again after the outage: the wall clock closes the rest.
+        e.prove(0, 3_700_000);
+        e.prove(1, 3_700_000);
+        e.advance(Some(3_700_000), &mut out);
+        assert_eq!(sums(&out)[2..4], [(600_000, 11), (900_000, 13)]);
+        assert_eq!(out.len(), 12, "windows up to 3,600 s");
+    }
+
+    #[test]
+    fn without_the_whole_input_the_wall_clock_closes_nothing() {
+        let mut e = live(60, 0);
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
+        e.prove(0, 1_000_000);
+        // Partition 1 has no proof.
+        e.advance(Some(1_000_000), &mut out);
+        assert!(out.is_empty());
+        e.prove(1, 1_000_000);
+        // Only some of the topic's partitions are ours.
+        e.set_whole(false);
+        e.advance(Some(1_000_000), &mut out);
+        assert!(out.is_empty());
+        // Everything taken away (a rebalance in progress).
+        e.set_whole(true);
+        e.set_sources(&[]);
+        e.advance(Some(1_000_000), &mut out);
+        assert!(out.is_empty());
+        // Given back: new sources, proven afresh.
+        e.set_sources(&[0, 1]);
+        e.prove(2, 1_000_000);
+        e.advance(Some(1_000_000), &mut out);
+        assert!(
+            out.is_empty(),
+            "a proof of a source not in play counts for nothing"
+        );
+        e.prove(0, 1_000_000);
+        e.prove(1, 1_000_000);
         e.advance(Some(1_000_000), &mut out);
         assert_eq!(sums(&out), vec![(0, 3), (300_000, 0), (600_000, 0)]);
     }

@@ -1,7 +1,9 @@
 //! Reading records from Kafka: the consumer, partition assignment (the partial-assignment
 //! warning, resuming from the commit metadata), decoding messages into wire records, the end
-//! offsets of a replay, and offset commits that carry where a restart must begin. [`Kafka`] is
-//! the driver's source.
+//! offsets of a replay, offset commits that carry where a restart must begin (sent without
+//! waiting: a commit never blocks the loop), and, live, the proofs that every partition has
+//! been read to its end ([`crate::ends`]), without which the wall clock closes no window.
+//! [`Kafka`] is the driver's source.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -19,6 +21,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::driver::{ClockBound, Intake, Polled, Source};
+use crate::ends::{self, Ends};
 use crate::engine::{Closed, Engine};
 
 /// What a restart needs besides the offsets, stored as the commit metadata of every partition.
@@ -66,6 +69,8 @@ pub struct Assignment {
     pub partitions: Vec<i32>,
     /// From the committed offsets' metadata: the newest resume point.
     pub resume: Option<Resume>,
+    /// The committed offset of each partition that has one: where reading starts.
+    pub committed: BTreeMap<i32, i64>,
     /// Partitions taken away.
     pub revoked: Vec<i32>,
 }
@@ -76,7 +81,20 @@ pub struct Events {
     assignment: Mutex<Option<Assignment>>,
     /// Set with `assignment`: checked per record without taking the lock.
     changed: AtomicBool,
+    /// An asynchronous commit failed: the next commit must be sent even if nothing moved.
+    commit_failed: AtomicBool,
     topic: String,
+}
+
+/// The committed offsets in `tpl` (partitions without one are left out).
+fn committed_of(tpl: &TopicPartitionList) -> BTreeMap<i32, i64> {
+    tpl.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
 }
 
 impl ClientContext for Events {}
@@ -93,18 +111,19 @@ impl ConsumerContext for Events {
         let assignment = match rebalance {
             Rebalance::Assign(tpl) => {
                 // Read the commits' metadata here, before any record of these partitions.
-                let resume = consumer
+                let committed = consumer
                     .committed_offsets((*tpl).clone(), Duration::from_secs(10))
-                    .ok()
-                    .and_then(|c| {
-                        c.elements()
-                            .iter()
-                            .filter_map(|e| Resume::decode(e.metadata()))
-                            .max_by_key(|r| r.next_window)
-                    });
+                    .ok();
+                let resume = committed.as_ref().and_then(|c| {
+                    c.elements()
+                        .iter()
+                        .filter_map(|e| Resume::decode(e.metadata()))
+                        .max_by_key(|r| r.next_window)
+                });
                 Assignment {
                     partitions: partitions_of(tpl),
                     resume,
+                    committed: committed.as_ref().map(committed_of).unwrap_or_default(),
                     revoked: Vec::new(),
                 }
             }
@@ -129,6 +148,7 @@ impl ConsumerContext for Events {
 
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(e) = result {
+            self.commit_failed.store(true, Ordering::Relaxed);
             eprintln!("host-stream: kafka: offset commit failed (will retry): {e}");
         }
     }
@@ -226,8 +246,30 @@ impl Input {
         Ok(Assignment {
             partitions,
             resume,
+            committed: committed_of(&committed),
             revoked: Vec::new(),
         })
+    }
+
+    /// Where each assigned partition will be read from next: the offset after the last
+    /// record returned, else the committed offset; `None` when neither is known yet (reading
+    /// starts at the beginning: the low offset).
+    fn positions(&self, committed: &BTreeMap<i32, i64>) -> BTreeMap<i32, Option<i64>> {
+        let Ok(tpl) = self.consumer.position() else {
+            return BTreeMap::new();
+        };
+        tpl.elements()
+            .iter()
+            .filter(|e| e.topic() == self.topic)
+            .map(|e| {
+                let p = e.partition();
+                let at = match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => committed.get(&p).copied(),
+                };
+                (p, at)
+            })
+            .collect()
     }
 
     /// How many partitions the topic has.
@@ -291,8 +333,22 @@ impl Input {
         }
     }
 
-    /// Commits `positions` with `resume` as every partition's metadata.
-    pub fn commit(&self, positions: &[(i32, i64)], resume: Resume) -> Result<()> {
+    /// Whether an asynchronous commit failed since the last call.
+    pub fn commit_failed(&self) -> bool {
+        self.consumer
+            .context()
+            .commit_failed
+            .swap(false, Ordering::Relaxed)
+    }
+
+    /// Commits `positions` with `resume` as every partition's metadata: sent, and (`mode`
+    /// Sync) waited for; an asynchronous failure is reported by [`Input::commit_failed`].
+    pub fn commit(
+        &self,
+        positions: &[(i32, i64)],
+        resume: Resume,
+        mode: rdkafka::consumer::CommitMode,
+    ) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
         let metadata = resume.encode();
         for (p, o) in positions {
@@ -302,7 +358,7 @@ impl Input {
         }
         if tpl.count() > 0 {
             self.consumer
-                .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+                .commit(&tpl, mode)
                 .context("committing offsets")?;
         }
         Ok(())
@@ -335,6 +391,8 @@ fn decode(m: &impl Message) -> Result<Record, WireError> {
 pub struct Kafka {
     input: Input,
     reading: Reading,
+    /// Live: the partitions' end offsets, asked in the background.
+    ends: Option<Ends>,
     /// The positions last committed.
     last_commit: Vec<(i32, i64)>,
     next_commit: Instant,
@@ -350,6 +408,12 @@ struct Reading {
     first_assignment: Option<Assignment>,
     end_offsets: BTreeMap<i32, i64>,
     assigned: bool,
+    /// The wall clock at the last assignment: an end offset asked before it proves nothing.
+    assigned_at: Millis,
+    /// The committed offsets of the assignment.
+    committed: BTreeMap<i32, i64>,
+    /// Per partition, the time of the last end-offset answer used.
+    proofs_used: BTreeMap<i32, Millis>,
     started: Instant,
 }
 
@@ -371,6 +435,15 @@ impl Kafka {
         } else {
             None
         };
+        // A replay closes windows by event time only: it needs no proofs.
+        let ends = if until_end {
+            None
+        } else {
+            let client: BaseConsumer = host_common::kafka::end_offsets_client(brokers, options)
+                .create()
+                .context("--kafka-option: librdkafka rejected the end-offset client's settings")?;
+            Some(Ends::start(client, topic.to_string()))
+        };
         Ok(Kafka {
             input,
             reading: Reading {
@@ -379,15 +452,23 @@ impl Kafka {
                 first_assignment,
                 end_offsets: BTreeMap::new(),
                 assigned: false,
+                assigned_at: 0,
+                committed: BTreeMap::new(),
+                proofs_used: BTreeMap::new(),
                 started: Instant::now(),
             },
+            ends,
             last_commit: Vec::new(),
             next_commit: Instant::now(),
         })
     }
 
-    /// Commits the engine's positions, with where a restart must begin, if they moved.
-    fn commit_now(&mut self, engine: &Engine, alerting: bool) {
+    /// Commits the engine's positions, with where a restart must begin, if they moved (or
+    /// the last commit failed).
+    fn commit_now(&mut self, engine: &Engine, alerting: bool, mode: rdkafka::consumer::CommitMode) {
+        if self.input.commit_failed() {
+            self.last_commit.clear();
+        }
         let positions = engine.commit_positions();
         if positions.is_empty() || positions == self.last_commit {
             return;
@@ -396,9 +477,45 @@ impl Kafka {
             next_window: engine.first_unsettled(),
             alerting,
         };
-        match self.input.commit(&positions, resume) {
+        match self.input.commit(&positions, resume, mode) {
             Ok(()) => self.last_commit = positions,
             Err(e) => eprintln!("host-stream: {e:#}"),
+        }
+    }
+
+    /// Turns the end-offset answers that arrived since the last call into proofs: a
+    /// partition read up to (at least) the end offset the broker gave was at its end when the
+    /// question was sent. Also says whether this instance reads the whole topic.
+    fn prove(&mut self, engine: &mut Engine) {
+        let Some(ends) = &self.ends else {
+            return;
+        };
+        let r = &mut self.reading;
+        let latest = ends.latest();
+        let fresh: Vec<(i32, ends::End)> = latest
+            .ends
+            .iter()
+            .filter(|(p, e)| {
+                e.asked_ms >= r.assigned_at
+                    && engine.has_source(**p)
+                    && r.proofs_used.get(p).is_none_or(|t| e.asked_ms > *t)
+            })
+            .map(|(p, e)| (*p, *e))
+            .collect();
+        engine.set_whole(
+            !latest.partitions.is_empty()
+                && latest.partitions.iter().all(|p| engine.has_source(*p)),
+        );
+        if fresh.is_empty() {
+            return;
+        }
+        let positions = self.input.positions(&r.committed);
+        for (p, end) in fresh {
+            let position = positions.get(&p).copied().flatten().unwrap_or(end.low);
+            if ends::at_end(position, &end) {
+                engine.prove(p, end.asked_ms);
+            }
+            r.proofs_used.insert(p, end.asked_ms);
         }
     }
 }
@@ -415,6 +532,9 @@ impl Reading {
             );
         }
         self.assigned = !a.partitions.is_empty();
+        self.assigned_at = now_ms();
+        self.committed = a.committed;
+        self.proofs_used.clear();
         intake.engine.set_sources(&a.partitions);
         let mut alerting = None;
         if let Some(r) = a.resume {
@@ -452,6 +572,8 @@ impl Reading {
 
     /// A partition at the end of what is there: finished, for a replay that started there.
     fn at_end(&self, input: &Input, p: i32, intake: &mut Intake<'_>) {
+        // Not a proof for the wall clock: the event says when librdkafka saw the end, not when
+        // it asked; the proofs come from [`crate::ends`].
         intake.engine.at_end(p);
         if self
             .end_offsets
@@ -513,17 +635,20 @@ impl Source for Kafka {
         Ok(Polled::Batch)
     }
 
-    /// Held records taken again: their partitions resume.
+    /// Held records taken again: their partitions resume. New proofs of the partitions' ends
+    /// move the wall-clock watermark.
     fn after_batch(&mut self, engine: &mut Engine, closed: &mut Vec<Closed>) {
         for p in engine.retry_held(closed) {
             self.input.set_paused(p, false);
         }
+        self.prove(engine);
+        engine.advance(Some(now_ms()), closed);
     }
 
     fn commit(&mut self, engine: &Engine, alerting: bool) {
         if Instant::now() >= self.next_commit {
             self.next_commit = Instant::now() + COMMIT_EVERY;
-            self.commit_now(engine, alerting);
+            self.commit_now(engine, alerting, rdkafka::consumer::CommitMode::Async);
         }
     }
 
@@ -549,7 +674,8 @@ impl Source for Kafka {
                 "host-stream: {pending_alerts} alerts not acknowledged: their windows are not committed and will be judged again after a restart"
             );
         }
-        self.commit_now(engine, alerting);
+        // The last one is waited for: the process ends next.
+        self.commit_now(engine, alerting, rdkafka::consumer::CommitMode::Sync);
     }
 }
 

@@ -11,6 +11,7 @@ mod alert;
 mod alerts_out;
 mod cli;
 mod driver;
+mod ends;
 mod engine;
 mod judge;
 mod kafka_in;

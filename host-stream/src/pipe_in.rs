@@ -85,6 +85,8 @@ impl Source for Pipe {
 
     fn poll(&mut self, intake: &mut Intake<'_>) -> Result<Polled> {
         if self.at >= self.chunk.len() {
+            // Nothing waiting when the wait began: everything written before then is read.
+            let asked = now_ms();
             match self.chunks.recv_timeout(Duration::from_millis(100)) {
                 Ok(Ok(chunk)) => {
                     self.chunk = chunk;
@@ -94,6 +96,7 @@ impl Source for Pipe {
                 Ok(Err(e)) => return Err(e).context("reading stdin"),
                 Err(RecvTimeoutError::Timeout) => {
                     intake.engine.at_end(0);
+                    intake.engine.prove(0, asked);
                     return Ok(Polled::Batch);
                 }
                 Err(RecvTimeoutError::Disconnected) => {

@@ -1,16 +1,7 @@
 //! `--max-clock-skew`: live mode refuses records stamped too far after the wall clock, and
 //! counts them; a replay takes any time.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::support::*;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 const WINDOW: u64 = 300_000;
 

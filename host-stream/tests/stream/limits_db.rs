@@ -8,7 +8,7 @@
 //! stopped with SIGTERM (it flushes its alerts and prints its summary) and the alerts topic is
 //! read then.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -46,13 +46,6 @@ impl Drop for Db {
             ));
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 fn host_db(url: &str, args: &[&str]) {

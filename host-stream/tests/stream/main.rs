@@ -6,6 +6,7 @@ mod closed_stdout;
 mod end_to_end;
 mod filters;
 mod limits_db;
+mod outage;
 mod partial;
 mod restart;
 mod support;

@@ -2,7 +2,7 @@
 //! stderr and marks every window line `partial=have/all`.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -11,13 +11,6 @@ const MINUTE: u64 = 60_000;
 /// rejoin up to the session timeout (less a second, on librdkafka's mock cluster), and the
 /// second member's join can cost two such rounds on a loaded machine.
 const WAIT: Duration = Duration::from_secs(120);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// The partitions whose window-0 bytes (partition `p` sent 10^p) add up to `bytes`.
 fn partitions_in(bytes: u64, partitions: usize) -> BTreeSet<i32> {

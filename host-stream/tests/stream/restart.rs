@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use core_nostd::wire::Record;
 use serde_json::Value;
@@ -14,13 +14,6 @@ use crate::support::*;
 
 const MINUTE: u64 = 60_000;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// A window start ten minutes ahead of the wall clock, so that with windows of a minute only
 /// event time closes windows (the wall clock is behind all of them for the whole test).

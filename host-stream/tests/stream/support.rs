@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use core_nostd::wire::Record;
 use rdkafka::ClientContext;
@@ -18,7 +18,15 @@ use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-pub use testkit::{brokers, corpus, database, fed, ipv4_frame, pcap, repo, text, unique};
+pub use testkit::{Cluster, brokers, corpus, database, fed, ipv4_frame, pcap, repo, text, unique};
+
+/// The wall clock, ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
 
 /// Whether a missing service (or corpus) must fail the test rather than skip it.
 fn required() -> bool {
@@ -456,6 +464,22 @@ impl Lines {
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("no {what} within {limit:?}: {:#?}", self.seen)
                 }
+            }
+        }
+    }
+
+    /// Takes every line that arrives until `until` (a point in time, not a condition: for a
+    /// test that must show that nothing happens while time passes).
+    pub fn read_until(&mut self, until: Instant) {
+        while !self.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => self.closed = true,
+                Err(RecvTimeoutError::Timeout) => return,
             }
         }
     }
