@@ -19,6 +19,14 @@ use heapless::Vec;
 /// the link types the parser decodes): anything larger means a damaged file.
 pub const MAX_CAPTURED_LEN: u32 = 262_144;
 
+/// How far a pcap record may run past its file's snap length. Writers do write such records
+/// (a 65,549-byte Ethernet frame under a snap length of 65,535, fuzzed files of tcpdump's
+/// suite) and tshark reads them, so we do too, as long as the record could be one whole IP
+/// packet (65,535 bytes) with its link-layer headers (256 bytes are room for any stack of
+/// them). A record beyond both the snap length and this is damage ([`FileError::BeyondSnapLen`]),
+/// never a reason to read the file another way.
+pub const MAX_BEYOND_SNAP_LEN: u32 = 65_535 + 256;
+
 /// How many interfaces one pcapng section may describe.
 pub const MAX_INTERFACES: usize = 256;
 
@@ -55,6 +63,14 @@ pub enum FileError {
         captured: u32,
         /// The limit, [`MAX_CAPTURED_LEN`].
         max: u32,
+    },
+    /// A pcap record claims more captured bytes than its file's snap length, and more than
+    /// one IP packet with its link-layer headers ([`MAX_BEYOND_SNAP_LEN`]).
+    BeyondSnapLen {
+        /// Captured length claimed.
+        captured: u32,
+        /// The file's snap length.
+        snap_len: u32,
     },
     /// A pcapng block is inconsistent (`what` says how).
     BadBlock {
@@ -95,6 +111,12 @@ impl fmt::Display for FileError {
             FileError::RecordTooLarge { captured, max } => write!(
                 f,
                 "record claims {captured} captured bytes, more than the maximum of {max}: the file is damaged"
+            ),
+            FileError::BeyondSnapLen { captured, snap_len } => write!(
+                f,
+                "record claims {captured} captured bytes, more than the file's snap length of \
+                 {snap_len} and more than one IP packet with its headers \
+                 ({MAX_BEYOND_SNAP_LEN}): the file is damaged"
             ),
             FileError::BadBlock { block_type, what } => {
                 write!(f, "damaged pcapng block of type 0x{block_type:08x}: {what}")
@@ -261,6 +283,8 @@ enum State {
         link_type: u32,
         /// Record header size: 16, or 24 for the modified format.
         header_len: usize,
+        /// The file header's snap length.
+        snap_len: u32,
         /// Versions before 2.3 wrote the two lengths the other way round.
         lengths_swapped: LengthOrder,
     },
@@ -396,6 +420,7 @@ impl Reader {
                 nanos,
                 link_type: field & 0xffff,
                 header_len: record_header_len,
+                snap_len,
                 lengths_swapped,
             },
         };
@@ -432,6 +457,7 @@ impl Reader {
                 nanos,
                 link_type,
                 header_len,
+                snap_len,
                 lengths_swapped,
             } => {
                 let header_len = *header_len;
@@ -455,6 +481,12 @@ impl Reader {
                     return Err(FileError::RecordTooLarge {
                         captured,
                         max: MAX_CAPTURED_LEN,
+                    });
+                }
+                if beyond_snap_len(captured, *snap_len) {
+                    return Err(FileError::BeyondSnapLen {
+                        captured,
+                        snap_len: *snap_len,
                     });
                 }
                 let end = header_len + captured as usize;
@@ -652,10 +684,22 @@ impl Reader {
     }
 }
 
+/// Whether a pcap record of `captured` bytes is damage in a file of snap length `snap_len`
+/// ([`MAX_BEYOND_SNAP_LEN`]; a snap length of 0 says nothing).
+fn beyond_snap_len(captured: u32, snap_len: u32) -> bool {
+    snap_len != 0 && captured > snap_len && captured > MAX_BEYOND_SNAP_LEN
+}
+
 /// The pcap record-header length (among `candidates`) under which the first three records of
 /// `records` look most like real records: Wireshark's rule, so both read the same packets.
 /// Each layout gets one demerit per implausible field of the first record that has any; the
 /// first layout with none wins, else the one with the fewest.
+///
+/// One difference: under the layout the file header declares (the first candidate), a record
+/// with a sane timestamp that is damaged by its length ([`FileError::RecordTooLarge`],
+/// [`FileError::BeyondSnapLen`]) ends the vote with what the records before it showed. The reader reports that damage where it is;
+/// Wireshark's vote would instead pick a layout that reads the rest of the file as other
+/// records (a file of zeros after a bad length reads as thousands of empty frames).
 fn best_layout(
     records: &[u8],
     order: Order,
@@ -680,6 +724,12 @@ fn best_layout(
                 || (lengths_swapped == LengthOrder::Maybe && captured > original)
             {
                 core::mem::swap(&mut captured, &mut original);
+            }
+            if header_len == candidates.first().copied().unwrap_or(16)
+                && f.u32(4) < 1_000_000
+                && (captured > MAX_CAPTURED_LEN || beyond_snap_len(captured, snap_len))
+            {
+                return 0;
             }
             let bad = u32::from(f.u32(4) >= 1_000_000)
                 + u32::from(captured > MAX_CAPTURED_LEN)

@@ -450,15 +450,63 @@ fn captured_length_above_the_snap_length() {
     let micro = too_large(magic::PCAP_MICRO, 3);
     let (got, e) = read(&micro);
     assert_eq!((got.len(), e), (3, Some(error(3))));
-    // Known, and kept as it is: among the first three records of a microsecond file such a
-    // record makes the layout guess (as tshark's) pick a longer record header, and the file
-    // is misread without an error.
+    // Among the first three records of a microsecond file, too: damage is never a reason to
+    // read the file with another record layout (tshark's guess would pick a 24-byte record
+    // header here and misread the file without an error).
     let early = too_large(magic::PCAP_MICRO, 1);
-    let (got, e) = read(&early);
-    assert_eq!(e, None);
-    assert_eq!(got.len(), 4);
-    // The first record read with a 24-byte header: its data taken 8 bytes late.
-    assert_eq!(got[0].data, &early[24 + 24..24 + 24 + 3]);
+    assert_eq!(
+        read(&early),
+        (vec![packet(1, 0, ts(0, 0), 3, &[1, 2, 3])], Some(error(1)))
+    );
+}
+
+#[test]
+fn a_record_past_the_snap_length_and_any_ip_packet_is_damage_not_another_layout() {
+    // Snap length 64: a good 54-byte frame, then a record claiming 100,000 bytes, which are
+    // there (zeros). Read with 24-byte record headers, the zeros would be 4,167 empty frames.
+    let good = frame(1, 54);
+    let mut file = pcap_header(E::Le, magic::PCAP_MICRO, (2, 4), 64, 1);
+    file.extend(pcap_record(E::Le, 1, 5, (54, 54), &[], &good));
+    let damaged_at = file.len();
+    let zeros = std::vec![0u8; 100_000];
+    file.extend(pcap_record(E::Le, 2, 0, (100_000, 100_000), &[], &zeros));
+    let error = ReadError {
+        offset: damaged_at,
+        error: FileError::BeyondSnapLen {
+            captured: 100_000,
+            snap_len: 64,
+        },
+    };
+    assert_eq!(
+        read(&file),
+        (vec![packet(1, 0, ts(1, 5000), 54, &good)], Some(error))
+    );
+    // As the first record: nothing read, the damage reported at once.
+    let mut first = pcap_header(E::Le, magic::PCAP_MICRO, (2, 4), 64, 1);
+    first.extend(pcap_record(E::Le, 2, 0, (100_000, 100_000), &[], &zeros));
+    let (got, e) = read(&first);
+    assert_eq!(
+        (got.len(), e.map(|e| (e.offset, e.error))),
+        (0, Some((24, error.error)))
+    );
+    // Past the snap length but within one IP packet and its headers: read, as tshark reads
+    // it (a 65,549-byte Ethernet frame under a snap length of 65,535).
+    let jumbo = frame(3, 65_549);
+    let mut tolerated = pcap_header(E::Le, magic::PCAP_MICRO, (2, 4), 65_535, 1);
+    tolerated.extend(pcap_record(E::Le, 1, 5, (54, 54), &[], &good));
+    tolerated.extend(pcap_record(E::Le, 2, 0, (65_549, 65_549), &[], &jumbo));
+    assert_eq!(
+        read_ok(&tolerated),
+        [
+            packet(1, 0, ts(1, 5000), 54, &good),
+            packet(1, 0, ts(2, 0), 65_549, &jumbo)
+        ]
+    );
+    assert_eq!(
+        error.error.to_string(),
+        "record claims 100000 captured bytes, more than the file's snap length of 64 and more \
+         than one IP packet with its headers (65791): the file is damaged"
+    );
 }
 
 // ---- pcapng --------------------------------------------------------------------------------

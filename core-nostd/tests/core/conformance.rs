@@ -16,9 +16,12 @@ enum Outcome {
     Failing(String),
 }
 
-fn check(capture: &std::path::Path, expected: &std::path::Path) -> Outcome {
+fn check(capture: &std::path::Path, expected: &std::path::Path, rel: &str) -> Outcome {
     let data = std::fs::read(capture).expect("read capture");
-    let want = std::fs::read_to_string(expected).expect("read expected");
+    let want = corpus_tally::expected(
+        rel,
+        &std::fs::read_to_string(expected).expect("read expected"),
+    );
     let mut pairs: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     let mut unsupported = None;
     let mut supported_seen = false;
@@ -115,6 +118,12 @@ fn corpus_totals_equal_the_reference_decoder() {
     };
     let labels = corpus_tally::labels(&root);
     let cases = corpus::cases(&root);
+    for (path, _, why) in corpus_tally::DELIBERATE {
+        assert!(
+            root.join("corpus").join(path).is_file(),
+            "{path}, a deliberate difference ({why}), is not in the corpus"
+        );
+    }
     assert_eq!(
         cases.len(),
         corpus_tally::FILES,
@@ -135,7 +144,7 @@ fn corpus_totals_equal_the_reference_decoder() {
             .unwrap_or_else(|| panic!("{rel} is not in SUMMARY.tsv"));
         let types = corpus_tally::link_types(label);
         let must_be_equal = corpus_tally::must_be_equal(label);
-        match check(capture, expected) {
+        match check(capture, expected, rel) {
             Outcome::Equal if must_be_equal => {
                 equal += 1;
                 tally.add(label, true);

@@ -199,3 +199,33 @@ fn random_bytes_never_panic() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_record_past_the_snap_length_is_damage_after_the_counts_before_it() {
+    // Snap length 64: one good 46-byte IPv4 packet, then a record claiming 100,000 captured
+    // bytes (present, zeros). Never a reason to read the file another way: exit 2 at that
+    // record's byte, with the first packet counted.
+    let good = ipv4_frame([10, 0, 0, 1], [192, 0, 2, 1], 46);
+    let mut file = pcap(1, &[(1_000, good.clone())]);
+    file[16..20].copy_from_slice(&64u32.to_le_bytes());
+    let damaged_at = file.len();
+    for field in [2u32, 0, 100_000, 100_000] {
+        file.extend_from_slice(&field.to_le_bytes());
+    }
+    file.resize(file.len() + 100_000, 0);
+    let dir = scratch("beyond-snap");
+    let path = dir.join("beyond.pcap");
+    std::fs::write(&path, &file).unwrap();
+    let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(text(&out.stdout), "10.0.0.1 192.0.2.1 46 1\nTOTAL 46 1\n");
+    assert!(
+        stderr.contains(&format!(
+            "damaged at byte {damaged_at}: record claims 100000 captured bytes, more than the \
+             file's snap length of 64"
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
