@@ -108,10 +108,15 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = units::duration)]
     pub stats_interval: Duration,
 
-    /// Records stamped further than this in the future of the wall clock are rejected in live
-    /// mode (a broken clock must not close every window).
+    /// Live: records stamped further than this in the future of the wall clock are counted and
+    /// skipped (a broken clock must not close every window).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = units::duration)]
     pub max_clock_skew: Duration,
+
+    /// Live: records stamped further than this in the past of the wall clock are counted and
+    /// skipped (how far back a live start, or a restart after a long stop, judges windows).
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = units::duration)]
+    pub max_catch_up: Duration,
 }
 
 /// How the per-window lines look.

@@ -74,18 +74,29 @@ pub struct Scope {
     pub alerting: Option<bool>,
 }
 
-/// How far ahead of the wall clock a record may be stamped (live mode: `--max-clock-skew`). The
-/// clock is read once per batch, not per record: a batch lasts milliseconds, the skew minutes.
+/// How far from the wall clock a record may be stamped, live: ahead (`--max-clock-skew`: a
+/// broken clock must not close every window) and behind (`--max-catch-up`: how far back a live
+/// start judges). Records beyond are counted and skipped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimeBounds {
+    /// The most a record may be stamped after the wall clock.
+    pub ahead: Option<Millis>,
+    /// The most a record may be stamped before the wall clock.
+    pub behind: Option<Millis>,
+}
+
+/// [`TimeBounds`] as of one reading of the clock. The clock is read once per batch, not per
+/// record: a batch lasts milliseconds, the bounds are minutes.
 #[derive(Clone, Copy)]
 pub struct ClockBound {
     now: Millis,
-    max_ahead: Millis,
+    bounds: TimeBounds,
 }
 
 impl ClockBound {
-    /// The bound as of `now`, when `max_ahead` is set.
-    pub fn at(now: Millis, max_ahead: Option<Millis>) -> Option<ClockBound> {
-        max_ahead.map(|max_ahead| ClockBound { now, max_ahead })
+    /// The bounds as of `now`, when there are any.
+    pub fn at(now: Millis, bounds: TimeBounds) -> Option<ClockBound> {
+        (bounds.ahead.is_some() || bounds.behind.is_some()).then_some(ClockBound { now, bounds })
     }
 }
 
@@ -93,6 +104,7 @@ impl ClockBound {
 struct Rejects {
     undecodable: u64,
     future: u64,
+    behind: u64,
     /// The first few undecodable records are logged, then one line per minute.
     log: RateLimit,
 }
@@ -102,6 +114,7 @@ impl Default for Rejects {
         Rejects {
             undecodable: 0,
             future: 0,
+            behind: 0,
             log: RateLimit::new(5, Duration::from_secs(60)),
         }
     }
@@ -118,8 +131,8 @@ pub struct Intake<'a> {
 }
 
 impl Intake<'_> {
-    /// Puts one decoded record into the engine, rejecting records stamped beyond `bound` (live
-    /// mode only). Returns true when the source must pause.
+    /// Puts one decoded record into the engine, rejecting records stamped beyond `bound`.
+    /// Returns true when the source must pause.
     #[inline]
     pub fn record(
         &mut self,
@@ -128,18 +141,32 @@ impl Intake<'_> {
         r: Record,
         bound: Option<ClockBound>,
     ) -> bool {
-        if let Some(b) = bound
-            && r.start_ms > b.now.saturating_add(b.max_ahead)
-        {
+        if let Some(b) = bound {
             let rejects = &mut *self.rejects;
-            rejects.future += 1;
-            if rejects.future <= 5 {
-                eprintln!(
-                    "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
-                    r.start_ms - b.now
-                );
+            if let Some(ahead) = b.bounds.ahead
+                && r.start_ms > b.now.saturating_add(ahead)
+            {
+                rejects.future += 1;
+                if rejects.future <= 5 {
+                    eprintln!(
+                        "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
+                        r.start_ms - b.now
+                    );
+                }
+                return false;
             }
-            return false;
+            if let Some(behind) = b.bounds.behind
+                && r.start_ms < b.now.saturating_sub(behind)
+            {
+                rejects.behind += 1;
+                if rejects.behind <= 5 {
+                    eprintln!(
+                        "host-stream: skipped a record stamped {} ms in the past (more than --max-catch-up)",
+                        b.now - r.start_ms
+                    );
+                }
+                return false;
+            }
         }
         self.engine.record(source, offset, r, self.closed) == Taken::Held
     }
@@ -296,8 +323,8 @@ impl Driver {
         None
     }
 
-    /// `records=… filtered_out=… undecodable=… future=… late_records=… late_bytes=… windows=…
-    /// alerts=…`.
+    /// `records=… filtered_out=… undecodable=… future=… behind=… late_records=… late_bytes=…
+    /// windows=… alerts=…`.
     fn summary(&self) -> Summary {
         let (late_records, late) = self.engine.late();
         Summary::new()
@@ -305,6 +332,7 @@ impl Driver {
             .field("filtered_out", self.engine.stats.filtered_out)
             .field("undecodable", self.rejects.undecodable)
             .field("future", self.rejects.future)
+            .field("behind", self.rejects.behind)
             .field("late_records", late_records)
             .field("late_bytes", late.bytes)
             .and(self.judge.summary())

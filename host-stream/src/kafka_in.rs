@@ -20,7 +20,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::driver::{ClockBound, Intake, Polled, Source};
+use crate::driver::{ClockBound, Intake, Polled, Source, TimeBounds};
 use crate::ends::{self, Ends};
 use crate::engine::{Closed, Engine};
 
@@ -402,8 +402,8 @@ pub struct Kafka {
 struct Reading {
     /// A replay: stop at the end offsets current at the assignment.
     until_end: bool,
-    /// Live: how far ahead of the wall clock a record may be stamped.
-    max_ahead: Option<Millis>,
+    /// How far from the wall clock a record may be stamped.
+    bounds: TimeBounds,
     /// A replay's own assignment, taken before the first poll.
     first_assignment: Option<Assignment>,
     end_offsets: BTreeMap<i32, i64>,
@@ -427,7 +427,7 @@ impl Kafka {
         group: &str,
         options: &[(String, String)],
         until_end: bool,
-        max_ahead: Option<Millis>,
+        bounds: TimeBounds,
     ) -> Result<Kafka> {
         let input = Input::new(brokers, topic, group, options, !until_end)?;
         let first_assignment = if until_end {
@@ -448,7 +448,7 @@ impl Kafka {
             input,
             reading: Reading {
                 until_end,
-                max_ahead,
+                bounds,
                 first_assignment,
                 end_offsets: BTreeMap::new(),
                 assigned: false,
@@ -613,7 +613,7 @@ impl Source for Kafka {
                         Ok(r) => {
                             // After the first poll, which may have waited.
                             let bound = *bound
-                                .get_or_insert_with(|| ClockBound::at(now_ms(), reading.max_ahead));
+                                .get_or_insert_with(|| ClockBound::at(now_ms(), reading.bounds));
                             if intake.record(p, o, r, bound) {
                                 self.input.set_paused(p, true);
                             }

@@ -27,7 +27,7 @@ use host_db::loader::{Limits, Options, Source};
 
 use crate::alerts_out::Alerts;
 use crate::cli::Args;
-use crate::driver::{Driver, Ended, Report};
+use crate::driver::{Driver, Ended, Report, TimeBounds};
 use crate::engine::{Engine, Mode};
 use crate::judge::Judge;
 use crate::kafka_in::Kafka;
@@ -55,7 +55,8 @@ fn run(args: Args) -> Result<ExitCode> {
         usize::from(args.top),
         args.log_format,
     );
-    // Live: the wall clock closes quiet windows too, and refuses records stamped too far ahead.
+    // Live: the wall clock closes quiet windows too, and refuses records stamped too far from
+    // it (ahead: a broken clock; behind: further back than a live start judges).
     let live = if args.input.is_some() {
         args.live
     } else {
@@ -70,9 +71,12 @@ fn run(args: Args) -> Result<ExitCode> {
     };
     let engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
     let driver = Driver::new(engine, judge, args.stats_interval);
-    let max_ahead = live.then(|| millis(args.max_clock_skew));
+    let bounds = TimeBounds {
+        ahead: live.then(|| millis(args.max_clock_skew)),
+        behind: live.then(|| millis(args.max_catch_up)),
+    };
     let report = if args.input.is_some() {
-        driver.run(&mut Pipe::stdin(max_ahead), &stop)?
+        driver.run(&mut Pipe::stdin(bounds), &stop)?
     } else {
         let mut kafka = Kafka::new(
             args.brokers.as_deref().unwrap_or_default(),
@@ -80,7 +84,7 @@ fn run(args: Args) -> Result<ExitCode> {
             &args.group,
             &args.kafka_options,
             args.until_end,
-            max_ahead,
+            bounds,
         )?;
         driver.run(&mut kafka, &stop)?
     };

@@ -15,7 +15,7 @@ use core_nostd::windows::Millis;
 use core_nostd::wire;
 use host_common::clock::now_ms;
 
-use crate::driver::{ClockBound, Intake, Polled, Source};
+use crate::driver::{ClockBound, Intake, Polled, Source, TimeBounds};
 use crate::engine::Engine;
 
 /// Stdin, read by a thread of its own.
@@ -27,13 +27,12 @@ pub struct Pipe {
     line_no: i64,
     /// The wall clock when the chunk arrived.
     now: Millis,
-    max_ahead: Option<Millis>,
+    bounds: TimeBounds,
 }
 
 impl Pipe {
-    /// Starts reading stdin; live, records more than `max_ahead` ms ahead of the wall clock are
-    /// refused.
-    pub fn stdin(max_ahead: Option<Millis>) -> Pipe {
+    /// Starts reading stdin; records stamped beyond `bounds` are refused.
+    pub fn stdin(bounds: TimeBounds) -> Pipe {
         let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(64);
         std::thread::spawn(move || {
             let mut input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
@@ -45,13 +44,13 @@ impl Pipe {
             at: 0,
             line_no: 0,
             now: 0,
-            max_ahead,
+            bounds,
         }
     }
 
     /// Takes the chunk's lines until one closes a window.
     fn lines(&mut self, intake: &mut Intake<'_>) {
-        let bound = ClockBound::at(self.now, self.max_ahead);
+        let bound = ClockBound::at(self.now, self.bounds);
         // In locals for the loop, stored back when it stops.
         let (mut at, mut line_no) = (self.at, self.line_no);
         while at < self.chunk.len() {

@@ -1,5 +1,5 @@
-//! `--max-clock-skew`: live mode refuses records stamped too far after the wall clock, and
-//! counts them; a replay takes any time.
+//! Live, records stamped too far after the wall clock (`--max-clock-skew`) or before it
+//! (`--max-catch-up`) are counted and skipped; a replay takes any time.
 
 use crate::support::*;
 
@@ -74,7 +74,65 @@ fn a_replay_takes_records_at_any_time() {
         expect(121, &[(0, (100, 1)), (6, (200, 2)), (120, (4000, 40))])
     );
     assert!(
-        stderr.contains("summary records=3 filtered_out=0 undecodable=0 future=0 "),
+        stderr.contains("summary records=3 filtered_out=0 undecodable=0 future=0 behind=0 "),
         "{stderr}"
     );
+}
+
+/// Records seven, five and one hour(s) before the wall clock, with `extra` flags; returns
+/// (windows with traffic, stderr).
+fn behind(extra: &[&str]) -> (Vec<(String, u64, u64)>, String) {
+    let now = now_ms();
+    let lines = format!(
+        "{} 10.0.0.1 192.0.2.1 100 1\n\
+         {} 10.0.0.1 192.0.2.1 200 2\n\
+         {} 10.0.0.1 192.0.2.1 400 4\n",
+        now - 7 * 3_600_000,
+        now - 5 * 3_600_000,
+        now - 3_600_000,
+    );
+    let out = fed(
+        host_stream()
+            .args(["--input", "-", "--log-format", "json", "--window", "300s"])
+            .args(extra),
+        lines.as_bytes(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let traffic = summary(&windows(&text(&out.stdout)))
+        .into_iter()
+        .filter(|w| w.1 > 0)
+        .map(|w| (w.0, w.1, w.2))
+        .collect();
+    (traffic, stderr)
+}
+
+#[test]
+fn live_mode_judges_back_to_the_catch_up_bound_only() {
+    let now = now_ms();
+    let start = |hours: u64| rfc3339((now - hours * 3_600_000) / WINDOW * WINDOW);
+    // Default 6 h: the seven-hour-old record is counted and skipped, the others judged.
+    let (w, stderr) = behind(&["--live"]);
+    assert_eq!(w, [(start(5), 200, 2), (start(1), 400, 4)]);
+    assert!(
+        stderr.contains("summary records=2 filtered_out=0 undecodable=0 future=0 behind=1 "),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("in the past (more than --max-catch-up)")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let (w, stderr) = behind(&["--live", "--max-catch-up", "2h"]);
+    assert_eq!(w, [(start(1), 400, 4)]);
+    assert!(stderr.contains(" behind=2 "), "{stderr}");
+    // A replay judges whatever time it reads.
+    let (w, stderr) = behind(&[]);
+    assert_eq!(
+        w,
+        [(start(7), 100, 1), (start(5), 200, 2), (start(1), 400, 4)]
+    );
+    assert!(stderr.contains(" future=0 behind=0 "), "{stderr}");
 }

@@ -98,7 +98,7 @@ fn capture_to_alerts_with_exact_windows() {
     assert_eq!(intervals.len(), traffic().len());
     assert!(
         stderr.contains(&format!(
-            "host-stream: summary records={} filtered_out=0 undecodable=0 future=0 \
+            "host-stream: summary records={} filtered_out=0 undecodable=0 future=0 behind=0 \
              late_records=0 late_bytes=0 windows=5 alerts=4",
             intervals.len()
         )),

@@ -138,7 +138,7 @@ fn a_broker_outage_judges_no_window_of_the_outage_as_quiet() {
         .unwrap_or_else(|| panic!("{:#?}", ended.stderr));
     assert!(
         summary.contains(
-            "records=1 filtered_out=0 undecodable=0 future=0 late_records=0 late_bytes=0 "
+            "records=1 filtered_out=0 undecodable=0 future=0 behind=0 late_records=0 late_bytes=0 "
         ),
         "{summary}"
     );
