@@ -143,29 +143,35 @@ impl Intake<'_> {
     ) -> bool {
         if let Some(b) = bound {
             let rejects = &mut *self.rejects;
+            // Counted, and the first five logged: a broken clock sends many.
+            let refuse = |count: &mut u64, ms: u64, when: &str, flag: &str| {
+                *count += 1;
+                if *count <= 5 {
+                    eprintln!(
+                        "host-stream: skipped a record stamped {ms} ms in the {when} (more than {flag})"
+                    );
+                }
+                false
+            };
             if let Some(ahead) = b.bounds.ahead
                 && r.start_ms > b.now.saturating_add(ahead)
             {
-                rejects.future += 1;
-                if rejects.future <= 5 {
-                    eprintln!(
-                        "host-stream: skipped a record stamped {} ms in the future (more than --max-clock-skew)",
-                        r.start_ms - b.now
-                    );
-                }
-                return false;
+                return refuse(
+                    &mut rejects.future,
+                    r.start_ms - b.now,
+                    "future",
+                    "--max-clock-skew",
+                );
             }
             if let Some(behind) = b.bounds.behind
                 && r.start_ms < b.now.saturating_sub(behind)
             {
-                rejects.behind += 1;
-                if rejects.behind <= 5 {
-                    eprintln!(
-                        "host-stream: skipped a record stamped {} ms in the past (more than --max-catch-up)",
-                        b.now - r.start_ms
-                    );
-                }
-                return false;
+                return refuse(
+                    &mut rejects.behind,
+                    b.now - r.start_ms,
+                    "past",
+                    "--max-catch-up",
+                );
             }
         }
         self.engine.record(source, offset, r, self.closed) == Taken::Held
