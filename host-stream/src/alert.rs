@@ -90,6 +90,10 @@ impl Judged<'_> {
             (AlertKind::Recovered, _) => {
                 format!("traffic{scope} from {span} is back within limits: {traffic}")
             }
+            (AlertKind::Revised, v) => format!(
+                "traffic{scope} from {span}, judged again with records that arrived late: \
+                 {traffic}, {v}"
+            ),
             (_, Verdict::BelowMin) => format!(
                 "traffic{scope} from {span} is below the minimum: {traffic} < {} bytes",
                 min.map_or(0, |r| r.value)

@@ -323,6 +323,13 @@ impl Driver {
                 Err(e) => return Some(Ended::stdout(e)),
             }
         }
+        for r in self.engine.take_revisions() {
+            match self.judge.revise(&r) {
+                Ok(Settle::Now(start)) => self.engine.settle(start),
+                Ok(Settle::WhenAcked) => {}
+                Err(e) => return Some(Ended::stdout(e)),
+            }
+        }
         for acked in self.judge.acked() {
             self.engine.settle(acked);
         }

@@ -68,6 +68,7 @@ struct SourceState {
 }
 
 /// A window that has closed, for judging.
+#[derive(Clone, Debug)]
 pub struct Closed {
     /// First millisecond.
     pub start: Millis,
@@ -103,6 +104,21 @@ pub struct EngineStats {
     pub filtered_out: u64,
 }
 
+/// How many of the latest closed windows a late record can still revise (older ones are
+/// only counted as late).
+pub const REVISABLE: usize = 64;
+
+/// Late traffic for a window already closed: what to add to it, for judging it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Revision {
+    /// The window's start.
+    pub start: Millis,
+    /// The late bytes and packets (that pass the filter).
+    pub counts: Counts,
+    /// The late records.
+    pub records: u64,
+}
+
 /// How sources move the watermark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -126,6 +142,10 @@ pub struct Engine {
     /// The sources are the whole input (every partition of the topic).
     whole: bool,
     unsettled: BTreeSet<Millis>,
+    /// The latest closed windows ([`REVISABLE`] of them), which late records revise.
+    recent: BTreeSet<Millis>,
+    /// Late traffic for recent windows, not yet taken by [`Engine::take_revisions`].
+    revisions: BTreeMap<Millis, Revision>,
     /// Counters.
     pub stats: EngineStats,
 }
@@ -134,10 +154,15 @@ pub struct Engine {
 /// from (a record, the watermark, the end): the window is unsettled from that moment on.
 fn on_close<'a>(
     unsettled: &'a mut BTreeSet<Millis>,
+    recent: &'a mut BTreeSet<Millis>,
     out: &'a mut Vec<Closed>,
 ) -> impl FnMut(Window<WindowState>) + 'a {
     |w| {
         unsettled.insert(w.start);
+        recent.insert(w.start);
+        while recent.len() > REVISABLE {
+            recent.pop_first();
+        }
         out.push(Closed {
             start: w.start,
             end: w.end,
@@ -170,6 +195,8 @@ impl Engine {
             sources: BTreeMap::new(),
             whole: true,
             unsettled: BTreeSet::new(),
+            recent: BTreeSet::new(),
+            revisions: BTreeMap::new(),
             stats: EngineStats::default(),
         })
     }
@@ -276,10 +303,11 @@ impl Engine {
         // A record outside the filter still shows that time passed: it opens its window
         // (which may then be a quiet one) with nothing in it.
         let counts = if passes { r.counts() } else { Counts::ZERO };
-        match self
-            .windows
-            .try_add(r.start_ms, counts, on_close(&mut self.unsettled, out))
-        {
+        match self.windows.try_add(
+            r.start_ms,
+            counts,
+            on_close(&mut self.unsettled, &mut self.recent, out),
+        ) {
             Ok(state) => {
                 if passes {
                     state.talkers.add(r.pair(), r.bytes);
@@ -295,9 +323,36 @@ impl Engine {
                 }
                 Taken::Accepted
             }
-            Err(Rejected::Late { .. }) => Taken::Late,
+            Err(Rejected::Late { window_start }) => {
+                if passes && self.recent.contains(&window_start) {
+                    self.revise(source, offset, window_start, counts);
+                }
+                Taken::Late
+            }
             Err(Rejected::NoRoom { .. }) => Taken::Held,
         }
+    }
+
+    /// A late record for the recent window at `start`: kept for judging the window again, and
+    /// the window is unsettled again (the commit waits for its revision, so a restart reads
+    /// the record again).
+    fn revise(&mut self, source: SourceId, offset: i64, start: Millis, counts: Counts) {
+        let r = self.revisions.entry(start).or_insert(Revision {
+            start,
+            counts: Counts::ZERO,
+            records: 0,
+        });
+        r.counts.add(counts);
+        r.records += 1;
+        self.unsettled.insert(start);
+        if let Some(s) = self.sources.get_mut(&source) {
+            s.first_offsets.entry(start).or_insert(offset);
+        }
+    }
+
+    /// The revisions gathered since the last call, oldest window first.
+    pub fn take_revisions(&mut self) -> Vec<Revision> {
+        std::mem::take(&mut self.revisions).into_values().collect()
     }
 
     /// A record at `offset` of `source` that could not be decoded: passed over.
@@ -383,13 +438,14 @@ impl Engine {
         }
         if let Some(w) = watermark {
             self.windows
-                .advance_to(w, on_close(&mut self.unsettled, out));
+                .advance_to(w, on_close(&mut self.unsettled, &mut self.recent, out));
         }
     }
 
     /// End of input: closes every window up to the last record's.
     pub fn finish(&mut self, out: &mut Vec<Closed>) {
-        self.windows.finish(on_close(&mut self.unsettled, out));
+        self.windows
+            .finish(on_close(&mut self.unsettled, &mut self.recent, out));
     }
 
     /// The window starting at `start` is done with: its records no longer hold commits back.
@@ -585,6 +641,47 @@ mod tests {
         e.advance(Some(3_700_000), &mut out);
         assert_eq!(sums(&out)[2..4], [(600_000, 11), (900_000, 13)]);
         assert_eq!(out.len(), 12, "windows up to 3,600 s");
+    }
+
+    #[test]
+    fn a_late_record_for_a_recent_window_is_a_revision_and_holds_the_commit() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
+        e.record(0, 1, rec(310_000, "10.0.0.1", 4), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(sums(&out), vec![(0, 3)]);
+        e.settle(0);
+        assert_eq!(e.commit_positions(), vec![(0, 1)]);
+        // Late for window 0, already judged: a revision, and the commit waits for it.
+        assert_eq!(
+            e.record(0, 2, rec(20_000, "10.0.0.1", 5), &mut out),
+            Taken::Late
+        );
+        assert_eq!(e.late(), (1, Counts::new(5, 1)));
+        assert_eq!(
+            e.take_revisions(),
+            vec![Revision {
+                start: 0,
+                counts: Counts::new(5, 1),
+                records: 1
+            }]
+        );
+        assert!(e.take_revisions().is_empty());
+        assert_eq!(e.commit_positions(), vec![(0, 1)]);
+        e.settle(0);
+        // Window 300 s (open) still holds offset 1.
+        assert_eq!(e.commit_positions(), vec![(0, 1)]);
+        // Late before anything closed there (a window never judged): no revision.
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0]);
+        e.start_at(600_000);
+        assert_eq!(
+            e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out),
+            Taken::Late
+        );
+        assert!(e.take_revisions().is_empty());
     }
 
     #[test]

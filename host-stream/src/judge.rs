@@ -16,7 +16,7 @@ use host_db::model::InForce;
 use crate::alert::{self, Judged};
 use crate::alerts_out::{Alerts, Delivery};
 use crate::cli::LogFormat;
-use crate::engine::Closed;
+use crate::engine::{Closed, REVISABLE, Revision};
 use crate::verdict::{self, Verdict};
 
 /// The message a judged window sends, if any.
@@ -26,6 +26,8 @@ pub enum AlertKind {
     Alert,
     /// The first window back within its limits after an alert.
     Recovered,
+    /// A window judged before, judged again with late records it had missed.
+    Revised,
 }
 
 impl AlertKind {
@@ -34,6 +36,7 @@ impl AlertKind {
         match self {
             AlertKind::Alert => "alert",
             AlertKind::Recovered => "recovered",
+            AlertKind::Revised => "revised",
         }
     }
 }
@@ -92,6 +95,9 @@ pub struct Judge {
     partial: Option<(usize, usize)>,
     windows: u64,
     alerts_sent: u64,
+    /// The latest judged windows ([`REVISABLE`]), as judged: what a revision adds to.
+    recent: std::collections::BTreeMap<Millis, Closed>,
+    revisions: u64,
 }
 
 impl Judge {
@@ -118,12 +124,39 @@ impl Judge {
             partial: None,
             windows: 0,
             alerts_sent: 0,
+            recent: std::collections::BTreeMap::new(),
+            revisions: 0,
         }
     }
 
     /// Judges `w`: its line, its alert (if any), and what to settle. An error is a write to
     /// stdout that failed (the window is then neither counted nor settled).
     pub fn window(&mut self, w: &Closed) -> io::Result<Settle> {
+        self.judge(w, false)
+    }
+
+    /// Judges again a window that late records changed ([`Revision`]): its line (marked
+    /// `revised`) and always a `revised` message under the window's key, whatever the verdict.
+    /// A window no longer among the recent ones is left as it was (the records stay counted as
+    /// late).
+    pub fn revise(&mut self, r: &Revision) -> io::Result<Settle> {
+        let Some(w) = self.recent.get_mut(&r.start) else {
+            return Ok(Settle::Now(r.start));
+        };
+        match w.counts.checked_plus(r.counts) {
+            Some(sum) => w.counts = sum,
+            None => {
+                w.counts.add(r.counts);
+                w.saturated = true;
+            }
+        }
+        w.records += r.records;
+        let w = w.clone();
+        self.revisions += 1;
+        self.judge(&w, true)
+    }
+
+    fn judge(&mut self, w: &Closed, revised: bool) -> io::Result<Settle> {
         let limits = match &self.limits {
             Some(l) => l
                 .timeline()
@@ -138,13 +171,22 @@ impl Judge {
             limits: &limits,
             filter: &filter,
         };
-        self.line(&judged)?;
-        self.windows += 1;
+        self.line(&judged, revised)?;
         if let Err(e) = &limits {
             eprintln!("host-stream: window {} not judged: {e}", judged.text_line());
         }
-        let Some(kind) = self.state.next(verdict) else {
-            return Ok(Settle::Now(w.start));
+        let kind = if revised {
+            AlertKind::Revised
+        } else {
+            self.windows += 1;
+            self.recent.insert(w.start, w.clone());
+            while self.recent.len() > REVISABLE {
+                self.recent.pop_first();
+            }
+            match self.state.next(verdict) {
+                Some(kind) => kind,
+                None => return Ok(Settle::Now(w.start)),
+            }
         };
         let payload = judged.to_json(kind, &self.host, self.top).to_string();
         let key = alert::key(&self.filter, w.start);
@@ -156,20 +198,24 @@ impl Judge {
         })
     }
 
-    /// The window's line: text or JSON, with the partial mark.
-    fn line(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+    /// The window's line: text or JSON, with the partial and revised marks.
+    fn line(&mut self, judged: &Judged<'_>, revised: bool) -> io::Result<()> {
         match self.format {
             LogFormat::Text => {
                 let partial = self
                     .partial
                     .map(|(have, all)| format!(" partial={have}/{all}"))
                     .unwrap_or_default();
-                writeln!(self.out, "{}{partial}", judged.text_line())?;
+                let revised = if revised { " revised=1" } else { "" };
+                writeln!(self.out, "{}{partial}{revised}", judged.text_line())?;
             }
             LogFormat::Json => {
                 let mut v = judged.json_line();
                 if let Some((have, all)) = self.partial {
                     v["partial"] = serde_json::json!({"partitions": have, "of": all});
+                }
+                if revised {
+                    v["revised"] = true.into();
                 }
                 writeln!(self.out, "{v}")?;
             }
@@ -211,6 +257,7 @@ impl Judge {
     pub fn summary(&self) -> Summary {
         Summary::new()
             .field("windows", self.windows)
+            .field("revised", self.revisions)
             .field("alerts", self.alerts_sent)
     }
 }
@@ -326,7 +373,7 @@ mod tests {
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
         let e = j.window(&window(300_000)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
-        assert_eq!(j.summary().to_string(), "windows=1 alerts=0");
+        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=0");
         assert_eq!(
             written(&out),
             "window 1970-01-01T00:00:00Z 1970-01-01T00:05:00Z bytes=1500 packets=1 \
@@ -345,7 +392,7 @@ mod tests {
         let e = j.window(&window(0)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         assert!(j.alerting());
-        assert_eq!(j.summary().to_string(), "windows=1 alerts=0");
+        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=0");
         assert!(
             written(&out).contains(" verdict=below_min min=10000 max=- filter=all\n"),
             "{}",
@@ -358,7 +405,7 @@ mod tests {
         };
         let mut j = judge(&out, true);
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
-        assert_eq!(j.summary().to_string(), "windows=1 alerts=1");
+        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=1");
         let text = written(&out);
         let alert = text.lines().nth(1).unwrap();
         assert!(alert.starts_with("alert {"), "{text}");

@@ -45,7 +45,7 @@ fn a_line_that_is_not_utf8_is_skipped_and_counted_and_the_records_around_it_coun
     );
     assert!(alerts.is_empty());
     assert!(
-        stderr.contains("summary records=3 filtered_out=0 undecodable=2 future=0 behind=0 late_records=0 late_bytes=0 windows=2 alerts=0"),
+        stderr.contains("summary records=3 filtered_out=0 undecodable=2 future=0 behind=0 late_records=0 late_bytes=0 windows=2 revised=0 alerts=0"),
         "{stderr}"
     );
     assert_eq!(

@@ -99,7 +99,7 @@ fn capture_to_alerts_with_exact_windows() {
     assert!(
         stderr.contains(&format!(
             "host-stream: summary records={} filtered_out=0 undecodable=0 future=0 behind=0 \
-             late_records=0 late_bytes=0 windows=5 alerts=4",
+             late_records=0 late_bytes=0 windows=5 revised=0 alerts=4",
             intervals.len()
         )),
         "{stderr}"

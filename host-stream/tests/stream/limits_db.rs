@@ -186,7 +186,7 @@ fn limits_change_while_running_and_invalid_limits_send_nothing() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("records=4 ") && stderr.contains(" windows=3 alerts=2"),
+        stderr.contains("records=4 ") && stderr.contains(" windows=3 revised=0 alerts=2"),
         "{stderr}"
     );
 

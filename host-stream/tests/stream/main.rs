@@ -9,4 +9,5 @@ mod limits_db;
 mod outage;
 mod partial;
 mod restart;
+mod revised;
 mod support;
