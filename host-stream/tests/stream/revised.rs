@@ -2,6 +2,7 @@
 //! line marked `revised`, and a `revised` message with the new sums and verdict, whatever they
 //! are. The records stay counted as late too.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -178,25 +179,26 @@ fn through_kafka_the_revision_has_the_alerts_key_and_the_commit_passes_it_once_a
         summary.contains("late_records=1 late_bytes=50 windows=2 revised=1 alerts=3"),
         "{summary}"
     );
-    let sent: Vec<(String, String, u64)> = read_topic(&brokers, &alerts)
-        .into_iter()
-        .map(|(k, v)| {
-            let v: Value = serde_json::from_str(&v).unwrap();
-            (
-                k,
-                v["type"].as_str().unwrap().to_string(),
-                v["bytes"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    // Per key, in the order sent: one key's messages share a partition; the topic's
+    // partitions are read one after the other.
+    let mut sent: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for (k, v) in read_topic(&brokers, &alerts) {
+        let v: Value = serde_json::from_str(&v).unwrap();
+        sent.entry(k).or_default().push((
+            v["type"].as_str().unwrap().to_string(),
+            v["bytes"].as_u64().unwrap(),
+        ));
+    }
     let key = |n: u64| format!("all|{}", w(n));
     assert_eq!(
         sent,
-        [
-            (key(0), "alert".into(), 100),
-            (key(0), "revised".into(), 150),
-            (key(1), "recovered".into(), 200),
-        ]
+        BTreeMap::from([
+            (
+                key(0),
+                vec![("alert".to_string(), 100), ("revised".to_string(), 150)]
+            ),
+            (key(1), vec![("recovered".to_string(), 200)]),
+        ])
     );
     // Everything before window 2's record is settled: the commit passed the late record
     // (offset `last`) once its revision was acknowledged, and stops at window 2's open record,
