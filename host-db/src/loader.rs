@@ -345,6 +345,9 @@ fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>
                 .read()
                 .ok()
                 .is_none_or(|c| c.as_deref() != Some(&t));
+            // Counted before it is installed: whoever sees the new limits also sees the load
+            // that brought them (the status is never behind the limits).
+            shared.update_status(|s| s.loads_ok.bump(reason));
             if changed {
                 for p in t.check() {
                     eprintln!("limits: {source}: invalid limits: {p}");
@@ -352,7 +355,6 @@ fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>
                 install(shared, t);
                 eprintln!("limits: {source}: loaded new limits");
             }
-            shared.update_status(|s| s.loads_ok.bump(reason));
         }
     }
 }
