@@ -28,6 +28,31 @@ fn run(input: &[u8], extra: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json:
     (windows(&stdout), alerts, stderr)
 }
 
+/// 4,100 records of the most one record may carry, in one window: 1.845e19 bytes, past
+/// 2^64 - 1.
+fn saturating_input() -> String {
+    (0..4100u64)
+        .map(|i| {
+            format!(
+                "{} 10.0.0.1 192.0.2.1 {MAX_BYTES} 1\n",
+                1_800_000_000_000 + i
+            )
+        })
+        .collect()
+}
+
+/// Runs `host-stream --input -` (text lines, 300-s windows) on `input`; returns stdout.
+fn text_lines(input: &str) -> String {
+    let out = fed(
+        host_stream()
+            .args(["--input", "-", "--window", "300s", "--stats-interval", "0"])
+            .env_remove("DATABASE_URL"),
+        input.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 #[test]
 fn a_line_that_is_not_utf8_is_skipped_and_counted_and_the_records_around_it_count() {
     let mut input = b"1800000000000 10.0.0.1 192.0.2.1 100 1\n".to_vec();
@@ -101,13 +126,7 @@ fn counts_that_cannot_be_traffic_are_skipped_and_counted_never_summed() {
 #[test]
 fn a_window_whose_sum_would_wrap_saturates_and_says_so() {
     // 4,100 records of the most one record may carry: 1.845e19 bytes, past 2^64 - 1.
-    let mut input = String::new();
-    for i in 0..4100u64 {
-        input.push_str(&format!(
-            "{} 10.0.0.1 192.0.2.1 {MAX_BYTES} 1\n",
-            1_800_000_000_000 + i
-        ));
-    }
+    let mut input = saturating_input();
     input.push_str("1800000300000 10.0.0.1 192.0.2.1 5000 5\n");
     let dir = scratch("saturated");
     let limits = limits_file(&dir, 1024, 5_000_000);
@@ -160,38 +179,20 @@ fn a_saturated_window_says_so_in_the_text_line() {
         "1800000000000 10.0.0.1 192.0.2.1 {MAX_BYTES} 1\n\
          1800000000001 10.0.0.1 192.0.2.1 1 1\n"
     );
-    let out = fed(
-        host_stream()
-            .args(["--input", "-", "--window", "300s", "--stats-interval", "0"])
-            .env_remove("DATABASE_URL"),
-        input.as_bytes(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text_lines(&input);
     // Not saturated: the sum fits.
     assert_eq!(
-        text(&out.stdout),
+        stdout,
         format!(
             "window 2027-01-15T08:00:00Z 2027-01-15T08:05:00Z bytes={} packets=2 \
              verdict=no_limits min=- max=- filter=all\n",
             MAX_BYTES + 1
         )
     );
-    let mut input = String::new();
-    for i in 0..4100u64 {
-        input.push_str(&format!(
-            "{} 10.0.0.1 192.0.2.1 {MAX_BYTES} 1\n",
-            1_800_000_000_000 + i
-        ));
-    }
-    let out = fed(
-        host_stream()
-            .args(["--input", "-", "--window", "300s", "--stats-interval", "0"])
-            .env_remove("DATABASE_URL"),
-        input.as_bytes(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let input = saturating_input();
+    let stdout = text_lines(&input);
     assert_eq!(
-        text(&out.stdout),
+        stdout,
         format!(
             "window 2027-01-15T08:00:00Z 2027-01-15T08:05:00Z bytes={} packets=4100 \
              verdict=no_limits min=- max=- filter=all saturated=1\n",
