@@ -226,6 +226,45 @@ impl<S: Default, const N: usize> Windows<S, N> {
         counts: Counts,
         mut on_close: impl FnMut(Window<S>),
     ) -> Result<&mut S, Rejected> {
+        let offset = match self.place(ts, &mut on_close) {
+            Ok(offset) => offset,
+            Err(e) => {
+                if matches!(e, Rejected::Late { .. }) {
+                    self.count_late(counts);
+                }
+                return Err(e);
+            }
+        };
+        let window = self.open.get_mut(offset).ok_or(Rejected::NoRoom {
+            window_start: window_start(ts, self.length),
+        })?;
+        match window.counts.checked_plus(counts) {
+            Some(sum) => window.counts = sum,
+            None => {
+                window.counts.add(counts);
+                window.saturated = true;
+            }
+        }
+        window.records = window.records.wrapping_add(1);
+        Ok(&mut window.state)
+    }
+
+    /// Says that event time `ts` was observed without a record (a sensor's heartbeat): its
+    /// window opens as for a record, and nothing is counted (a late one is not counted late).
+    pub fn touch(
+        &mut self,
+        ts: Millis,
+        mut on_close: impl FnMut(Window<S>),
+    ) -> Result<(), Rejected> {
+        self.place(ts, &mut on_close).map(|_| ())
+    }
+
+    /// Finds (opening what is needed) the open window of event time `ts`: its index in `open`.
+    fn place(
+        &mut self,
+        ts: Millis,
+        on_close: &mut impl FnMut(Window<S>),
+    ) -> Result<usize, Rejected> {
         let start = window_start(ts, self.length);
         let late = Rejected::Late {
             window_start: start,
@@ -237,7 +276,6 @@ impl<S: Default, const N: usize> Windows<S, N> {
             .watermark
             .is_some_and(|wm| start.saturating_add(self.length) <= wm);
         if self.next_start.is_some_and(|next| start < next) && (self.floor_fixed || passed) {
-            self.count_late(counts);
             return Err(late);
         }
         match self.next_start {
@@ -260,11 +298,10 @@ impl<S: Default, const N: usize> Windows<S, N> {
             }
             Some(_) => {}
         }
-        self.close_due(&mut on_close);
+        self.close_due(on_close);
         let base = self.next_start.unwrap_or(start);
         if start < base {
             // The watermark (the wall clock, say) had already passed this window.
-            self.count_late(counts);
             return Err(late);
         }
         let offset = usize::try_from((start - base) / self.length).unwrap_or(usize::MAX);
@@ -272,20 +309,7 @@ impl<S: Default, const N: usize> Windows<S, N> {
             return Err(no_room);
         }
         self.max_accepted = Some(self.max_accepted.map_or(ts, |m| m.max(ts)));
-        match self.open.get_mut(offset) {
-            Some(window) => {
-                match window.counts.checked_plus(counts) {
-                    Some(sum) => window.counts = sum,
-                    None => {
-                        window.counts.add(counts);
-                        window.saturated = true;
-                    }
-                }
-                window.records = window.records.wrapping_add(1);
-                Ok(&mut window.state)
-            }
-            None => Err(no_room),
-        }
+        Ok(offset)
     }
 
     /// Moves the watermark to at least `watermark` (host-stream: the least progress of the

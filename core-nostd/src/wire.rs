@@ -27,6 +27,12 @@ use nom::sequence::{delimited, preceded, separated_pair};
 
 use crate::pairs::{Counts, Pair};
 
+mod heartbeat;
+pub use heartbeat::{
+    HEARTBEAT_HEADER, HEARTBEAT_LINE_MAX, HEARTBEAT_WORD, Heartbeat, SENSOR_MAX, SensorId,
+    decode_kafka_heartbeat, sensor_char,
+};
+
 /// One pair's traffic in one interval (a traffic record; a capture file's entries are
 /// [`crate::savefile::Entry`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,6 +199,11 @@ pub enum WireError {
     BadLine,
     /// A pipe line is not UTF-8 text.
     NotUtf8,
+    /// A heartbeat's sensor id is not 1 to [`SENSOR_MAX`] characters of
+    /// [`sensor_char`].
+    BadSensor,
+    /// A heartbeat's span is empty (its end is not after its start).
+    BadSpan,
     /// The counts cannot be real traffic: more than [`MAX_BYTES`] or [`MAX_PACKETS`].
     Implausible {
         /// Bytes claimed.
@@ -219,6 +230,10 @@ impl fmt::Display for WireError {
             WireError::KeyMismatch => "JSON addresses differ from the key",
             WireError::BadLine => "line is not \"<start_ms> <src> <dst> <bytes> <packets>\"",
             WireError::NotUtf8 => "line is not UTF-8 text",
+            WireError::BadSensor => {
+                "heartbeat's sensor id is not 1 to 64 of A-Z a-z 0-9 . _ - : / @"
+            }
+            WireError::BadSpan => "heartbeat's end is not after its start",
             WireError::Implausible { .. } => "implausible counts",
         })
     }
@@ -395,6 +410,47 @@ pub fn decode_json(value: &str) -> Result<Record, WireError> {
         bytes: bytes.ok_or(WireError::BadValue)?,
         packets: packets.ok_or(WireError::BadValue)?,
     })
+}
+
+/// What a pipe line or a Kafka message holds: traffic, or a sensor's heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A traffic record.
+    Record(Record),
+    /// A heartbeat ([`Heartbeat`]).
+    Heartbeat(Heartbeat),
+}
+
+/// Decodes a Kafka message of either kind: a heartbeat when it has the [`HEARTBEAT_HEADER`]
+/// (`heartbeat` set), else a record ([`decode_kafka`]).
+pub fn decode_kafka_message(
+    key: &[u8],
+    value: &[u8],
+    packets: Option<&[u8]>,
+    heartbeat: bool,
+    timestamp_ms: Option<i64>,
+) -> Result<Decoded, WireError> {
+    if heartbeat {
+        return decode_kafka_heartbeat(key, value, timestamp_ms).map(Decoded::Heartbeat);
+    }
+    decode_kafka(key, value, packets, timestamp_ms).map(Decoded::Record)
+}
+
+/// Decodes a pipe line of either kind, as it was read (bytes, with or without the newline):
+/// `<start_ms> heartbeat <sensor> <end_ms>` is a heartbeat, anything else must be a record.
+pub fn decode_any_line(line: &[u8]) -> Result<Decoded, WireError> {
+    let text = utf8(line).ok_or(WireError::NotUtf8)?;
+    let mut words = text.split_ascii_whitespace();
+    if words.nth(1) != Some(HEARTBEAT_WORD) {
+        return decode_line(text).map(Decoded::Record);
+    }
+    let mut words = text.split_ascii_whitespace();
+    match (words.next(), words.nth(1), words.next(), words.next()) {
+        (Some(start), Some(sensor), Some(end), None) => {
+            heartbeat::decode_heartbeat_fields(start, sensor, end).map(Decoded::Heartbeat)
+        }
+        _ => Err(WireError::BadLine),
+    }
 }
 
 /// Decodes a pipe line as it was read, bytes that may not be text (with or without its

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Parser};
 use core_nostd::units;
+use core_nostd::wire::{SENSOR_MAX, SensorId, sensor_char};
 use host_common::clock::millis;
 
 use crate::kafka::Format;
@@ -99,6 +100,17 @@ pub struct Args {
     /// After the capture is open, drop root privileges to this user (and its group).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+
+    /// The sensor's name in its heartbeats (docs/wire-format.md): 1 to 64 of A-Z a-z 0-9
+    /// . _ - : / @. Default: the host name and the interface (`gw1/eth0`), or the host name
+    /// and the file's name for a replay.
+    #[arg(long, value_name = "NAME")]
+    pub sensor_id: Option<String>,
+
+    /// Send no heartbeats, only records (for a consumer that reads records only: it then
+    /// cannot tell a dead sensor from a quiet network).
+    #[arg(long, conflicts_with = "sensor_id")]
+    pub no_heartbeats: bool,
 }
 
 impl Args {
@@ -111,6 +123,14 @@ impl Args {
         }
         if self.output.is_some() && self.totals {
             bail!("--output - and --totals both write to stdout: choose one");
+        }
+        if let Some(id) = &self.sensor_id
+            && SensorId::new(id.as_bytes()).is_err()
+        {
+            bail!(
+                "--sensor-id {id:?}: a sensor id is 1 to {SENSOR_MAX} characters of \
+                 A-Z a-z 0-9 . _ - : / @"
+            );
         }
         if self.brokers.is_none() && (!self.kafka_options.is_empty() || self.format == Format::Json)
         {
@@ -160,8 +180,39 @@ impl Args {
             interval_ms: millis(self.flush_interval),
             stats_interval: self.stats_interval,
             flush_timeout: self.flush_timeout,
+            sensor: self.sensor(),
         }
     }
+
+    /// The sensor id: `--sensor-id` (checked by [`Args::validate`]), or the default.
+    fn sensor(&self) -> Option<SensorId> {
+        if self.no_heartbeats {
+            return None;
+        }
+        if let Some(id) = &self.sensor_id {
+            return SensorId::new(id.as_bytes()).ok();
+        }
+        let what = match (&self.interface, &self.read) {
+            (Some(interface), _) => interface.clone(),
+            (None, Some(path)) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        default_sensor(&host_common::machine::host_name(), &what)
+    }
+}
+
+/// `<host>/<what>`, every character a sensor id cannot hold replaced by `_`, cut to
+/// [`SENSOR_MAX`].
+fn default_sensor(host: &str, what: &str) -> Option<SensorId> {
+    let text: Vec<u8> = format!("{host}/{what}")
+        .bytes()
+        .map(|b| if sensor_char(b) { b } else { b'_' })
+        .take(SENSOR_MAX)
+        .collect();
+    SensorId::new(&text).ok()
 }
 
 #[cfg(test)]
@@ -172,5 +223,16 @@ mod command_line {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_default_sensor_id_is_the_host_and_the_interface_made_valid() {
+        let id = |h, w| default_sensor(h, w).map(|s| s.to_string());
+        assert_eq!(id("gw1", "eth0"), Some("gw1/eth0".into()));
+        assert_eq!(
+            id("gw 1", "my capture,1.pcap"),
+            Some("gw_1/my_capture_1.pcap".into())
+        );
+        assert_eq!(id("h", &"x".repeat(100)).map(|s| s.len()), Some(SENSOR_MAX));
     }
 }

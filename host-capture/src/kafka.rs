@@ -7,7 +7,14 @@
 //! buffer is full too is a record dropped, loudly, and counted as undelivered. Every record is
 //! accounted for exactly once: delivered (acknowledged by the broker), or undelivered (failed,
 //! dropped, or still queued when the flush timeout ran out).
+//!
+//! Heartbeats (`core_nostd::wire::Heartbeat`) go to every partition of the topic (the count is
+//! asked in the background, [`Partitions`]), each after every record of its span: a heartbeat
+//! waits while a parked record of an earlier time waits, and while the partition count is not
+//! known yet. Waiting heartbeats merge (coverage is contiguous), so they take no room. They are
+//! not records: they are counted apart and never make the run's records undelivered.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::ToSocketAddrs;
 use std::sync::Mutex;
@@ -17,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use core_nostd::Counts;
-use core_nostd::wire::{PACKETS_HEADER, Record};
+use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
 use host_common::ratelimit::{OncePerChange, RateLimit};
 use host_common::summary::Summary;
 use rdkafka::ClientContext;
@@ -26,6 +33,7 @@ use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
 
 use crate::overflow::{Overflow, Parked};
+use crate::partitions::Partitions;
 
 /// How a record's Kafka value is written (`docs/wire-format.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -106,10 +114,20 @@ impl Totals {
     }
 }
 
+/// What a message carries, for its delivery report.
+pub enum Sent {
+    /// A record of these counts.
+    Record(Counts),
+    /// A heartbeat.
+    Heartbeat,
+}
+
 /// Delivery reports and client errors, from librdkafka's callbacks.
 struct Reports {
     delivered: Tally,
     failed: Tally,
+    heartbeats_delivered: AtomicU64,
+    heartbeats_failed: AtomicU64,
     /// The last error logged and when, so an outage is logged once, not in a loop.
     last_error: Mutex<OncePerChange>,
 }
@@ -119,6 +137,8 @@ impl Default for Reports {
         Reports {
             delivered: Tally::default(),
             failed: Tally::default(),
+            heartbeats_delivered: AtomicU64::new(0),
+            heartbeats_failed: AtomicU64::new(0),
             last_error: Mutex::new(OncePerChange::new(Duration::from_secs(60))),
         }
     }
@@ -157,16 +177,28 @@ impl ClientContext for Reports {
 }
 
 impl ProducerContext for Reports {
-    type DeliveryOpaque = Box<Counts>;
+    type DeliveryOpaque = Box<Sent>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, counts: Box<Counts>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
+        let counts = match *sent {
+            Sent::Record(counts) => counts,
+            Sent::Heartbeat => {
+                let tally = if result.is_ok() {
+                    &self.heartbeats_delivered
+                } else {
+                    &self.heartbeats_failed
+                };
+                tally.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
         match result {
             Ok(_) => {
-                self.delivered.add(*counts);
+                self.delivered.add(counts);
                 self.note_success();
             }
             Err((e, _)) => {
-                self.failed.add(*counts);
+                self.failed.add(counts);
                 if !matches!(
                     e,
                     KafkaError::MessageProduction(
@@ -195,6 +227,10 @@ pub struct KafkaSink {
     refused: Tally,
     /// The drop warning: once, then at most every 10 s.
     drop_log: RateLimit,
+    /// The topic's partition count, for the heartbeats.
+    partitions: Partitions,
+    /// Heartbeats not yet sent to every partition, with the next partition to send to.
+    beats: VecDeque<(Heartbeat, i32)>,
 }
 
 /// What became of the records at the end.
@@ -204,6 +240,8 @@ pub struct Delivery {
     pub delivered: Totals,
     /// Not delivered: failed, dropped, or still queued when the flush timeout ran out.
     pub undelivered: Totals,
+    /// Heartbeat messages acknowledged (one per partition per heartbeat).
+    pub heartbeats: u64,
 }
 
 impl Delivery {
@@ -217,6 +255,7 @@ impl Delivery {
             .field("undelivered_records", u.records)
             .field("undelivered_bytes", u.bytes)
             .field("undelivered_packets", u.packets)
+            .field("heartbeats_delivered", self.heartbeats)
     }
 }
 
@@ -268,6 +307,8 @@ impl KafkaSink {
             accepted: Tally::default(),
             refused: Tally::default(),
             drop_log: RateLimit::new(1, Duration::from_secs(10)),
+            partitions: Partitions::start(brokers, settings, topic)?,
+            beats: VecDeque::new(),
         })
     }
 
@@ -291,6 +332,17 @@ impl KafkaSink {
             // Keep interval order: nothing overtakes what waits.
             self.park(record);
         }
+    }
+
+    /// Sends a heartbeat to every partition, after every record of its span.
+    pub fn heartbeat(&mut self, h: Heartbeat) {
+        match self.beats.back_mut() {
+            Some((back, 0)) if back.end_ms == h.start_ms && back.sensor == h.sensor => {
+                back.end_ms = h.end_ms;
+            }
+            _ => self.beats.push_back((h, 0)),
+        }
+        self.unpark();
     }
 
     /// Serves delivery reports and moves parked records into the queue. Call it often.
@@ -330,7 +382,7 @@ impl KafkaSink {
             key: PACKETS_HEADER,
             value: Some(packets.as_bytes()),
         });
-        let kafka_record = BaseRecord::with_opaque_to(&self.topic, Box::new(counts))
+        let kafka_record = BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Record(counts)))
             .key(key.as_bytes())
             .payload(value)
             .headers(headers)
@@ -370,13 +422,70 @@ impl KafkaSink {
         }
     }
 
+    /// Moves parked records and waiting heartbeats into the queue, in order: a heartbeat goes
+    /// once no parked record is of an earlier time than its end.
     fn unpark(&mut self) {
-        while let Some(record) = self.parked.first() {
-            if self.produce(record).is_err() {
-                return;
+        loop {
+            let beat_end = self.beats.front().map(|(h, _)| h.end_ms);
+            let first = self.parked.first();
+            match (first, beat_end) {
+                (None, None) => return,
+                (Some(record), end) if end.is_none_or(|e| record.start_ms < e) => {
+                    if self.produce(record).is_err() {
+                        return;
+                    }
+                    self.parked.pop_first();
+                }
+                _ => {
+                    if !self.send_beat() {
+                        return;
+                    }
+                }
             }
-            self.parked.pop_first();
         }
+    }
+
+    /// Sends the first waiting heartbeat to the partitions it has not reached yet; false when
+    /// it must wait (no partition count yet, or a full queue).
+    fn send_beat(&mut self) -> bool {
+        let n = i32::try_from(self.partitions.count()).unwrap_or(i32::MAX);
+        let Some((h, next)) = self.beats.front_mut() else {
+            return true;
+        };
+        if n == 0 {
+            return false;
+        }
+        let value = h.kafka_value();
+        while *next < n {
+            let headers = OwnedHeaders::new().insert(Header {
+                key: HEARTBEAT_HEADER,
+                value: Some("1"),
+            });
+            let message = BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Heartbeat))
+                .partition(*next)
+                .key(h.sensor.as_str())
+                .payload(value.as_bytes())
+                .headers(headers)
+                .timestamp(i64::try_from(h.start_ms).unwrap_or(i64::MAX));
+            match self.producer.send(message) {
+                Ok(()) => {}
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return false;
+                }
+                Err((e, _)) => {
+                    self.producer
+                        .context()
+                        .heartbeats_failed
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.producer
+                        .context()
+                        .note_error(format!("a heartbeat was refused: {e}"));
+                }
+            }
+            *next += 1;
+        }
+        self.beats.pop_front();
+        true
     }
 
     /// Waits up to `timeout` for every record to be acknowledged, then gives up on the rest
@@ -386,7 +495,10 @@ impl KafkaSink {
         loop {
             self.unpark();
             self.producer.poll(Duration::from_millis(50));
-            if self.parked.is_empty() && self.producer.in_flight_count() == 0 {
+            if self.parked.is_empty()
+                && self.beats.is_empty()
+                && self.producer.in_flight_count() == 0
+            {
                 break;
             }
             if Instant::now() >= deadline {
@@ -409,6 +521,7 @@ impl KafkaSink {
         self.producer.poll(Duration::ZERO);
         let ctx = self.producer.context();
         Delivery {
+            heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
             delivered: ctx.delivered.get(),
             undelivered: ctx
                 .failed

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use core_nostd::wire::Record;
+use core_nostd::wire::{Heartbeat, Record};
 use host_common::summary::Summary;
 
 /// Lines gathered before they are handed to the pipe (at the latest at each flush interval).
@@ -82,6 +82,13 @@ impl Lines {
         self.pending.push((self.buf.len(), r.bytes));
         if self.buf.len() >= BUFFER {
             self.flush();
+        }
+    }
+
+    /// Writes one heartbeat line (not a record: not counted).
+    pub fn heartbeat(&mut self, h: &Heartbeat) {
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(h.line().as_bytes());
         }
     }
 

@@ -8,6 +8,7 @@
 //! [`pipeline`], between a [`source`] and the [`sink`]s.
 
 mod aggregate;
+mod beats;
 mod bpf;
 mod cli;
 mod kafka;
@@ -16,6 +17,7 @@ mod linktype;
 mod live;
 mod offline;
 mod overflow;
+mod partitions;
 mod pipeline;
 mod privileges;
 mod sink;

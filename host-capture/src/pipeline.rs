@@ -4,7 +4,8 @@
 //! signal, at the end of the file, or when stdout closes.
 //!
 //! Per frame: one parse, a few counters, one pair-table update; no allocation and no dynamic
-//! dispatch. Sinks see records only.
+//! dispatch. Sinks see records, and the sensor's heartbeats ([`Beats`]) after the records of
+//! the span each covers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,10 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use core_nostd::parse_frame;
 use core_nostd::savefile::Timestamp;
-use core_nostd::wire::Record;
+use core_nostd::wire::{Record, SensorId};
 use host_common::clock::now_ms;
 
 use crate::aggregate::Aggregator;
+use crate::beats::Beats;
 use crate::sink::{Deliveries, Sinks};
 use crate::source::{Pumped, Source};
 use crate::stats::Stats;
@@ -33,6 +35,8 @@ pub struct Options {
     pub stats_interval: Duration,
     /// How long the sinks may take at the end to deliver what they hold.
     pub flush_timeout: Duration,
+    /// The sensor whose heartbeats go with the records (none: records only).
+    pub sensor: Option<SensorId>,
 }
 
 /// Everything a frame passes through after it is read.
@@ -40,6 +44,7 @@ pub struct Pipeline {
     options: Options,
     stats: Stats,
     aggregator: Aggregator,
+    beats: Option<Beats>,
     sinks: Sinks,
 }
 
@@ -60,6 +65,7 @@ impl Pipeline {
             options,
             stats: Stats::default(),
             aggregator: Aggregator::new(options.interval_ms),
+            beats: options.sensor.map(|s| Beats::new(s, options.interval_ms)),
             sinks,
         }
     }
@@ -68,11 +74,18 @@ impl Pipeline {
     /// then flushes, lets the sinks finish and accounts for everything. An error of the live
     /// capture ends the run at once.
     pub fn run(mut self, mut source: Source, stop: &AtomicBool) -> Result<Outcome> {
+        let live = source.is_live();
+        if live && let Some(b) = &mut self.beats {
+            b.start_live(now_ms());
+        }
         let damaged = self.pump(&mut source, stop)?;
         self.counters(&mut source);
         drop(source);
         self.aggregator
             .flush(&mut to_sinks(&mut self.stats.records, &mut self.sinks));
+        if let Some(h) = self.beats.as_mut().and_then(|b| b.finish(live, now_ms())) {
+            self.sinks.heartbeat(h);
+        }
         Ok(Outcome {
             delivery: self.sinks.finish(self.options.flush_timeout),
             stats: self.stats,
@@ -89,18 +102,14 @@ impl Pipeline {
                 eprintln!("host-capture: stopping: signal received");
                 return Ok(None);
             }
-            match source.pump(&mut |lt, ts, data| self.frame(lt, ts, data))? {
+            let live = source.is_live();
+            match source.pump(&mut |lt, ts, data| self.frame(lt, ts, data, live))? {
                 Pumped::Frames => {}
                 Pumped::End => return Ok(None),
                 Pumped::Damaged(e) => return Ok(Some(e)),
             }
-            if source.is_live()
-                && self
-                    .aggregator
-                    .current_end()
-                    .is_some_and(|end| now_ms() >= end.saturating_add(LIVE_FLUSH_DELAY_MS))
-            {
-                self.flush();
+            if source.is_live() {
+                self.live_interval_end(now_ms());
             }
             self.sinks.poll();
             if self.sinks.stdout_closed() {
@@ -119,25 +128,52 @@ impl Pipeline {
         }
     }
 
-    /// One frame: parsed, counted, added to its pair; completed records go to the sinks.
+    /// Live, at wall-clock time `now`: an interval whose end is `LIVE_FLUSH_DELAY_MS` behind is
+    /// flushed, and then (its records out) the heartbeat up to there.
+    fn live_interval_end(&mut self, now: u64) {
+        let flushed_to = now.saturating_sub(LIVE_FLUSH_DELAY_MS);
+        if self
+            .aggregator
+            .current_end()
+            .is_some_and(|end| end <= flushed_to)
+        {
+            self.flush();
+        }
+        if let Some(h) = self.beats.as_mut().and_then(|b| b.live_tick(flushed_to)) {
+            self.sinks.heartbeat(h);
+            self.sinks.flush();
+        }
+    }
+
+    /// One frame: parsed, counted, added to its pair; completed records go to the sinks. In a
+    /// replay every frame, counted or not, moves the file's coverage.
     #[inline]
-    fn frame(&mut self, link_type: u32, ts: Timestamp, data: &[u8]) {
+    fn frame(&mut self, link_type: u32, ts: Timestamp, data: &[u8], live: bool) {
         let Pipeline {
             stats,
             aggregator,
             sinks,
+            beats,
             ..
         } = self;
         stats.frames += 1;
+        let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
         match parse_frame(link_type, data) {
             Ok(s) => {
                 stats.counted_packets += 1;
                 stats.counted_bytes += u64::from(s.length());
-                let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
                 let mut emit = to_sinks(&mut stats.records, sinks);
                 aggregator.add(ts_ms, s.pair(), s.length(), &mut emit);
             }
             Err(e) => stats.reject(&e),
+        }
+        if !live && let Some(h) = beats.as_mut().and_then(|b| b.replay_frame(ts_ms)) {
+            // A frame of a later interval: the records of the earlier ones go first (a counted
+            // frame has flushed them already; one that was not counted has not).
+            if aggregator.current_end().is_some_and(|end| end <= h.end_ms) {
+                aggregator.flush(&mut to_sinks(&mut stats.records, sinks));
+            }
+            sinks.heartbeat(h);
         }
     }
 

@@ -11,7 +11,7 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use core_nostd::wire::Record;
+use core_nostd::wire::{Heartbeat, Record};
 
 use crate::kafka::{self, KafkaSink};
 use crate::lines::{Lines, Written};
@@ -56,6 +56,15 @@ impl Sink {
             Sink::Kafka(k) => k.send(r),
             Sink::Lines(l) => l.send(&r),
             Sink::Totals(t) => t.add(&r),
+        }
+    }
+
+    /// Takes one heartbeat (the totals have no use for it).
+    pub fn heartbeat(&mut self, h: Heartbeat) {
+        match self {
+            Sink::Kafka(k) => k.heartbeat(h),
+            Sink::Lines(l) => l.heartbeat(&h),
+            Sink::Totals(_) => {}
         }
     }
 
@@ -132,6 +141,13 @@ impl Sinks {
     pub fn send(&mut self, r: Record) {
         for s in &mut self.0 {
             s.send(r);
+        }
+    }
+
+    /// Hands `h` to every sink.
+    pub fn heartbeat(&mut self, h: Heartbeat) {
+        for s in &mut self.0 {
+            s.heartbeat(h);
         }
     }
 

@@ -61,14 +61,41 @@ pub fn records_consumer(brokers: &str, group: &str, options: &[(String, String)]
 /// it only asks for the partitions' end offsets). The operator's options apply (security),
 /// group keys are left out.
 pub fn end_offsets_client(brokers: &str, options: &[(String, String)]) -> ClientConfig {
+    metadata_client(brokers, options, "streamchecker-host-stream-ends")
+}
+
+/// A client that only asks the broker questions (metadata, end offsets) under `client_id`:
+/// it joins no group and commits nothing. The operator's options apply (security), group keys
+/// are left out.
+pub fn metadata_client(
+    brokers: &str,
+    options: &[(String, String)],
+    client_id: &str,
+) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
         .set("enable.auto.commit", "false")
-        .set("client.id", "streamchecker-host-stream-ends");
+        .set("client.id", client_id);
     with_options(config, options, |k| {
         !k.starts_with("group.") && !k.starts_with("enable.auto")
     })
+}
+
+/// The partitions of `topic`, as the broker's metadata gives them (empty for a topic it does
+/// not know).
+pub fn topic_partitions<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: std::time::Duration,
+) -> rdkafka::error::KafkaResult<Vec<i32>> {
+    let md = client.fetch_metadata(Some(topic), timeout)?;
+    Ok(md
+        .topics()
+        .first()
+        .filter(|t| t.error().is_none())
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default())
 }
 
 fn with_options(

@@ -12,6 +12,7 @@
 pub mod args;
 pub mod clock;
 pub mod kafka;
+pub mod machine;
 pub mod ratelimit;
 pub mod stop;
 pub mod summary;

@@ -5,6 +5,7 @@ use host_db::model::{InForce, InvalidLimits, LimitRow};
 use host_db::time_text;
 use serde_json::{Value, json};
 
+use crate::coverage::Cover;
 use crate::engine::Closed;
 use crate::judge::AlertKind;
 use crate::verdict::Verdict;
@@ -25,6 +26,12 @@ pub struct Judged<'a> {
 /// compacted topic keeps one.
 pub fn key(filter: &Filter, window_start: u64) -> String {
     format!("{filter}|{}", time_text::format(ms(window_start)))
+}
+
+/// The key of a gap's messages (`gap_start` and `gap_end` alike): the filter and the gap's
+/// first window, apart from the windows' own alert keys.
+pub fn gap_key(filter: &Filter, gap_start: u64) -> String {
+    format!("{filter}|gap|{}", time_text::format(ms(gap_start)))
 }
 
 fn ms(v: u64) -> i64 {
@@ -177,6 +184,82 @@ impl Judged<'_> {
             "filter": self.filter.to_string(),
         })
     }
+}
+
+/// A run of windows whose input was not complete: from the first one's start to the last
+/// one's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// The first incomplete window's start.
+    pub start: u64,
+    /// The last incomplete window's end.
+    pub end: u64,
+    /// How many windows.
+    pub windows: u64,
+}
+
+/// Why a window is incomplete, for people.
+fn why(w: &Closed) -> String {
+    match &w.cover {
+        Cover::Gap { missing, sensors } => {
+            let names: Vec<&str> = sensors.iter().map(|s| s.as_str()).collect();
+            format!(
+                "no heartbeat covers all of it from sensor {} ({missing} sensor-partition \
+                 pairs short)",
+                names.join(", ")
+            )
+        }
+        Cover::ByData | Cover::Full => {
+            "no record and no sensor heartbeat shows it was observed".to_string()
+        }
+    }
+}
+
+/// The `gap_start` message: from window `w` on, the input is not complete.
+pub fn gap_start(filter: &Filter, w: &Closed, host: &str) -> Value {
+    let sensors: Vec<String> = match &w.cover {
+        Cover::Gap { sensors, .. } => sensors.iter().map(|s| s.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let start = time_text::format(ms(w.start));
+    json!({
+        "type": AlertKind::GapStart.as_str(),
+        "gap_start": start,
+        "window_start": start,
+        "window_end": time_text::format(ms(w.end)),
+        "sensors_missing": sensors,
+        "filter": filter.to_string(),
+        "host": host,
+        "message": format!(
+            "input incomplete from {start}: {}; windows are judged no_data (never below_min) \
+             until it is complete again",
+            why(w)
+        ),
+    })
+}
+
+/// The `gap_end` message: window `w` is complete again, after `gap`.
+pub fn gap_end(filter: &Filter, gap: &Gap, w: &Closed, host: &str) -> Value {
+    let (start, end) = (
+        time_text::format(ms(gap.start)),
+        time_text::format(ms(gap.end)),
+    );
+    json!({
+        "type": AlertKind::GapEnd.as_str(),
+        "gap_start": start,
+        "gap_end": end,
+        "windows": gap.windows,
+        "window_start": time_text::format(ms(w.start)),
+        "window_end": time_text::format(ms(w.end)),
+        "filter": filter.to_string(),
+        "host": host,
+        "message": format!(
+            "input complete again from {}: the {} windows from {start} to {end} were not \
+             judged on complete input",
+            time_text::format(ms(w.start)),
+            gap.windows
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Where alerts go: a Kafka topic (each one acknowledged before its window is settled), or
 //! stdout when there is no broker. The windows whose alert the broker acknowledged come back
-//! from [`Alerts::poll`] and [`Alerts::flush`], for the driver to settle.
+//! from [`Alerts::poll`] and [`Alerts::flush`], for the driver to settle. A window may send
+//! several messages (a `gap_end` and an alert): it comes back once the last of them is
+//! acknowledged. Each message has an id of its own, so a failed one is the one sent again.
 
 use std::io::{self, Write};
 use std::sync::Mutex;
@@ -13,6 +15,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 
 /// A message waiting for the broker.
 pub struct Outgoing {
+    id: u64,
     window: u64,
     key: String,
     payload: String,
@@ -21,7 +24,9 @@ pub struct Outgoing {
 /// Delivery reports, from librdkafka's callback.
 #[derive(Default)]
 pub struct Reports {
+    /// Message ids.
     acked: Mutex<Vec<u64>>,
+    /// Message ids, with the error.
     failed: Mutex<Vec<(u64, String)>>,
 }
 
@@ -34,16 +39,16 @@ impl ClientContext for Reports {
 impl ProducerContext for Reports {
     type DeliveryOpaque = Box<u64>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, window: Box<u64>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, id: Box<u64>) {
         match result {
             Ok(_) => {
                 if let Ok(mut a) = self.acked.lock() {
-                    a.push(*window);
+                    a.push(*id);
                 }
             }
             Err((e, _)) => {
                 if let Ok(mut f) = self.failed.lock() {
-                    f.push((*window, e.to_string()));
+                    f.push((*id, e.to_string()));
                 }
             }
         }
@@ -71,6 +76,8 @@ pub enum Alerts {
         in_flight: Vec<Outgoing>,
         /// Waiting for room in librdkafka's queue.
         waiting: Vec<Outgoing>,
+        /// The next message's id.
+        next_id: u64,
     },
     /// Lines `alert {json}` on stdout.
     Stdout,
@@ -87,6 +94,7 @@ impl Alerts {
             topic: topic.to_string(),
             in_flight: Vec::new(),
             waiting: Vec::new(),
+            next_id: 0,
         })
     }
 
@@ -105,8 +113,12 @@ impl Alerts {
                 stdout.flush()?;
                 Ok(Delivery::Done)
             }
-            Alerts::Kafka { waiting, .. } => {
+            Alerts::Kafka {
+                waiting, next_id, ..
+            } => {
+                *next_id += 1;
                 waiting.push(Outgoing {
+                    id: *next_id,
                     window,
                     key,
                     payload,
@@ -123,12 +135,13 @@ impl Alerts {
             topic,
             in_flight,
             waiting,
+            ..
         } = self
         else {
             return;
         };
         while let Some(m) = waiting.first() {
-            let record = BaseRecord::with_opaque_to(topic.as_str(), Box::new(m.window))
+            let record = BaseRecord::with_opaque_to(topic.as_str(), Box::new(m.id))
                 .key(m.key.as_bytes())
                 .payload(m.payload.as_bytes());
             match producer.send(record) {
@@ -161,7 +174,7 @@ impl Alerts {
             return Vec::new();
         };
         producer.poll(Duration::ZERO);
-        let acked: Vec<u64> = producer
+        let acked_ids: Vec<u64> = producer
             .context()
             .acked
             .lock()
@@ -173,19 +186,32 @@ impl Alerts {
             .lock()
             .map(|mut f| std::mem::take(&mut *f))
             .unwrap_or_default();
-        for w in &acked {
-            if let Some(i) = in_flight.iter().position(|m| m.window == *w) {
-                in_flight.remove(i);
+        let mut acked = Vec::new();
+        for id in &acked_ids {
+            if let Some(i) = in_flight.iter().position(|m| m.id == *id) {
+                acked.push(in_flight.remove(i).window);
             }
         }
-        for (w, e) in failed {
-            eprintln!(
-                "host-stream: kafka (alerts): alert for window {w} not delivered, sending it again: {e}"
-            );
-            if let Some(i) = in_flight.iter().position(|m| m.window == w) {
-                waiting.push(in_flight.remove(i));
+        for (id, e) in failed {
+            if let Some(i) = in_flight.iter().position(|m| m.id == id) {
+                let m = in_flight.remove(i);
+                eprintln!(
+                    "host-stream: kafka (alerts): a message for window {} not delivered, \
+                     sending it again: {e}",
+                    m.window
+                );
+                waiting.push(m);
             }
         }
+        // A window is done when none of its messages is still on its way.
+        acked.sort_unstable();
+        acked.dedup();
+        acked.retain(|w| {
+            !in_flight
+                .iter()
+                .chain(waiting.iter())
+                .any(|m| m.window == *w)
+        });
         self.pump();
         acked
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use core_nostd::windows::Millis;
-use core_nostd::wire::{Record, WireError};
+use core_nostd::wire::{Decoded, Heartbeat, Record, WireError};
 use host_common::clock::now_ms;
 use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
@@ -141,40 +141,75 @@ impl Intake<'_> {
         r: Record,
         bound: Option<ClockBound>,
     ) -> bool {
-        if let Some(b) = bound {
-            let rejects = &mut *self.rejects;
-            // Counted, and the first five logged: a broken clock sends many.
-            let refuse = |count: &mut u64, ms: u64, when: &str, flag: &str| {
-                *count += 1;
-                if *count <= 5 {
-                    eprintln!(
-                        "host-stream: skipped a record stamped {ms} ms in the {when} (more than {flag})"
-                    );
-                }
-                false
-            };
-            if let Some(ahead) = b.bounds.ahead
-                && r.start_ms > b.now.saturating_add(ahead)
-            {
-                return refuse(
-                    &mut rejects.future,
-                    r.start_ms - b.now,
-                    "future",
-                    "--max-clock-skew",
-                );
-            }
-            if let Some(behind) = b.bounds.behind
-                && r.start_ms < b.now.saturating_sub(behind)
-            {
-                return refuse(
-                    &mut rejects.behind,
-                    b.now - r.start_ms,
-                    "past",
-                    "--max-catch-up",
-                );
-            }
+        if self.refused(r.start_ms, bound) {
+            return false;
         }
         self.engine.record(source, offset, r, self.closed) == Taken::Held
+    }
+
+    /// Puts one heartbeat into the engine, rejecting those stamped beyond `bound` as records
+    /// are. Returns true when the source must pause.
+    pub fn heartbeat(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        h: Heartbeat,
+        bound: Option<ClockBound>,
+    ) -> bool {
+        if self.refused(h.start_ms, bound) {
+            return false;
+        }
+        self.engine.heartbeat(source, offset, h, self.closed) == Taken::Held
+    }
+
+    /// A record or a heartbeat ([`Intake::record`], [`Intake::heartbeat`]).
+    #[inline]
+    pub fn decoded(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        d: Decoded,
+        bound: Option<ClockBound>,
+    ) -> bool {
+        match d {
+            Decoded::Record(r) => self.record(source, offset, r, bound),
+            Decoded::Heartbeat(h) => self.heartbeat(source, offset, h, bound),
+        }
+    }
+
+    /// Whether an item stamped `ms` is beyond `bound`: counted (the first five logged: a
+    /// broken clock sends many), and then skipped.
+    #[inline]
+    fn refused(&mut self, ms: Millis, bound: Option<ClockBound>) -> bool {
+        let Some(b) = bound else {
+            return false;
+        };
+        let rejects = &mut *self.rejects;
+        let refuse = |count: &mut u64, by: u64, when: &str, flag: &str| {
+            *count += 1;
+            if *count <= 5 {
+                eprintln!(
+                    "host-stream: skipped a record stamped {by} ms in the {when} (more than {flag})"
+                );
+            }
+            true
+        };
+        if let Some(ahead) = b.bounds.ahead
+            && ms > b.now.saturating_add(ahead)
+        {
+            return refuse(
+                &mut rejects.future,
+                ms - b.now,
+                "future",
+                "--max-clock-skew",
+            );
+        }
+        if let Some(behind) = b.bounds.behind
+            && ms < b.now.saturating_sub(behind)
+        {
+            return refuse(&mut rejects.behind, b.now - ms, "past", "--max-catch-up");
+        }
+        false
     }
 
     /// Counts a record that does not decode, and logs it (rate-limited).
@@ -337,7 +372,7 @@ impl Driver {
     }
 
     /// `records=… filtered_out=… undecodable=… future=… behind=… late_records=… late_bytes=…
-    /// windows=… alerts=…`.
+    /// windows=… revised=… alerts=… incomplete=… gaps=… heartbeats=…`.
     fn summary(&self) -> Summary {
         let (late_records, late) = self.engine.late();
         Summary::new()
@@ -349,5 +384,6 @@ impl Driver {
             .field("late_records", late_records)
             .field("late_bytes", late.bytes)
             .and(self.judge.summary())
+            .field("heartbeats", self.engine.stats.heartbeats)
     }
 }

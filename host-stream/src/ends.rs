@@ -79,22 +79,19 @@ impl Drop for Ends {
 fn ask(consumer: &BaseConsumer, topic: &str, answers: &Mutex<Learnt>, stop: &AtomicBool) {
     let mut log = RateLimit::new(1, Duration::from_secs(60));
     while !stop.load(Ordering::Relaxed) {
-        let partitions: Vec<i32> = match consumer.fetch_metadata(Some(topic), ASK_TIMEOUT) {
-            Ok(md) => md
-                .topics()
-                .first()
-                .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-                .unwrap_or_default(),
-            Err(e) => {
-                if log.allow() {
-                    eprintln!(
-                        "host-stream: kafka: cannot read the end offsets of {topic} ({e}): \
+        let partitions =
+            match host_common::kafka::topic_partitions(consumer.client(), topic, ASK_TIMEOUT) {
+                Ok(partitions) => partitions,
+                Err(e) => {
+                    if log.allow() {
+                        eprintln!(
+                            "host-stream: kafka: cannot read the end offsets of {topic} ({e}): \
                          windows are closed only by the records' own times until it can"
-                    );
+                        );
+                    }
+                    Vec::new()
                 }
-                Vec::new()
-            }
-        };
+            };
         if !partitions.is_empty()
             && let Ok(mut a) = answers.lock()
         {

@@ -17,6 +17,10 @@
 //!   judges a window as quiet.
 //! - The core's fixed set of windows is driven by that watermark. A record too far ahead of
 //!   the oldest open window is handed back; its source is paused until the others catch up.
+//! - Sensors' heartbeats ([`Engine::heartbeat`]) move their source's progress like records do
+//!   and feed the [`Coverage`]: each closed window carries its [`Cover`], whether its input is
+//!   known to be complete. A heartbeat holds commits back like a record of the windows it
+//!   covers, so a restart reads it again.
 //! - A closed window stays "unsettled" until the caller says its alert (if any) was
 //!   acknowledged. A source's commit position never passes the first record of an unsettled
 //!   window, so a restart from the committed positions re-reads every record that matters.
@@ -29,7 +33,9 @@ use core_nostd::Filter;
 use core_nostd::pairs::Counts;
 use core_nostd::topk::{Talker, TopTalkers};
 use core_nostd::windows::{Millis, Rejected, Window, Windows};
-use core_nostd::wire::Record;
+use core_nostd::wire::{Decoded, Heartbeat, Record};
+
+use crate::coverage::{Cover, Coverage};
 
 /// Windows that may be open at once (with 5-minute windows: sources up to 5 hours apart).
 pub const OPEN_WINDOWS: usize = 64;
@@ -60,8 +66,8 @@ struct SourceState {
     first_offsets: BTreeMap<Millis, i64>,
     /// The window of the last accepted record (saves a map lookup per record).
     last_window: Option<Millis>,
-    /// A record handed back for lack of room, with its offset.
-    held: Option<(i64, Record)>,
+    /// A record or heartbeat handed back for lack of room, with its offset.
+    held: Option<(i64, Decoded)>,
     /// The latest wall-clock time at which this source was seen at its end: everything it
     /// held before then has been read.
     proven_at: Option<Millis>,
@@ -82,6 +88,8 @@ pub struct Closed {
     pub saturated: bool,
     /// The heaviest pairs, heaviest first.
     pub talkers: Vec<Talker>,
+    /// Whether its input is known to be complete.
+    pub cover: Cover,
 }
 
 /// What became of a record.
@@ -102,6 +110,8 @@ pub struct EngineStats {
     pub records: u64,
     /// Records whose pair did not pass the filter.
     pub filtered_out: u64,
+    /// Heartbeats taken.
+    pub heartbeats: u64,
 }
 
 /// How many of the latest closed windows a late record can still revise (older ones are
@@ -146,6 +156,8 @@ pub struct Engine {
     recent: BTreeSet<Millis>,
     /// Late traffic for recent windows, not yet taken by [`Engine::take_revisions`].
     revisions: BTreeMap<Millis, Revision>,
+    /// What the sensors' heartbeats covered.
+    coverage: Coverage,
     /// Counters.
     pub stats: EngineStats,
 }
@@ -155,6 +167,8 @@ pub struct Engine {
 fn on_close<'a>(
     unsettled: &'a mut BTreeSet<Millis>,
     recent: &'a mut BTreeSet<Millis>,
+    coverage: &'a Coverage,
+    sources: &'a BTreeMap<SourceId, SourceState>,
     out: &'a mut Vec<Closed>,
 ) -> impl FnMut(Window<WindowState>) + 'a {
     |w| {
@@ -170,6 +184,7 @@ fn on_close<'a>(
             records: w.records,
             saturated: w.saturated,
             talkers: w.state.talkers.ranked().into_iter().collect(),
+            cover: coverage.of(w.start, w.end, &|id| sources.contains_key(&id)),
         });
     }
 }
@@ -197,6 +212,7 @@ impl Engine {
             unsettled: BTreeSet::new(),
             recent: BTreeSet::new(),
             revisions: BTreeMap::new(),
+            coverage: Coverage::default(),
             stats: EngineStats::default(),
         })
     }
@@ -273,11 +289,39 @@ impl Engine {
         s.last_offset = Some(offset);
         s.at_end_since = None;
         s.progress = s.progress.max(Some(record.start_ms));
-        let taken = self.insert(source, offset, record, out);
+        self.take(source, offset, Decoded::Record(record), out)
+    }
+
+    /// Takes one heartbeat from `source` at `offset`: the sensor covered its span on this
+    /// source, and the source's progress moves to the span's end. A heartbeat whose window has
+    /// closed is [`Taken::Late`] (not counted as a late record); one too far ahead is held.
+    pub fn heartbeat(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        beat: Heartbeat,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        self.stats.heartbeats += 1;
+        let s = self.sources.entry(source).or_default();
+        s.last_offset = Some(offset);
+        s.at_end_since = None;
+        s.progress = s.progress.max(Some(beat.end_ms.saturating_sub(1)));
+        self.take(source, offset, Decoded::Heartbeat(beat), out)
+    }
+
+    fn take(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        item: Decoded,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        let taken = self.insert(source, offset, item, out);
         if taken == Taken::Held {
             // Move the watermark with what is known now, then try once more.
             self.advance(None, out);
-            return self.retry(source, offset, record, out);
+            return self.retry(source, offset, item, out);
         }
         taken
     }
@@ -286,19 +330,76 @@ impl Engine {
         &mut self,
         source: SourceId,
         offset: i64,
-        record: Record,
+        item: Decoded,
         out: &mut Vec<Closed>,
     ) -> Taken {
-        let taken = self.insert(source, offset, record, out);
+        let taken = self.insert(source, offset, item, out);
         if taken == Taken::Held
             && let Some(s) = self.sources.get_mut(&source)
         {
-            s.held = Some((offset, record));
+            s.held = Some((offset, item));
         }
         taken
     }
 
-    fn insert(&mut self, source: SourceId, offset: i64, r: Record, out: &mut Vec<Closed>) -> Taken {
+    fn insert(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        item: Decoded,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        match item {
+            Decoded::Record(r) => self.insert_record(source, offset, r, out),
+            Decoded::Heartbeat(h) => self.insert_heartbeat(source, offset, h, out),
+        }
+    }
+
+    fn insert_heartbeat(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        h: Heartbeat,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        // Known before the window can close; observing twice (a retry) changes nothing.
+        self.coverage
+            .observe(h.sensor, source, h.start_ms, h.end_ms);
+        let touched = self.windows.touch(
+            h.start_ms,
+            on_close(
+                &mut self.unsettled,
+                &mut self.recent,
+                &self.coverage,
+                &self.sources,
+                out,
+            ),
+        );
+        match touched {
+            Ok(()) => {
+                let length = self.windows.length();
+                let first = core_nostd::windows::window_start(h.start_ms, length);
+                let last = core_nostd::windows::window_start(h.end_ms.saturating_sub(1), length);
+                if let Some(s) = self.sources.get_mut(&source) {
+                    // A restart must read it again while its first or last window is open.
+                    s.first_offsets.entry(first).or_insert(offset);
+                    s.first_offsets.entry(last).or_insert(offset);
+                    s.last_window = None;
+                }
+                Taken::Accepted
+            }
+            Err(Rejected::Late { .. }) => Taken::Late,
+            Err(Rejected::NoRoom { .. }) => Taken::Held,
+        }
+    }
+
+    fn insert_record(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        r: Record,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
         let passes = self.filter.matches(r.src, r.dst);
         // A record outside the filter still shows that time passed: it opens its window
         // (which may then be a quiet one) with nothing in it.
@@ -306,7 +407,13 @@ impl Engine {
         match self.windows.try_add(
             r.start_ms,
             counts,
-            on_close(&mut self.unsettled, &mut self.recent, out),
+            on_close(
+                &mut self.unsettled,
+                &mut self.recent,
+                &self.coverage,
+                &self.sources,
+                out,
+            ),
         ) {
             Ok(state) => {
                 if passes {
@@ -362,7 +469,7 @@ impl Engine {
 
     /// Offers held records again; returns the sources whose record was taken (to resume).
     pub fn retry_held(&mut self, out: &mut Vec<Closed>) -> Vec<SourceId> {
-        let held: Vec<(SourceId, i64, Record)> = self
+        let held: Vec<(SourceId, i64, Decoded)> = self
             .sources
             .iter_mut()
             .filter_map(|(id, s)| s.held.take().map(|(o, r)| (*id, o, r)))
@@ -437,15 +544,34 @@ impl Engine {
             watermark = Some(watermark.map_or(wall, |w| w.max(wall)));
         }
         if let Some(w) = watermark {
-            self.windows
-                .advance_to(w, on_close(&mut self.unsettled, &mut self.recent, out));
+            let before = out.len();
+            self.windows.advance_to(
+                w,
+                on_close(
+                    &mut self.unsettled,
+                    &mut self.recent,
+                    &self.coverage,
+                    &self.sources,
+                    out,
+                ),
+            );
+            if out.len() > before
+                && let Some(open) = self.windows.next_to_close()
+            {
+                self.coverage.forget_before(open);
+            }
         }
     }
 
     /// End of input: closes every window up to the last record's.
     pub fn finish(&mut self, out: &mut Vec<Closed>) {
-        self.windows
-            .finish(on_close(&mut self.unsettled, &mut self.recent, out));
+        self.windows.finish(on_close(
+            &mut self.unsettled,
+            &mut self.recent,
+            &self.coverage,
+            &self.sources,
+            out,
+        ));
     }
 
     /// The window starting at `start` is done with: its records no longer hold commits back.
@@ -747,6 +873,123 @@ mod tests {
         let total: u64 = out.iter().map(|c| c.counts.bytes).sum();
         assert_eq!(total, 18);
         assert_eq!(out.len(), OPEN_WINDOWS + 1);
+    }
+
+    fn beat(sensor: &str, start: Millis, end: Millis) -> Heartbeat {
+        Heartbeat::new(
+            core_nostd::wire::SensorId::new(sensor.as_bytes()).unwrap(),
+            start,
+            end,
+        )
+        .unwrap()
+    }
+
+    fn covers(closed: &[Closed]) -> Vec<(Millis, u64, u64, Cover)> {
+        closed
+            .iter()
+            .map(|c| (c.start, c.counts.bytes, c.records, c.cover.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn heartbeats_open_and_close_quiet_windows_and_say_what_was_covered() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        // Sensor a on both partitions for 15 minutes; sensor b on partition 1 for the first
+        // 7 minutes only. Traffic only in the third window.
+        for (p, o) in [(0, 0), (1, 0)] {
+            e.heartbeat(p, o, beat("a", 0, 300_000), &mut out);
+        }
+        e.heartbeat(1, 1, beat("b", 0, 420_000), &mut out);
+        e.heartbeat(0, 1, beat("a", 300_000, 600_000), &mut out);
+        e.heartbeat(1, 2, beat("a", 300_000, 600_000), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(
+            covers(&out),
+            vec![(0, 0, 0, Cover::Full)],
+            "window 0: quiet, and known to be"
+        );
+        e.settle(0);
+        // Partition 1's commit now waits for its heartbeats of window 300,000 (offsets 1, 2).
+        assert_eq!(e.commit_positions(), vec![(0, 1), (1, 1)]);
+        e.record(0, 2, rec(650_000, "10.0.0.1", 10), &mut out);
+        e.heartbeat(0, 3, beat("a", 600_000, 900_000), &mut out);
+        e.heartbeat(1, 3, beat("a", 600_000, 900_000), &mut out);
+        e.done(0);
+        e.done(1);
+        e.finish(&mut out);
+        let b = core_nostd::wire::SensorId::new(b"b").unwrap();
+        assert_eq!(
+            covers(&out),
+            vec![
+                (0, 0, 0, Cover::Full),
+                (
+                    300_000,
+                    0,
+                    0,
+                    Cover::Gap {
+                        missing: 1,
+                        sensors: vec![b]
+                    }
+                ),
+                (
+                    600_000,
+                    10,
+                    1,
+                    Cover::Gap {
+                        missing: 1,
+                        sensors: vec![b]
+                    }
+                ),
+            ]
+        );
+        assert_eq!((e.stats.records, e.stats.heartbeats), (1, 7));
+        assert_eq!(
+            e.late(),
+            (0, Counts::ZERO),
+            "heartbeats are never late records"
+        );
+        // Without heartbeats nothing is covered but what the records show.
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
+        e.record(0, 1, rec(610_000, "10.0.0.1", 4), &mut out);
+        e.done(0);
+        e.finish(&mut out);
+        assert_eq!(
+            covers(&out),
+            vec![
+                (0, 3, 1, Cover::ByData),
+                (300_000, 0, 0, Cover::ByData),
+                (600_000, 4, 1, Cover::ByData)
+            ]
+        );
+        assert_eq!(
+            out.iter()
+                .map(|c| c.cover.complete(c.records))
+                .collect::<Vec<_>>(),
+            [true, false, true]
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_too_far_ahead_is_held_like_a_record() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_sources(&[0, 1]);
+        let mut out = Vec::new();
+        e.heartbeat(1, 0, beat("a", 0, 1_000), &mut out);
+        e.heartbeat(0, 0, beat("a", 0, 1_000), &mut out);
+        let far = OPEN_WINDOWS as u64 * W;
+        assert_eq!(
+            e.heartbeat(0, 1, beat("a", far, far + 1_000), &mut out),
+            Taken::Held
+        );
+        assert_eq!(e.proven_through(), None, "a held item holds the proof back");
+        e.heartbeat(1, 1, beat("a", far, far + 1_000), &mut out);
+        e.advance(None, &mut out);
+        assert_eq!(e.retry_held(&mut out), vec![0]);
     }
 
     #[test]

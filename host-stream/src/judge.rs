@@ -1,6 +1,8 @@
-//! Judging closed windows: the verdict against the limits in force at the window's end, the
-//! window's line on stdout (text or JSON, marked when the sums are partial), and the
-//! alert/recovered state machine. It never touches the engine: it says what to settle
+//! Judging closed windows: the verdict against the limits in force at the window's end (only
+//! `above_max` or `no_data` when the window's input is not known to be complete), the
+//! window's line on stdout (text or JSON, marked when the sums are partial or incomplete), the
+//! alert/recovered state machine, and the gaps: one `gap_start` message when windows stop
+//! being complete, one `gap_end` when they are complete again, not one per window. It never touches the engine: it says what to settle
 //! ([`Settle`]) and the driver settles it.
 
 use std::fmt;
@@ -13,7 +15,7 @@ use host_common::summary::Summary;
 use host_db::loader::Limits;
 use host_db::model::InForce;
 
-use crate::alert::{self, Judged};
+use crate::alert::{self, Gap, Judged};
 use crate::alerts_out::{Alerts, Delivery};
 use crate::cli::LogFormat;
 use crate::engine::{Closed, REVISABLE, Revision};
@@ -28,6 +30,10 @@ pub enum AlertKind {
     Recovered,
     /// A window judged before, judged again with late records it had missed.
     Revised,
+    /// The first window of a gap: its input is not complete.
+    GapStart,
+    /// The first complete window after a gap.
+    GapEnd,
 }
 
 impl AlertKind {
@@ -37,6 +43,8 @@ impl AlertKind {
             AlertKind::Alert => "alert",
             AlertKind::Recovered => "recovered",
             AlertKind::Revised => "revised",
+            AlertKind::GapStart => "gap_start",
+            AlertKind::GapEnd => "gap_end",
         }
     }
 }
@@ -98,6 +106,12 @@ pub struct Judge {
     /// The latest judged windows ([`REVISABLE`]), as judged: what a revision adds to.
     recent: std::collections::BTreeMap<Millis, Closed>,
     revisions: u64,
+    /// The gap going on, if the last windows were incomplete.
+    gap: Option<Gap>,
+    /// Windows judged on incomplete input.
+    incomplete: u64,
+    /// Gaps started.
+    gaps: u64,
 }
 
 impl Judge {
@@ -126,6 +140,9 @@ impl Judge {
             alerts_sent: 0,
             recent: std::collections::BTreeMap::new(),
             revisions: 0,
+            gap: None,
+            incomplete: 0,
+            gaps: 0,
         }
     }
 
@@ -163,7 +180,11 @@ impl Judge {
                 .in_force(i64::try_from(w.end).unwrap_or(i64::MAX)),
             None => Ok(InForce::default()),
         };
-        let verdict = verdict::judge(w.counts.bytes, &limits);
+        let complete = w.cover.complete(w.records);
+        let mut verdict = verdict::judge(w.counts.bytes, &limits);
+        if !complete {
+            verdict = verdict.incomplete();
+        }
         let filter = self.filter;
         let judged = Judged {
             window: w,
@@ -171,35 +192,77 @@ impl Judge {
             limits: &limits,
             filter: &filter,
         };
-        self.line(&judged, revised)?;
+        self.line(&judged, revised, complete)?;
         if let Err(e) = &limits {
             eprintln!("host-stream: window {} not judged: {e}", judged.text_line());
         }
-        let kind = if revised {
-            AlertKind::Revised
+        if revised {
+            let payload = judged.to_json(AlertKind::Revised, &self.host, self.top);
+            return self.send(w.start, alert::key(&filter, w.start), payload);
+        }
+        self.windows += 1;
+        self.recent.insert(w.start, w.clone());
+        while self.recent.len() > REVISABLE {
+            self.recent.pop_first();
+        }
+        let mut pending = false;
+        if complete {
+            if let Some(gap) = self.gap.take() {
+                let payload = alert::gap_end(&filter, &gap, w, &self.host);
+                pending |= self.send(w.start, alert::gap_key(&filter, gap.start), payload)?
+                    == Settle::WhenAcked;
+            }
         } else {
-            self.windows += 1;
-            self.recent.insert(w.start, w.clone());
-            while self.recent.len() > REVISABLE {
-                self.recent.pop_first();
+            self.incomplete += 1;
+            match &mut self.gap {
+                Some(gap) => {
+                    gap.end = w.end;
+                    gap.windows += 1;
+                }
+                None => {
+                    self.gap = Some(Gap {
+                        start: w.start,
+                        end: w.end,
+                        windows: 1,
+                    });
+                    self.gaps += 1;
+                    let payload = alert::gap_start(&filter, w, &self.host);
+                    pending |= self.send(w.start, alert::gap_key(&filter, w.start), payload)?
+                        == Settle::WhenAcked;
+                }
             }
-            match self.state.next(verdict) {
-                Some(kind) => kind,
-                None => return Ok(Settle::Now(w.start)),
-            }
-        };
-        let payload = judged.to_json(kind, &self.host, self.top).to_string();
-        let key = alert::key(&self.filter, w.start);
-        let delivery = self.alerts.send(w.start, key, payload, &mut *self.out)?;
+        }
+        if let Some(kind) = self.state.next(verdict) {
+            let payload = judged.to_json(kind, &self.host, self.top);
+            pending |=
+                self.send(w.start, alert::key(&filter, w.start), payload)? == Settle::WhenAcked;
+        }
+        Ok(if pending {
+            Settle::WhenAcked
+        } else {
+            Settle::Now(w.start)
+        })
+    }
+
+    /// Sends one message for the window at `start`.
+    fn send(
+        &mut self,
+        start: Millis,
+        key: String,
+        payload: serde_json::Value,
+    ) -> io::Result<Settle> {
+        let delivery = self
+            .alerts
+            .send(start, key, payload.to_string(), &mut *self.out)?;
         self.alerts_sent += 1;
         Ok(match delivery {
-            Delivery::Done => Settle::Now(w.start),
+            Delivery::Done => Settle::Now(start),
             Delivery::Pending => Settle::WhenAcked,
         })
     }
 
-    /// The window's line: text or JSON, with the partial and revised marks.
-    fn line(&mut self, judged: &Judged<'_>, revised: bool) -> io::Result<()> {
+    /// The window's line: text or JSON, with the partial, incomplete and revised marks.
+    fn line(&mut self, judged: &Judged<'_>, revised: bool, complete: bool) -> io::Result<()> {
         match self.format {
             LogFormat::Text => {
                 let partial = self
@@ -207,10 +270,16 @@ impl Judge {
                     .map(|(have, all)| format!(" partial={have}/{all}"))
                     .unwrap_or_default();
                 let revised = if revised { " revised=1" } else { "" };
-                writeln!(self.out, "{}{partial}{revised}", judged.text_line())?;
+                let incomplete = if complete { "" } else { " incomplete=1" };
+                writeln!(
+                    self.out,
+                    "{}{partial}{incomplete}{revised}",
+                    judged.text_line()
+                )?;
             }
             LogFormat::Json => {
                 let mut v = judged.json_line();
+                v["complete"] = complete.into();
                 if let Some((have, all)) = self.partial {
                     v["partial"] = serde_json::json!({"partitions": have, "of": all});
                 }
@@ -259,12 +328,15 @@ impl Judge {
             .field("windows", self.windows)
             .field("revised", self.revisions)
             .field("alerts", self.alerts_sent)
+            .field("incomplete", self.incomplete)
+            .field("gaps", self.gaps)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coverage::Cover;
     use core_nostd::pairs::Counts;
     use std::sync::{Arc, Mutex};
 
@@ -355,6 +427,7 @@ mod tests {
             records: 1,
             saturated: false,
             talkers: Vec::new(),
+            cover: crate::coverage::Cover::ByData,
         }
     }
 
@@ -373,7 +446,10 @@ mod tests {
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
         let e = j.window(&window(300_000)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
-        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=0");
+        assert_eq!(
+            j.summary().to_string(),
+            "windows=1 revised=0 alerts=0 incomplete=0 gaps=0"
+        );
         assert_eq!(
             written(&out),
             "window 1970-01-01T00:00:00Z 1970-01-01T00:05:00Z bytes=1500 packets=1 \
@@ -392,7 +468,10 @@ mod tests {
         let e = j.window(&window(0)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         assert!(j.alerting());
-        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=0");
+        assert_eq!(
+            j.summary().to_string(),
+            "windows=1 revised=0 alerts=0 incomplete=0 gaps=0"
+        );
         assert!(
             written(&out).contains(" verdict=below_min min=10000 max=- filter=all\n"),
             "{}",
@@ -405,12 +484,88 @@ mod tests {
         };
         let mut j = judge(&out, true);
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
-        assert_eq!(j.summary().to_string(), "windows=1 revised=0 alerts=1");
+        assert_eq!(
+            j.summary().to_string(),
+            "windows=1 revised=0 alerts=1 incomplete=0 gaps=0"
+        );
         let text = written(&out);
         let alert = text.lines().nth(1).unwrap();
         assert!(alert.starts_with("alert {"), "{text}");
         let v: serde_json::Value = serde_json::from_str(&alert["alert ".len()..]).unwrap();
         assert_eq!(v["type"], "alert");
         assert_eq!(v["verdict"], "below_min");
+    }
+
+    #[test]
+    fn a_gap_is_reported_once_when_it_starts_and_once_when_it_ends() {
+        let out = Pipe {
+            lines: 100,
+            got: Arc::default(),
+        };
+        let mut j = judge(&out, true);
+        let gap = Cover::Gap {
+            missing: 1,
+            sensors: vec![core_nostd::wire::SensorId::new(b"gw/eth0").unwrap()],
+        };
+        let at = |i: u64, bytes: u64, cover: &Cover| Closed {
+            counts: Counts::new(bytes, 1),
+            cover: cover.clone(),
+            ..window(i * 300_000)
+        };
+        // Complete and below the minimum; then three windows a sensor did not cover (quiet,
+        // busy, quiet); then complete again, within the limits.
+        for w in [
+            at(0, 500, &Cover::Full),
+            at(1, 0, &gap),
+            at(2, 20_000, &gap),
+            at(3, 0, &gap),
+            at(4, 20_000, &Cover::Full),
+        ] {
+            assert_eq!(j.window(&w).unwrap(), Settle::Now(w.start));
+        }
+        let text = written(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        let verdicts: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("window "))
+            .map(|l| {
+                l.split(" verdict=")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            ["below_min", "no_data", "no_data", "no_data", "ok"]
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(" incomplete=1")).count(),
+            3
+        );
+        let messages: Vec<serde_json::Value> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("alert "))
+            .map(|m| serde_json::from_str(m).unwrap())
+            .collect();
+        let kinds: Vec<&str> = messages
+            .iter()
+            .map(|m| m["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["alert", "gap_start", "gap_end", "recovered"]);
+        assert_eq!(
+            messages[1]["sensors_missing"],
+            serde_json::json!(["gw/eth0"])
+        );
+        assert_eq!(messages[1]["window_start"], "1970-01-01T00:05:00Z");
+        assert_eq!(messages[2]["gap_start"], "1970-01-01T00:05:00Z");
+        assert_eq!(messages[2]["gap_end"], "1970-01-01T00:20:00Z");
+        assert_eq!(messages[2]["windows"], 3);
+        assert_eq!(
+            j.summary().to_string(),
+            "windows=5 revised=0 alerts=4 incomplete=3 gaps=1"
+        );
     }
 }

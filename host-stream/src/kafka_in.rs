@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use core_nostd::windows::Millis;
-use core_nostd::wire::{self, PACKETS_HEADER, Record, WireError};
+use core_nostd::wire::{self, Decoded, HEARTBEAT_HEADER, PACKETS_HEADER, WireError};
 use host_common::clock::now_ms;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
@@ -371,18 +371,25 @@ const BATCH: usize = 20_000;
 /// How often settled positions are committed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
-/// A message as a wire record: its key, value, `packets` header and timestamp.
+/// A message as a wire record or heartbeat: its key, value, `packets` and `heartbeat`
+/// headers and timestamp.
 #[inline]
-fn decode(m: &impl Message) -> Result<Record, WireError> {
-    let packets = m.headers().and_then(|h| {
-        h.iter()
-            .find(|h| h.key == PACKETS_HEADER)
-            .and_then(|h| h.value)
-    });
-    wire::decode_kafka(
+fn decode(m: &impl Message) -> Result<Decoded, WireError> {
+    let (mut packets, mut heartbeat) = (None, false);
+    if let Some(headers) = m.headers() {
+        for h in headers.iter() {
+            if h.key == PACKETS_HEADER {
+                packets = h.value;
+            } else if h.key == HEARTBEAT_HEADER {
+                heartbeat = true;
+            }
+        }
+    }
+    wire::decode_kafka_message(
         m.key().unwrap_or_default(),
         m.payload().unwrap_or_default(),
         packets,
+        heartbeat,
         m.timestamp().to_millis(),
     )
 }
@@ -610,11 +617,11 @@ impl Source for Kafka {
                     let decoded = decode(&m);
                     drop(m);
                     match decoded {
-                        Ok(r) => {
+                        Ok(d) => {
                             // After the first poll, which may have waited.
                             let bound = *bound
                                 .get_or_insert_with(|| ClockBound::at(now_ms(), reading.bounds));
-                            if intake.record(p, o, r, bound) {
+                            if intake.decoded(p, o, d, bound) {
                                 self.input.set_paused(p, true);
                             }
                         }
@@ -682,6 +689,7 @@ impl Source for Kafka {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core_nostd::wire::Record;
     use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
 
     fn message(headers: Option<OwnedHeaders>, timestamp: Timestamp) -> OwnedMessage {
@@ -714,17 +722,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             r,
-            Record {
+            Decoded::Record(Record {
                 start_ms: 1_700_000_001_000,
                 src: "10.0.0.1".parse().unwrap(),
                 dst: "2001:db8::7".parse().unwrap(),
                 bytes: 1500,
                 packets: 3,
-            }
+            })
         );
         // No header: one packet (the seed's records). No timestamp: refused.
         let seed = decode(&message(None, Timestamp::CreateTime(1))).unwrap();
-        assert_eq!(seed.packets, 1);
+        assert!(matches!(seed, Decoded::Record(r) if r.packets == 1));
         assert!(decode(&message(None, Timestamp::NotAvailable)).is_err());
     }
 

@@ -10,6 +10,7 @@
 mod alert;
 mod alerts_out;
 mod cli;
+mod coverage;
 mod driver;
 mod ends;
 mod engine;
@@ -126,12 +127,9 @@ fn alerts(args: &Args) -> Result<Alerts> {
 
 /// The host name written into alerts: `--host-name`, else this machine's.
 fn host_name(args: &Args) -> String {
-    args.host_name.clone().unwrap_or_else(|| {
-        nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "unknown".into())
-    })
+    args.host_name
+        .clone()
+        .unwrap_or_else(host_common::machine::host_name)
 }
 
 /// The summary line; the exit status (a closed stdout is a normal end).

@@ -60,9 +60,9 @@ impl Pipe {
             if line.trim_ascii().is_empty() {
                 continue;
             }
-            match wire::decode_line_bytes(line) {
-                Ok(r) => {
-                    intake.record(0, line_no, r, bound);
+            match wire::decode_any_line(line) {
+                Ok(d) => {
+                    intake.decoded(0, line_no, d, bound);
                 }
                 Err(e) => intake.undecodable(format_args!("line {line_no}"), e),
             }

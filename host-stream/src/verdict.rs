@@ -17,6 +17,10 @@ pub enum Verdict {
     NoLimits,
     /// The minimum in force is above the maximum: nothing is judged, no alert is sent.
     InvalidLimits,
+    /// The window's input is not known to be complete (a sensor sent no heartbeat for part of
+    /// it, or nothing at all shows it was observed) and what was counted does not settle the
+    /// question: no alert, never `below_min`.
+    NoData,
 }
 
 impl Verdict {
@@ -28,6 +32,17 @@ impl Verdict {
             Verdict::AboveMax => "above_max",
             Verdict::NoLimits => "no_limits",
             Verdict::InvalidLimits => "invalid_limits",
+            Verdict::NoData => "no_data",
+        }
+    }
+
+    /// The verdict of a window whose input may be incomplete: its counts are a lower bound, so
+    /// only `above_max` still holds (more than the maximum was seen); `ok` and `below_min`
+    /// become `no_data`.
+    pub fn incomplete(self) -> Verdict {
+        match self {
+            Verdict::Ok | Verdict::BelowMin => Verdict::NoData,
+            v => v,
         }
     }
 

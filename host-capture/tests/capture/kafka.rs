@@ -33,6 +33,8 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
         &brokers,
         "--topic",
         &topic,
+        "--sensor-id",
+        "test/sample",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
@@ -90,6 +92,21 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
         totals_of(&records),
         std::fs::read_to_string(repo().join("samples/mixed.pcap.expected46")).unwrap()
     );
+    // The sensor's heartbeats: on every partition, the file's whole span (from the first
+    // frame's second to the end of the last one's), however the producer cut it.
+    let beats = read_heartbeats(&brokers, &topic);
+    assert!(
+        beats
+            .iter()
+            .all(|h| h.key == "test/sample" && h.packets.is_none())
+    );
+    let span = vec![(1_700_000_000_000, 1_700_000_011_000)];
+    assert_eq!(
+        coverage_of(&beats),
+        (0..partitions).map(|p| (p, span.clone())).collect()
+    );
+    let delivered = format!(" heartbeats_delivered={}", beats.len());
+    assert!(stderr.contains(&delivered), "{stderr}");
 
     // kcat (librdkafka's own command-line client, not our code) reads the same records. It is
     // one of the test command's packages: missing, the test fails (unless services are optional).
@@ -118,7 +135,17 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
         }
     };
     assert!(kcat.status.success(), "{}", text(&kcat.stderr));
-    let mut lines: Vec<String> = text(&kcat.stdout).lines().map(str::to_string).collect();
+    // Heartbeats print as `test/sample <end> heartbeat=1 <start>`; the rest are the records.
+    let kcat_beats = text(&kcat.stdout)
+        .lines()
+        .filter(|l| l.starts_with("test/sample ") && l.contains(" heartbeat=1 "))
+        .count();
+    assert_eq!(kcat_beats, beats.len());
+    let mut lines: Vec<String> = text(&kcat.stdout)
+        .lines()
+        .filter(|l| !l.contains(" heartbeat=1 "))
+        .map(str::to_string)
+        .collect();
     lines.sort();
     let mut want: Vec<String> = expected
         .iter()

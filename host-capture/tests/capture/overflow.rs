@@ -55,6 +55,8 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
         "2",
         "--flush-timeout",
         "60s",
+        "--sensor-id",
+        "test/overflow",
     ]));
     // Logged once, at the first drop: that of the last record.
     let dropped = child.wait_for("drop report", Duration::from_secs(30), |l| {
@@ -78,7 +80,8 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
         summary,
         "host-capture: summary frames=6 counted_packets=6 counted_bytes=1750 not_ip=0 \
          malformed=0 records=6 early_flushes=0 delivered_records=3 delivered_bytes=1050 \
-         delivered_packets=5 undelivered_records=1 undelivered_bytes=700 undelivered_packets=1"
+         delivered_packets=5 undelivered_records=1 undelivered_bytes=700 undelivered_packets=1 \
+         heartbeats_delivered=1"
     );
     assert!(
         stderr.contains("host-capture: ERROR: some records were not delivered (see the summary)"),
@@ -99,7 +102,21 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
         value: bytes.to_string(),
         packets: Some(packets.to_string()),
         timestamp: Some((BASE + t) as i64),
+        heartbeat: false,
     });
     assert_eq!(read_topic(&brokers, topic), want);
+    // The heartbeats made while the broker was away merged into one, sent after the parked
+    // records: the file's span, 1,000 to 4,000.
+    assert_eq!(
+        read_heartbeats(&brokers, topic),
+        [Consumed {
+            partition: 0,
+            key: "test/overflow".into(),
+            value: (BASE + 4_000).to_string(),
+            packets: None,
+            timestamp: Some((BASE + 1_000) as i64),
+            heartbeat: true,
+        }]
+    );
     std::fs::remove_dir_all(dir).ok();
 }

@@ -24,15 +24,58 @@ fn closed_stdout(args: &[&str]) -> Output {
 
 #[test]
 fn lines_on_stdout_are_the_records() {
-    let out = run(&["--read", &sample(), "--output", "-"]);
+    let out = run(&[
+        "--read",
+        &sample(),
+        "--output",
+        "-",
+        "--sensor-id",
+        "test/sample",
+    ]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
-    assert_eq!(stdout.lines().count(), 8, "{stdout}");
+    // The eight records, each interval's heartbeat after its records: the file's 11 frames
+    // span 1700000000000 to the end of the 1700000010000 interval, one heartbeat per second
+    // with a frame (frames that are not counted move the coverage too).
+    let (beats, records): (Vec<&str>, Vec<&str>) =
+        stdout.lines().partition(|l| l.contains(" heartbeat "));
+    assert_eq!(records.len(), 8, "{stdout}");
     assert_eq!(
-        stdout.lines().next(),
+        records.first().copied(),
         Some("1700000000000 192.0.2.10 198.51.100.20 46 1")
     );
+    let spans: Vec<(u64, u64)> = beats
+        .iter()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            assert_eq!(
+                (w.len(), w[1], w[2]),
+                (4, "heartbeat", "test/sample"),
+                "{l}"
+            );
+            (w[0].parse().unwrap(), w[3].parse().unwrap())
+        })
+        .collect();
+    let want: Vec<(u64, u64)> = (0..11u64)
+        .map(|i| (1_700_000_000_000 + i * 1000, 1_700_000_001_000 + i * 1000))
+        .collect();
+    assert_eq!(spans, want, "{stdout}");
+    for r in &records {
+        let start: u64 = r.split(' ').next().unwrap().parse().unwrap();
+        let line = stdout.lines().position(|l| l == *r).unwrap();
+        let beat = stdout
+            .lines()
+            .position(|l| l.starts_with(&format!("{start} heartbeat ")))
+            .unwrap();
+        assert!(
+            line < beat,
+            "the record {r} comes before its interval's heartbeat"
+        );
+    }
+    // Without heartbeats: the records alone.
+    let out = run(&["--read", &sample(), "--output", "-", "--no-heartbeats"]);
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), records);
     assert_eq!(
         stderr,
         format!(

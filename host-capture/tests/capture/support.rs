@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub use testkit::{
-    Cluster, Consumed, brokers, corpus, fed, ipv4_frame, partition_count, pcap, read_topic, repo,
-    text, unique,
+    Cluster, Consumed, brokers, corpus, coverage_of, fed, ipv4_frame, partition_count, pcap,
+    read_heartbeats, read_topic, repo, text, unique,
 };
 
 /// `samples/mixed.pcap`, the sample that ships in the repository.

@@ -48,7 +48,8 @@ fn a_closed_stdout_stops_the_run_at_the_first_window_and_exits_0() {
         format!(
             "{NO_LIMITS}host-stream: stopping: stdout closed\n\
              host-stream: summary records=3 filtered_out=0 undecodable=0 future=0 behind=0 \
-             late_records=0 late_bytes=0 windows=0 revised=0 alerts=0\n"
+             late_records=0 late_bytes=0 windows=0 revised=0 alerts=0 incomplete=0 gaps=0 \
+             heartbeats=0\n"
         )
     );
 }
@@ -67,7 +68,8 @@ fn a_closed_stdout_at_the_end_of_the_input_exits_0() {
         format!(
             "{NO_LIMITS}host-stream: stopping: stdout closed\n\
              host-stream: summary records=2 filtered_out=0 undecodable=0 future=0 behind=0 \
-             late_records=0 late_bytes=0 windows=0 revised=0 alerts=0\n"
+             late_records=0 late_bytes=0 windows=0 revised=0 alerts=0 incomplete=0 gaps=0 \
+             heartbeats=0\n"
         )
     );
 }

@@ -15,7 +15,8 @@ fn frame(src: [u8; 4], len: u16) -> Vec<u8> {
     ipv4_frame(src, [192, 0, 2, 1], len)
 }
 
-/// Five windows: ok, a burst above the maximum, silence, ok again, a trickle below the minimum.
+/// Five windows: ok (but the capture starts 1 s into it), a burst above the maximum, silence,
+/// ok again, a trickle below the minimum.
 fn traffic() -> Vec<(u64, Vec<u8>)> {
     let mut f = Vec::new();
     for i in 0..40 {
@@ -72,13 +73,15 @@ fn capture_to_alerts_with_exact_windows() {
     assert_eq!(
         summary(&lines),
         vec![
-            ("2027-01-15T08:00:00Z".into(), 50_000, 60, "ok".into()),
+            // The capture covers it from 08:00:01 only: no verdict on a part of the window.
+            ("2027-01-15T08:00:00Z".into(), 50_000, 60, "no_data".into()),
             (
                 "2027-01-15T08:05:00Z".into(),
                 151_000,
                 110,
                 "above_max".into()
             ),
+            // Silence the sensor's heartbeats vouch for: the network was quiet.
             ("2027-01-15T08:10:00Z".into(), 0, 0, "below_min".into()),
             ("2027-01-15T08:15:00Z".into(), 2_000, 5, "ok".into()),
             ("2027-01-15T08:20:00Z".into(), 60, 1, "below_min".into()),
@@ -99,18 +102,40 @@ fn capture_to_alerts_with_exact_windows() {
     assert!(
         stderr.contains(&format!(
             "host-stream: summary records={} filtered_out=0 undecodable=0 future=0 behind=0 \
-             late_records=0 late_bytes=0 windows=5 revised=0 alerts=4",
+             late_records=0 late_bytes=0 windows=5 revised=0 alerts=6 incomplete=1 gaps=1 \
+             heartbeats=",
             intervals.len()
         )),
         "{stderr}"
     );
 
     let all = read_topic(&brokers, &alerts);
-    assert_eq!(all.len(), 4, "one message per alert, none twice: {all:?}");
-    let mut sent: BTreeMap<String, Value> = all
-        .into_iter()
-        .map(|(k, v)| (k, serde_json::from_str(&v).unwrap()))
-        .collect();
+    assert_eq!(
+        all.len(),
+        6,
+        "one message per alert and gap end, none twice: {all:?}"
+    );
+    let mut sent: BTreeMap<String, Value> = BTreeMap::new();
+    let mut gap: Vec<Value> = Vec::new();
+    for (k, v) in all {
+        let v: Value = serde_json::from_str(&v).unwrap();
+        if k == "all|gap|2027-01-15T08:00:00Z" {
+            gap.push(v);
+        } else {
+            sent.insert(k, v);
+        }
+    }
+    // The gap's two messages share their key (the reader sorts them by content).
+    gap.sort_by_key(|m| m["type"] != "gap_start");
+    assert_eq!(gap.len(), 2, "{gap:?}");
+    assert_eq!(gap[0]["type"], "gap_start");
+    assert_eq!(gap[0]["window_start"], "2027-01-15T08:00:00Z");
+    assert_eq!(gap[1]["type"], "gap_end");
+    assert_eq!(
+        (gap[1]["gap_start"].as_str(), gap[1]["gap_end"].as_str()),
+        (Some("2027-01-15T08:00:00Z"), Some("2027-01-15T08:05:00Z"))
+    );
+    assert_eq!(gap[1]["window_start"], "2027-01-15T08:05:00Z");
     assert_eq!(
         sent.keys().cloned().collect::<Vec<_>>(),
         vec![

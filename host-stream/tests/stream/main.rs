@@ -3,6 +3,7 @@
 mod bad_values;
 mod clock_skew;
 mod closed_stdout;
+mod coverage;
 mod end_to_end;
 mod filters;
 mod limits_db;

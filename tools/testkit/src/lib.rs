@@ -1,7 +1,7 @@
 //! What the integration tests of every crate share: reaching the services of the test command,
 //! writing small captures, reading a topic back.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -179,6 +179,8 @@ pub struct Consumed {
     pub packets: Option<String>,
     /// Message timestamp, ms.
     pub timestamp: Option<i64>,
+    /// It has the `heartbeat` header: a sensor's heartbeat, not a record.
+    pub heartbeat: bool,
 }
 
 /// The number of partitions of `topic`, from the broker's metadata (30 s at most).
@@ -201,6 +203,43 @@ pub fn partition_count(brokers: &str, topic: &str) -> usize {
 /// Every message of `topic`, from the beginning to the end of each partition as it is now,
 /// sorted (by partition, then key, …). Bounded to 30 s.
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<Consumed> {
+    let mut all = read_all(brokers, topic);
+    all.retain(|m| !m.heartbeat);
+    all
+}
+
+/// The heartbeats of `topic` (messages with the `heartbeat` header), sorted.
+pub fn read_heartbeats(brokers: &str, topic: &str) -> Vec<Consumed> {
+    let mut all = read_all(brokers, topic);
+    all.retain(|m| m.heartbeat);
+    all
+}
+
+/// Per partition, the spans `[timestamp, value)` of `heartbeats`, merged where they touch:
+/// a sensor's coverage as a consumer sees it, however the producer cut it.
+pub fn coverage_of(heartbeats: &[Consumed]) -> BTreeMap<i32, Vec<(i64, i64)>> {
+    let mut spans: BTreeMap<i32, Vec<(i64, i64)>> = BTreeMap::new();
+    for h in heartbeats {
+        let start = h.timestamp.expect("a heartbeat's timestamp");
+        let end: i64 = h.value.parse().expect("a heartbeat's end");
+        spans.entry(h.partition).or_default().push((start, end));
+    }
+    for list in spans.values_mut() {
+        list.sort();
+        let mut merged: Vec<(i64, i64)> = Vec::new();
+        for (s, e) in list.drain(..) {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        *list = merged;
+    }
+    spans
+}
+
+/// Every message of `topic`, records and heartbeats, sorted.
+pub fn read_all(brokers: &str, topic: &str) -> Vec<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("reader"))
@@ -242,12 +281,16 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Consumed> {
                         .find(|h| h.key == "packets")
                         .and_then(|h| h.value.map(text))
                 });
+                let heartbeat = m
+                    .headers()
+                    .is_some_and(|h| h.iter().any(|h| h.key == "heartbeat"));
                 out.push(Consumed {
                     partition: m.partition(),
                     key: text(m.key().unwrap_or_default()),
                     value: text(m.payload().unwrap_or_default()),
                     packets,
                     timestamp: m.timestamp().to_millis(),
+                    heartbeat,
                 });
             }
         }
