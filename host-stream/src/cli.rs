@@ -39,6 +39,13 @@ pub struct Args {
     #[arg(short = 'g', long, default_value = "streamchecker-stream")]
     pub group: String,
 
+    /// Static group membership (`group.instance.id`): a restarted instance (SIGTERM, kill -9,
+    /// a reboot) gets its partitions back at once, within the session timeout, instead of
+    /// waiting for the group to notice the old member is gone. Default: the host name. Two
+    /// instances of one group on one host need different ids; `-` for none.
+    #[arg(long, value_name = "ID")]
+    pub instance_id: Option<String>,
+
     /// A librdkafka setting for the consumer and the alert producer; repeatable.
     #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE", value_parser = host_common::args::key_value)]
     pub kafka_options: Vec<(String, String)>,
@@ -117,6 +124,12 @@ pub struct Args {
     /// skipped (how far back a live start, or a restart after a long stop, judges windows).
     #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = units::duration)]
     pub max_catch_up: Duration,
+
+    /// Replay: records stamped further than this ahead of the latest time the input has
+    /// reached are counted and skipped (one bogus far-future record must not close every
+    /// window up to it). A replay with a longer silence in it needs a larger value.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = units::duration)]
+    pub max_ahead: Duration,
 }
 
 /// How the per-window lines look.
@@ -129,6 +142,22 @@ pub enum LogFormat {
 }
 
 impl Args {
+    /// The Kafka settings of the consumer: `-X` as given, and `group.instance.id` from
+    /// `--instance-id` (or the host name) unless `-X` sets it.
+    pub fn consumer_options(&self) -> Vec<(String, String)> {
+        let mut options = self.kafka_options.clone();
+        if options.iter().any(|(k, _)| k == "group.instance.id") {
+            return options;
+        }
+        let id = match self.instance_id.as_deref() {
+            Some("-") => return options,
+            Some(id) => id.to_string(),
+            None => instance_id_of(&host_common::machine::host_name()),
+        };
+        options.push(("group.instance.id".into(), id));
+        options
+    }
+
     /// Checks what clap cannot.
     pub fn validate(&self) -> Result<()> {
         if let Some(i) = &self.input
@@ -138,6 +167,15 @@ impl Args {
         }
         if self.window.as_millis() == 0 {
             bail!("--window must be at least 1ms");
+        }
+        if let Some(id) = self.instance_id.as_deref()
+            && id != "-"
+            && instance_id_of(id) != id
+        {
+            bail!(
+                "--instance-id {id:?}: a group instance id is 1 to 249 characters of \
+                 A-Z a-z 0-9 . _ - (or `-` for none)"
+            );
         }
         Ok(())
     }
@@ -152,6 +190,27 @@ impl Args {
     }
 }
 
+/// A valid `group.instance.id` from a host name: what Kafka allows (`A-Z a-z 0-9 . _ -`, at
+/// most 249 characters), anything else replaced by `_`.
+fn instance_id_of(host: &str) -> String {
+    let id: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(249)
+        .collect();
+    if id.is_empty() {
+        "host-stream".into()
+    } else {
+        id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +219,41 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn static_membership_defaults_to_the_host_name_and_yields_to_the_operator() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["host-stream", "--brokers", "b:9092"];
+            argv.extend_from_slice(extra);
+            Args::try_parse_from(argv).unwrap()
+        };
+        let id = |a: &Args| {
+            a.consumer_options()
+                .into_iter()
+                .find(|(k, _)| k == "group.instance.id")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(
+            id(&parse(&[])),
+            Some(instance_id_of(&host_common::machine::host_name()))
+        );
+        assert_eq!(
+            id(&parse(&["--instance-id", "gw1-a"])),
+            Some("gw1-a".into())
+        );
+        assert_eq!(id(&parse(&["--instance-id", "-"])), None);
+        assert_eq!(
+            id(&parse(&["--instance-id", "a", "-X", "group.instance.id=b"])),
+            Some("b".into())
+        );
+        assert_eq!(instance_id_of("gw 1/x"), "gw_1_x");
+        let bad = parse(&["--instance-id", "a b"]);
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("--instance-id \"a b\"")
+        );
     }
 }

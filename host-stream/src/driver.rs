@@ -76,7 +76,8 @@ pub struct Scope {
 
 /// How far from the wall clock a record may be stamped, live: ahead (`--max-clock-skew`: a
 /// broken clock must not close every window) and behind (`--max-catch-up`: how far back a live
-/// start judges). Records beyond are counted and skipped.
+/// start judges). Records beyond are counted and skipped. (A replay's bound, `--max-ahead`,
+/// is the engine's: [`Engine::set_max_ahead`].)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TimeBounds {
     /// The most a record may be stamped after the wall clock.
@@ -379,7 +380,7 @@ impl Driver {
             .field("records", self.engine.stats.records)
             .field("filtered_out", self.engine.stats.filtered_out)
             .field("undecodable", self.rejects.undecodable)
-            .field("future", self.rejects.future)
+            .field("future", self.rejects.future + self.engine.stats.far_ahead)
             .field("behind", self.rejects.behind)
             .field("late_records", late_records)
             .field("late_bytes", late.bytes)

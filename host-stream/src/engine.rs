@@ -25,7 +25,7 @@
 //!   acknowledged. A source's commit position never passes the first record of an unsettled
 //!   window, so a restart from the committed positions re-reads every record that matters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -66,8 +66,9 @@ struct SourceState {
     first_offsets: BTreeMap<Millis, i64>,
     /// The window of the last accepted record (saves a map lookup per record).
     last_window: Option<Millis>,
-    /// A record or heartbeat handed back for lack of room, with its offset.
-    held: Option<(i64, Decoded)>,
+    /// Records or heartbeats handed back for lack of room, with their offsets, in order: while
+    /// any waits, the source's later items wait behind it.
+    held: VecDeque<(i64, Decoded)>,
     /// The latest wall-clock time at which this source was seen at its end: everything it
     /// held before then has been read.
     proven_at: Option<Millis>,
@@ -101,6 +102,29 @@ pub enum Taken {
     Late,
     /// No room yet: held, and the source should pause until [`Engine::retry_held`] takes it.
     Held,
+    /// Far ahead of the rest of a replay: waits for another item to confirm it
+    /// ([`Engine::set_max_ahead`]); the source goes on.
+    Suspect,
+}
+
+/// The most suspects ([`Taken::Suspect`]) kept at once; beyond, the oldest is skipped.
+pub const MAX_SUSPECTS: usize = 16;
+
+/// An item far ahead of the rest of a replay, waiting for confirmation.
+#[derive(Clone, Copy, Debug)]
+struct Suspect {
+    source: SourceId,
+    offset: i64,
+    item: Decoded,
+    time: Millis,
+}
+
+/// The time an item stands for: a record's, or the last millisecond a heartbeat covers.
+fn time_of(item: &Decoded) -> Millis {
+    match item {
+        Decoded::Record(r) => r.start_ms,
+        Decoded::Heartbeat(h) => h.end_ms.saturating_sub(1),
+    }
 }
 
 /// Counters for the log.
@@ -112,6 +136,8 @@ pub struct EngineStats {
     pub filtered_out: u64,
     /// Heartbeats taken.
     pub heartbeats: u64,
+    /// Items skipped for being far ahead of the rest of a replay (`--max-ahead`).
+    pub far_ahead: u64,
 }
 
 /// How many of the latest closed windows a late record can still revise (older ones are
@@ -158,6 +184,12 @@ pub struct Engine {
     revisions: BTreeMap<Millis, Revision>,
     /// What the sensors' heartbeats covered.
     coverage: Coverage,
+    /// The latest time any source has reached.
+    latest: Option<Millis>,
+    /// Replay: how far ahead of the input's time an item may be without confirmation.
+    max_ahead: Option<Millis>,
+    /// Items waiting for confirmation, oldest first.
+    suspects: Vec<Suspect>,
     /// Counters.
     pub stats: EngineStats,
 }
@@ -213,6 +245,9 @@ impl Engine {
             recent: BTreeSet::new(),
             revisions: BTreeMap::new(),
             coverage: Coverage::default(),
+            latest: None,
+            max_ahead: None,
+            suspects: Vec::new(),
             stats: EngineStats::default(),
         })
     }
@@ -259,7 +294,7 @@ impl Engine {
         }
         let mut least: Option<Millis> = None;
         for s in self.sources.values() {
-            if s.held.is_some() {
+            if !s.held.is_empty() {
                 return None;
             }
             if s.done {
@@ -269,6 +304,12 @@ impl Engine {
             least = Some(least.map_or(p, |l| l.min(p)));
         }
         least
+    }
+
+    /// A replay: items more than `bound` ahead of everything taken so far wait for
+    /// confirmation (`--max-ahead`; see [`Taken::Suspect`]).
+    pub fn set_max_ahead(&mut self, bound: Millis) {
+        self.max_ahead = Some(bound);
     }
 
     /// Counts of records that came after their window closed.
@@ -288,8 +329,7 @@ impl Engine {
         let s = self.sources.entry(source).or_default();
         s.last_offset = Some(offset);
         s.at_end_since = None;
-        s.progress = s.progress.max(Some(record.start_ms));
-        self.take(source, offset, Decoded::Record(record), out)
+        self.vet(source, offset, Decoded::Record(record), out)
     }
 
     /// Takes one heartbeat from `source` at `offset`: the sensor covered its span on this
@@ -306,8 +346,61 @@ impl Engine {
         let s = self.sources.entry(source).or_default();
         s.last_offset = Some(offset);
         s.at_end_since = None;
-        s.progress = s.progress.max(Some(beat.end_ms.saturating_sub(1)));
-        self.take(source, offset, Decoded::Heartbeat(beat), out)
+        self.vet(source, offset, Decoded::Heartbeat(beat), out)
+    }
+
+    /// Replay, with [`Engine::set_max_ahead`]: an item that would move the input's time more
+    /// than the bound ahead of everything taken so far (or the very first item) waits as a
+    /// suspect until another item lands within the bound of it, which confirms both; one
+    /// that nothing confirms is skipped at the end ([`Engine::finish`]) and counted. So one
+    /// bogus far-future record never closes the windows up to it, whichever partition
+    /// delivers first, and a real jump (a silence in a capture) is taken as soon as a second
+    /// item shows it.
+    fn vet(
+        &mut self,
+        source: SourceId,
+        offset: i64,
+        item: Decoded,
+        out: &mut Vec<Closed>,
+    ) -> Taken {
+        let Some(bound) = self.max_ahead else {
+            return self.take(source, offset, item, out);
+        };
+        let t = time_of(&item);
+        let mut confirmed: Vec<Suspect> = Vec::new();
+        let mut i = 0;
+        while i < self.suspects.len() {
+            if self
+                .suspects
+                .get(i)
+                .is_some_and(|s| s.time.abs_diff(t) <= bound)
+            {
+                confirmed.push(self.suspects.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        let far = self.latest.is_none_or(|l| t > l.saturating_add(bound));
+        if far && confirmed.is_empty() {
+            if self.suspects.len() >= MAX_SUSPECTS {
+                self.suspects.remove(0);
+                self.stats.far_ahead += 1;
+            }
+            self.suspects.push(Suspect {
+                source,
+                offset,
+                item,
+                time: t,
+            });
+            return Taken::Suspect;
+        }
+        confirmed.sort_by_key(|s| s.time);
+        for c in confirmed {
+            // Its source may have moved on meanwhile: it joins that source's items as if it
+            // had just come (held behind them when they wait for room).
+            self.take(c.source, c.offset, c.item, out);
+        }
+        self.take(source, offset, item, out)
     }
 
     fn take(
@@ -317,6 +410,14 @@ impl Engine {
         item: Decoded,
         out: &mut Vec<Closed>,
     ) -> Taken {
+        let s = self.sources.entry(source).or_default();
+        s.progress = s.progress.max(Some(time_of(&item)));
+        self.latest = self.latest.max(s.progress);
+        if !s.held.is_empty() {
+            // Behind what already waits for room, in order.
+            s.held.push_back((offset, item));
+            return Taken::Held;
+        }
         let taken = self.insert(source, offset, item, out);
         if taken == Taken::Held {
             // Move the watermark with what is known now, then try once more.
@@ -337,7 +438,7 @@ impl Engine {
         if taken == Taken::Held
             && let Some(s) = self.sources.get_mut(&source)
         {
-            s.held = Some((offset, item));
+            s.held.push_back((offset, item));
         }
         taken
     }
@@ -467,17 +568,30 @@ impl Engine {
         self.sources.entry(source).or_default().last_offset = Some(offset);
     }
 
-    /// Offers held records again; returns the sources whose record was taken (to resume).
+    /// Offers held items again, each source's in order; returns the sources that no longer
+    /// hold any (to resume).
     pub fn retry_held(&mut self, out: &mut Vec<Closed>) -> Vec<SourceId> {
-        let held: Vec<(SourceId, i64, Decoded)> = self
+        let waiting: Vec<SourceId> = self
             .sources
-            .iter_mut()
-            .filter_map(|(id, s)| s.held.take().map(|(o, r)| (*id, o, r)))
+            .iter()
+            .filter(|(_, s)| !s.held.is_empty())
+            .map(|(id, _)| *id)
             .collect();
         let mut resumed = Vec::new();
-        for (id, offset, record) in held {
-            if self.retry(id, offset, record, out) != Taken::Held {
-                resumed.push(id);
+        for id in waiting {
+            loop {
+                let Some((offset, item)) =
+                    self.sources.get_mut(&id).and_then(|s| s.held.pop_front())
+                else {
+                    resumed.push(id);
+                    break;
+                };
+                if self.insert(id, offset, item, out) == Taken::Held {
+                    if let Some(s) = self.sources.get_mut(&id) {
+                        s.held.push_front((offset, item));
+                    }
+                    break;
+                }
             }
         }
         resumed
@@ -504,7 +618,7 @@ impl Engine {
 
     /// True when every source is finished.
     pub fn all_done(&self) -> bool {
-        !self.sources.is_empty() && self.sources.values().all(|s| s.done && s.held.is_none())
+        !self.sources.is_empty() && self.sources.values().all(|s| s.done && s.held.is_empty())
     }
 
     /// The watermark event time gives: the least progress of the sources that still deliver,
@@ -563,8 +677,31 @@ impl Engine {
         }
     }
 
-    /// End of input: closes every window up to the last record's.
+    /// End of input: the suspects are settled (taken when nothing else was, else skipped and
+    /// counted), then every window up to the last record's closes.
     pub fn finish(&mut self, out: &mut Vec<Closed>) {
+        let mut suspects = std::mem::take(&mut self.suspects);
+        if self.latest.is_none() {
+            // Nothing contradicts them: the input is these items.
+            suspects.sort_by_key(|s| s.time);
+            for s in suspects {
+                self.take(s.source, s.offset, s.item, out);
+            }
+            while self.sources.values().any(|s| !s.held.is_empty()) {
+                self.advance(None, out);
+                if self.retry_held(out).is_empty() {
+                    break;
+                }
+            }
+        } else if !suspects.is_empty() {
+            self.stats.far_ahead += suspects.len() as u64;
+            eprintln!(
+                "host-stream: skipped {} records stamped more than --max-ahead after the rest \
+                 of the input, with nothing near them (first: {} ms)",
+                suspects.len(),
+                suspects.first().map_or(0, |s| s.time)
+            );
+        }
         self.windows.finish(on_close(
             &mut self.unsettled,
             &mut self.recent,
@@ -604,8 +741,14 @@ impl Engine {
             .filter_map(|(id, s)| {
                 let last = s.last_offset?;
                 let first_open = s.first_offsets.values().min().copied();
-                let held = s.held.as_ref().map(|(o, _)| *o);
-                let position = [first_open, held]
+                let held = s.held.front().map(|(o, _)| *o);
+                let suspect = self
+                    .suspects
+                    .iter()
+                    .filter(|x| x.source == *id)
+                    .map(|x| x.offset)
+                    .min();
+                let position = [first_open, held, suspect]
                     .into_iter()
                     .flatten()
                     .min()
@@ -990,6 +1133,77 @@ mod tests {
         e.heartbeat(1, 1, beat("a", far, far + 1_000), &mut out);
         e.advance(None, &mut out);
         assert_eq!(e.retry_held(&mut out), vec![0]);
+    }
+
+    #[test]
+    fn a_replay_skips_a_lone_record_far_ahead_whichever_comes_first() {
+        const DAY: Millis = 86_400_000;
+        const YEAR: Millis = 365 * DAY;
+        for order in [[0, 1, 2, 3], [3, 0, 1, 2], [0, 3, 1, 2]] {
+            let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+            e.set_max_ahead(DAY);
+            e.set_sources(&[0, 1]);
+            let mut out = Vec::new();
+            // Three real records on partition 0, one a year ahead on partition 1.
+            let items = [
+                (0, 0, rec(1_000, "10.0.0.1", 5_000)),
+                (0, 1, rec(301_000, "10.0.0.1", 6_000)),
+                (0, 2, rec(601_000, "10.0.0.1", 7_000)),
+                (1, 0, rec(YEAR, "10.0.0.9", 100)),
+            ];
+            for i in order {
+                let (p, o, r) = items[i];
+                let taken = e.record(p, o, r, &mut out);
+                assert_ne!(taken, Taken::Held, "{order:?}");
+            }
+            e.done(0);
+            e.done(1);
+            e.finish(&mut out);
+            assert_eq!(
+                sums(&out),
+                vec![(0, 5_000), (300_000, 6_000), (600_000, 7_000)],
+                "{order:?}"
+            );
+            assert_eq!(e.stats.far_ahead, 1, "{order:?}");
+            assert_eq!(e.late(), (0, Counts::ZERO), "{order:?}");
+        }
+        // A real jump (a silence of two days in a capture) is taken once a second record
+        // shows it; a lone first record is the input.
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_max_ahead(DAY);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(1_000, "10.0.0.1", 1), &mut out);
+        e.record(0, 1, rec(2_000, "10.0.0.1", 2), &mut out);
+        assert_eq!(
+            e.record(0, 2, rec(2 * DAY, "10.0.0.1", 4), &mut out),
+            Taken::Suspect
+        );
+        assert_eq!(e.commit_positions(), vec![(0, 0)]);
+        assert_eq!(
+            e.record(0, 3, rec(2 * DAY + 5_000, "10.0.0.1", 8), &mut out),
+            Taken::Accepted,
+            "confirmed: both taken (the only source's time has moved: windows close for room)"
+        );
+        e.done(0);
+        e.finish(&mut out);
+        let total: u64 = out.iter().map(|c| c.counts.bytes).sum();
+        assert_eq!((total, e.stats.far_ahead), (15, 0));
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_max_ahead(DAY);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        assert_eq!(
+            e.record(0, 0, rec(YEAR, "10.0.0.1", 3), &mut out),
+            Taken::Suspect
+        );
+        e.done(0);
+        e.finish(&mut out);
+        assert_eq!(sums(&out), vec![(window_start_of(YEAR), 3)]);
+    }
+
+    fn window_start_of(ms: Millis) -> Millis {
+        core_nostd::windows::window_start(ms, W)
     }
 
     #[test]

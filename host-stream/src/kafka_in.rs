@@ -538,6 +538,12 @@ impl Reading {
                 a.revoked
             );
         }
+        if !a.partitions.is_empty() {
+            eprintln!(
+                "host-stream: kafka: reading partitions {:?} of {}",
+                a.partitions, input.topic
+            );
+        }
         self.assigned = !a.partitions.is_empty();
         self.assigned_at = now_ms();
         self.committed = a.committed;

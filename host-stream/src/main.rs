@@ -70,7 +70,10 @@ fn run(args: Args) -> Result<ExitCode> {
     } else {
         Mode::Replay
     };
-    let engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
+    let mut engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
+    if !live {
+        engine.set_max_ahead(millis(args.max_ahead));
+    }
     let driver = Driver::new(engine, judge, args.stats_interval);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
@@ -83,7 +86,7 @@ fn run(args: Args) -> Result<ExitCode> {
             args.brokers.as_deref().unwrap_or_default(),
             &args.topic,
             &args.group,
-            &args.kafka_options,
+            &args.consumer_options(),
             args.until_end,
             bounds,
         )?;

@@ -1,5 +1,6 @@
 //! Live, records stamped too far after the wall clock (`--max-clock-skew`) or before it
-//! (`--max-catch-up`) are counted and skipped; a replay takes any time.
+//! (`--max-catch-up`) are counted and skipped; a replay takes any time, but a lone record far
+//! ahead of the rest of it (`--max-ahead`) is skipped and counted.
 
 use crate::support::*;
 
@@ -135,4 +136,89 @@ fn live_mode_judges_back_to_the_catch_up_bound_only() {
         [(start(7), 100, 1), (start(5), 200, 2), (start(1), 400, 4)]
     );
     assert!(stderr.contains(" future=0 behind=0 "), "{stderr}");
+}
+
+/// `--until-end` over `topic`: the windows as (start, bytes, verdict), and stderr.
+fn replay(
+    brokers: &str,
+    topic: &str,
+    limits: &std::path::Path,
+) -> (Vec<(String, u64, String)>, String) {
+    let out = output(host_stream().args([
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+        "--group",
+        &unique("far-group"),
+        "--until-end",
+        "--log-format",
+        "json",
+        "--limits-file",
+        limits.to_str().unwrap(),
+    ]));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let w = summary(&windows(&text(&out.stdout)))
+        .into_iter()
+        .map(|w| (w.0, w.1, w.3))
+        .collect();
+    (w, stderr)
+}
+
+#[test]
+fn a_replay_skips_a_lone_record_a_year_ahead_on_any_partition_and_in_any_order() {
+    let Some(brokers) = brokers() else { return };
+    let dir = scratch("far-ahead");
+    let limits = limits_file(&dir, 1_024, 1_000_000_000);
+    const BASE: u64 = 1_800_000_000_000;
+    const YEAR: u64 = 365 * 86_400_000;
+    let real = |i: u64| {
+        rec(
+            BASE + 1_000 + i * WINDOW,
+            "10.0.0.1",
+            "192.0.2.1",
+            5_000 + i * 1_000,
+            1,
+        )
+    };
+    let bogus = rec(BASE + YEAR, "10.0.0.9", "192.0.2.1", 100, 1);
+    let want = |n: u64| -> Vec<(String, u64, String)> {
+        (0..n)
+            .map(|i| {
+                (
+                    rfc3339(BASE + i * WINDOW),
+                    5_000 + i * 1_000,
+                    "ok".to_string(),
+                )
+            })
+            .collect()
+    };
+    // On another partition: whichever the replay reads first.
+    let topic = unique("far-other");
+    assert!(create_topic(&brokers, &topic) >= 2);
+    produce_to(&brokers, &topic, 0, &[real(0), real(1)]);
+    produce_to(&brokers, &topic, 1, &[bogus]);
+    produce_to(&brokers, &topic, 0, &[real(2)]);
+    let (w, stderr) = replay(&brokers, &topic, &limits);
+    assert_eq!(w, want(3), "{stderr}");
+    assert!(
+        stderr.contains("summary records=4 filtered_out=0 undecodable=0 future=1 behind=0 late_records=0 late_bytes=0 windows=3 revised=0 alerts=0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skipped 1 records stamped more than --max-ahead"),
+        "{stderr}"
+    );
+    // First on the only partition that has records: the real ones are not counted late.
+    let topic = unique("far-first");
+    create_topic(&brokers, &topic);
+    produce_to(&brokers, &topic, 0, &[bogus, real(0), real(1)]);
+    let (w, stderr) = replay(&brokers, &topic, &limits);
+    assert_eq!(w, want(2), "{stderr}");
+    assert!(
+        stderr.contains("records=3 filtered_out=0 undecodable=0 future=1 behind=0 late_records=0 late_bytes=0 windows=2 revised=0 alerts=0"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -59,6 +59,9 @@ fn two_members_of_one_group_each_warn_and_mark_their_windows_partial() {
             "1h",
             "--log-format",
             format,
+            // Two members on one host: two static member ids (one would fence the other).
+            "--instance-id",
+            &format!("partial-{format}"),
             // The rebalance when the second member joins waits up to the session timeout
             // (default 45 s) for the first to rejoin: keep it short (6 s, as the broker smoke
             // test), so the assignment settles in seconds.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use core_nostd::wire::Record;
 use serde_json::Value;
@@ -428,4 +428,55 @@ fn garbage_records_in_the_topic_are_skipped_and_counted() {
         4,
         "{stderr}"
     );
+}
+
+/// How long a restarted live instance waits for its partitions, after SIGTERM and after
+/// kill -9, with static membership (`--instance-id`). A real Kafka hands a returning static
+/// member its partitions at once; librdkafka's mock broker does not implement static
+/// membership: the old member stays until its session times out, so a restart waits one
+/// rebalance delay (the session timeout less a second) and one session timeout, about 11 s
+/// with the 6-s timeout set here. The bound is twice the timeout plus 8 s; the gaps are
+/// printed.
+#[test]
+fn a_restarted_instance_gets_its_partitions_back_within_the_session_timeout() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("restart-gap");
+    create_topic(&brokers, &topic);
+    let group = unique("restart-gap-group");
+    let live = |id: &str| {
+        let mut c = stream(&brokers, &topic, &group, &["--instance-id", id]);
+        c.args(["-X", "session.timeout.ms=6000"]);
+        c
+    };
+    let reading = "host-stream: kafka: reading partitions";
+    let mut gaps = Vec::new();
+    for how in ["SIGTERM", "kill -9"] {
+        let mut first = Running::start(&mut live("gap-test"));
+        first.stderr.wait_count(reading, 1, WAIT);
+        let ended = if how == "SIGTERM" {
+            first.terminate(WAIT)
+        } else {
+            first.kill_9()
+        };
+        assert!(
+            ended
+                .stderr
+                .iter()
+                .any(|l| l.starts_with("host-stream: summary "))
+                == (how == "SIGTERM"),
+            "{how}: {:#?}",
+            ended.stderr
+        );
+        let stopped = Instant::now();
+        let mut second = Running::start(&mut live("gap-test"));
+        second
+            .stderr
+            .wait_count(reading, 1, Duration::from_secs(12));
+        let gap = stopped.elapsed();
+        eprintln!("restart gap after {how}: {:.1} s", gap.as_secs_f64());
+        assert!(gap < Duration::from_secs(20), "{how}: {gap:?}");
+        gaps.push(gap);
+        second.terminate(WAIT);
+    }
+    assert_eq!(gaps.len(), 2);
 }
