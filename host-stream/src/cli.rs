@@ -125,11 +125,12 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = units::duration)]
     pub max_catch_up: Duration,
 
-    /// Replay: records stamped further than this ahead of the latest time the input has
-    /// reached are counted and skipped (one bogus far-future record must not close every
-    /// window up to it). A replay with a longer silence in it needs a larger value.
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = units::duration)]
-    pub max_ahead: Duration,
+    /// A record stamped further than this ahead of everything read so far waits until the
+    /// input catches up with it (another record no more than this before it); one that
+    /// nothing confirms is counted and skipped (one bogus far-future record must not close
+    /// every window up to it). Default: 10m live, 24h for a replay.
+    #[arg(long, value_name = "DURATION", value_parser = units::duration)]
+    pub max_ahead: Option<Duration>,
 }
 
 /// How the per-window lines look.

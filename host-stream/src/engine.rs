@@ -102,7 +102,7 @@ pub enum Taken {
     Late,
     /// No room yet: held, and the source should pause until [`Engine::retry_held`] takes it.
     Held,
-    /// Far ahead of the rest of a replay: waits for another item to confirm it
+    /// Far ahead of the rest of the input: waits for another item to confirm it
     /// ([`Engine::set_max_ahead`]); the source goes on.
     Suspect,
 }
@@ -136,7 +136,7 @@ pub struct EngineStats {
     pub filtered_out: u64,
     /// Heartbeats taken.
     pub heartbeats: u64,
-    /// Items skipped for being far ahead of the rest of a replay (`--max-ahead`).
+    /// Items skipped for being far ahead of the rest of the input (`--max-ahead`).
     pub far_ahead: u64,
 }
 
@@ -186,8 +186,10 @@ pub struct Engine {
     coverage: Coverage,
     /// The latest time any source has reached.
     latest: Option<Millis>,
-    /// Replay: how far ahead of the input's time an item may be without confirmation.
+    /// How far ahead of the input's time an item may be without confirmation.
     max_ahead: Option<Millis>,
+    /// Live: the wall clock as of the latest [`Engine::advance`].
+    wall: Option<Millis>,
     /// Items waiting for confirmation, oldest first.
     suspects: Vec<Suspect>,
     /// Counters.
@@ -247,6 +249,7 @@ impl Engine {
             coverage: Coverage::default(),
             latest: None,
             max_ahead: None,
+            wall: None,
             suspects: Vec::new(),
             stats: EngineStats::default(),
         })
@@ -306,8 +309,8 @@ impl Engine {
         least
     }
 
-    /// A replay: items more than `bound` ahead of everything taken so far wait for
-    /// confirmation (`--max-ahead`; see [`Taken::Suspect`]).
+    /// Items more than `bound` ahead of everything taken so far wait for confirmation
+    /// (`--max-ahead`; see [`Taken::Suspect`]).
     pub fn set_max_ahead(&mut self, bound: Millis) {
         self.max_ahead = Some(bound);
     }
@@ -349,12 +352,14 @@ impl Engine {
         self.vet(source, offset, Decoded::Heartbeat(beat), out)
     }
 
-    /// Replay, with [`Engine::set_max_ahead`]: an item that would move the input's time more
-    /// than the bound ahead of everything taken so far (or the very first item) waits as a
-    /// suspect until another item lands within the bound of it, which confirms both; one
-    /// that nothing confirms is skipped at the end ([`Engine::finish`]) and counted. So one
-    /// bogus far-future record never closes the windows up to it, whichever partition
-    /// delivers first, and a real jump (a silence in a capture) is taken as soon as a second
+    /// With [`Engine::set_max_ahead`]: an item that would move the input's time more than the
+    /// bound ahead of everything taken so far (live: and of the wall clock; in a replay, also
+    /// the very first item) waits as a suspect until the input catches up with it: another
+    /// item no more than the bound from it confirms it, and both are taken; live, so does the
+    /// wall clock coming within the bound of it ([`Engine::advance`]). One that nothing confirms is
+    /// skipped at the end ([`Engine::finish`]) and counted. So one bogus far-future record
+    /// never closes the windows up to it, whichever partition delivers first, and a real jump
+    /// (a silence in a capture, a sensor back after an outage) is taken as soon as a second
     /// item shows it.
     fn vet(
         &mut self,
@@ -380,11 +385,16 @@ impl Engine {
                 i += 1;
             }
         }
-        let far = self.latest.is_none_or(|l| t > l.saturating_add(bound));
+        let far = match (self.latest.max(self.wall), self.mode) {
+            (Some(l), _) => t > l.saturating_add(bound),
+            // Live, the clock bounds judge the first item.
+            (None, Mode::Live { .. }) => false,
+            (None, Mode::Replay) => true,
+        };
         if far && confirmed.is_empty() {
             if self.suspects.len() >= MAX_SUSPECTS {
-                self.suspects.remove(0);
-                self.stats.far_ahead += 1;
+                let oldest = self.suspects.remove(0);
+                self.skipped(&oldest);
             }
             self.suspects.push(Suspect {
                 source,
@@ -649,6 +659,10 @@ impl Engine {
     /// Moves the watermark (event time, and in live mode the wall clock `now_ms` as far as
     /// the input is proven read, [`Engine::proven_through`]) and closes the windows it passes.
     pub fn advance(&mut self, now_ms: Option<Millis>, out: &mut Vec<Closed>) {
+        if let (Mode::Live { .. }, Some(now)) = (self.mode, now_ms) {
+            self.wall = self.wall.max(Some(now));
+            self.confirm_by_the_clock(now, out);
+        }
         let mut watermark = self.event_watermark();
         if let (Mode::Live { .. }, Some(now), Some(proven)) =
             (self.mode, now_ms, self.proven_through())
@@ -677,6 +691,35 @@ impl Engine {
         }
     }
 
+    /// A suspect given up: counted as skipped, no longer as taken.
+    fn skipped(&mut self, s: &Suspect) {
+        self.stats.far_ahead += 1;
+        match s.item {
+            Decoded::Record(_) => self.stats.records = self.stats.records.saturating_sub(1),
+            Decoded::Heartbeat(_) => {
+                self.stats.heartbeats = self.stats.heartbeats.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Live: the suspects the wall clock has come within the bound of are taken, in order.
+    fn confirm_by_the_clock(&mut self, now: Millis, out: &mut Vec<Closed>) {
+        let Some(bound) = self.max_ahead else {
+            return;
+        };
+        if self.suspects.is_empty() {
+            return;
+        }
+        let (mut due, wait): (Vec<Suspect>, Vec<Suspect>) = std::mem::take(&mut self.suspects)
+            .into_iter()
+            .partition(|s| s.time <= now.saturating_add(bound));
+        self.suspects = wait;
+        due.sort_by_key(|s| s.time);
+        for s in due {
+            self.take(s.source, s.offset, s.item, out);
+        }
+    }
+
     /// End of input: the suspects are settled (taken when nothing else was, else skipped and
     /// counted), then every window up to the last record's closes.
     pub fn finish(&mut self, out: &mut Vec<Closed>) {
@@ -694,7 +737,9 @@ impl Engine {
                 }
             }
         } else if !suspects.is_empty() {
-            self.stats.far_ahead += suspects.len() as u64;
+            for s in &suspects {
+                self.skipped(s);
+            }
             eprintln!(
                 "host-stream: skipped {} records stamped more than --max-ahead after the rest \
                  of the input, with nothing near them (first: {} ms)",
@@ -1200,6 +1245,50 @@ mod tests {
         e.done(0);
         e.finish(&mut out);
         assert_eq!(sums(&out), vec![(window_start_of(YEAR), 3)]);
+    }
+
+    #[test]
+    fn live_a_record_far_ahead_waits_for_the_clock_and_closes_nothing_early() {
+        const MIN: Millis = 60_000;
+        let mut e = live(60, 1_000);
+        e.set_max_ahead(10 * MIN);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        let now = 100 * W;
+        e.advance(Some(now), &mut out);
+        e.record(0, 0, rec(now + 1_000, "10.0.0.1", 5), &mut out);
+        // Fifty minutes ahead (inside a skew bound of an hour): it waits.
+        assert_eq!(
+            e.record(0, 1, rec(now + 50 * MIN, "10.0.0.9", 100), &mut out),
+            Taken::Suspect
+        );
+        e.record(0, 2, rec(now + 2_000, "10.0.0.1", 7), &mut out);
+        e.record(0, 3, rec(now + W + 1_000, "10.0.0.1", 11), &mut out);
+        e.advance(Some(now + W + 5_000), &mut out);
+        assert_eq!(
+            sums(&out),
+            vec![(now, 12)],
+            "nothing counted late, nothing closed early"
+        );
+        e.settle(now);
+        assert_eq!(
+            e.commit_positions(),
+            vec![(0, 1)],
+            "the suspect holds the commit"
+        );
+        // Forty-one minutes later the clock is within ten minutes of it: taken.
+        e.advance(Some(now + 41 * MIN), &mut out);
+        e.record(0, 4, rec(now + 50 * MIN + 1_000, "10.0.0.1", 13), &mut out);
+        e.prove(0, now + 61 * MIN);
+        e.advance(Some(now + 61 * MIN), &mut out);
+        let late_window = window_start_of(now + 50 * MIN);
+        assert!(
+            out.iter()
+                .any(|c| c.start == late_window && c.counts.bytes == 113),
+            "{:?}",
+            sums(&out)
+        );
+        assert_eq!((e.stats.far_ahead, e.late()), (0, (0, Counts::ZERO)));
     }
 
     fn window_start_of(ms: Millis) -> Millis {

@@ -20,6 +20,7 @@ mod pipe_in;
 mod verdict;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -71,9 +72,8 @@ fn run(args: Args) -> Result<ExitCode> {
         Mode::Replay
     };
     let mut engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
-    if !live {
-        engine.set_max_ahead(millis(args.max_ahead));
-    }
+    let default_ahead = Duration::from_secs(if live { 600 } else { 86_400 });
+    engine.set_max_ahead(millis(args.max_ahead.unwrap_or(default_ahead)));
     let driver = Driver::new(engine, judge, args.stats_interval);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),

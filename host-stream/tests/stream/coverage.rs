@@ -3,6 +3,7 @@
 //! never `below_min`, with one `gap_start` and one `gap_end` for the whole gap.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -172,4 +173,184 @@ fn without_heartbeats_an_empty_window_is_no_data_and_one_with_records_is_judged(
         .collect();
     assert_eq!(types, ["alert", "gap_start", "gap_end", "recovered"]);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Live, end to end: host-capture on `lo` into the broker, host-stream live out of it, UDP
+/// datagrams all along. The capture is killed (-9) and started again: the windows it missed
+/// are `no_data`, one `gap_start` and one `gap_end` bracket them, and no window is ever
+/// `below_min`, although the minimum is above what a dead sensor counts. Needs root (skipped
+/// otherwise, failed when the services are required).
+#[test]
+fn live_a_killed_sensor_is_a_gap_and_never_a_quiet_network() {
+    let Some(brokers) = brokers() else { return };
+    if !nix_root() {
+        assert!(
+            std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "live capture needs root"
+        );
+        return;
+    }
+    let dir = scratch("coverage-live");
+    let topic = unique("coverage-live");
+    let alerts = unique("coverage-live-alerts");
+    create_topic(&brokers, &topic);
+    let limits = limits_file(&dir, 100, 1_000_000_000);
+    // Datagrams to a port this test holds, ten a second, until the test ends.
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sender = {
+        let sending = sending.clone();
+        std::thread::spawn(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            while sending.load(std::sync::atomic::Ordering::Relaxed) {
+                s.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let filter = format!("udp and dst port {port}");
+    let capture = || {
+        let mut c = sibling("host-capture");
+        c.args([
+            "-i",
+            "lo",
+            "-f",
+            &filter,
+            "--immediate",
+            "--brokers",
+            &brokers,
+        ])
+        .args([
+            "--topic",
+            &topic,
+            "--sensor-id",
+            "test/lo",
+            "--stats-interval",
+            "0",
+        ]);
+        Running::start(&mut c)
+    };
+    let started = "host-capture: capturing on lo";
+    let mut sensor = capture();
+    sensor
+        .stderr
+        .wait_count(started, 1, Duration::from_secs(30));
+    let mut stream = Running::start(host_stream().args([
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--group",
+        &unique("coverage-live"),
+        "--window",
+        "4s",
+        "--grace",
+        "2s",
+        "--idle-partition",
+        "1s",
+        "--log-format",
+        "json",
+        "--limits-file",
+        limits.to_str().unwrap(),
+        "--alerts-topic",
+        &alerts,
+        "--stats-interval",
+        "0",
+    ]));
+    let complete = |l: &String| l.contains("\"complete\":true") && l.contains("\"verdict\":\"ok\"");
+    stream
+        .stdout
+        .wait_until("two complete windows", Duration::from_secs(60), |seen| {
+            seen.iter().filter(|l| complete(l)).count() >= 2
+        });
+    let killed_at = now_ms();
+    sensor.kill_9();
+    // The windows after the kill: no heartbeat, so no verdict on them.
+    let after_kill = |l: &String, verdict: &str| {
+        let w: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        w["verdict"] == verdict && w["window_start"].as_str() > Some(rfc3339(killed_at).as_str())
+    };
+    stream
+        .stdout
+        .wait_until("two no_data windows", Duration::from_secs(60), |seen| {
+            seen.iter().filter(|l| after_kill(l, "no_data")).count() >= 2
+        });
+    let mut sensor = capture();
+    sensor
+        .stderr
+        .wait_count(started, 1, Duration::from_secs(30));
+    let restarted_at = now_ms();
+    stream.stdout.wait_until(
+        "a complete window after the restart",
+        Duration::from_secs(60),
+        |seen| {
+            seen.iter().any(|l| {
+                let w: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                complete(l) && w["window_start"].as_str() > Some(rfc3339(restarted_at).as_str())
+            })
+        },
+    );
+    let ended = stream.terminate(Duration::from_secs(60));
+    sensor.terminate(Duration::from_secs(60));
+    sending.store(false, std::sync::atomic::Ordering::Relaxed);
+    sender.join().unwrap();
+    let lines = windows(&ended.stdout.join("\n"));
+    assert!(!lines.is_empty());
+    for w in &lines {
+        // Never below the minimum: a complete window always had datagrams; one the sensor
+        // missed is no_data.
+        let verdict = w["verdict"].as_str().unwrap();
+        assert!(
+            (verdict == "ok" && w["complete"] == true)
+                || (verdict == "no_data" && w["complete"] == false),
+            "{w}"
+        );
+    }
+    // Gaps: each starts once and ends once, in turn; one of them covers the kill.
+    let mut messages: Vec<(String, serde_json::Value)> = read_topic(&brokers, &alerts)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::from_str(&v).unwrap()))
+        .collect();
+    messages.sort_by_key(|(_, v)| {
+        (
+            v["window_start"].as_str().unwrap_or("").to_string(),
+            v["type"] == "gap_start",
+        )
+    });
+    let types: Vec<&str> = messages
+        .iter()
+        .map(|(_, v)| v["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.iter().all(|t| *t == "gap_start" || *t == "gap_end"),
+        "{types:?}"
+    );
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .map(|w| w["verdict"].as_str().unwrap())
+        .collect();
+    eprintln!("windows {verdicts:?}; messages {types:?}");
+    let starts = types.iter().filter(|t| **t == "gap_start").count();
+    assert_eq!(starts, types.len() - starts, "{types:?}");
+    let killed = rfc3339(killed_at);
+    assert!(
+        messages.iter().any(|(_, v)| v["type"] == "gap_end"
+            && v["gap_end"].as_str() > Some(killed.as_str())
+            && v["gap_start"].as_str() <= Some(killed.as_str())),
+        "{messages:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Whether the tests run as root.
+fn nix_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }
