@@ -28,7 +28,6 @@ mod totals;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 
 use crate::cli::Args;
 use crate::pipeline::{Outcome, Pipeline};
@@ -41,7 +40,7 @@ const EXIT_DAMAGED: u8 = 2;
 const EXIT_UNDELIVERED: u8 = 3;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = host_common::args::parse_with_kafka_version(env!("CARGO_PKG_VERSION"));
     // The pair table is a few MB: give the pipeline a stack that holds it in any build.
     let worker = std::thread::Builder::new()
         .name("capture".into())

@@ -98,6 +98,18 @@ pub fn topic_partitions<C: rdkafka::ClientContext>(
         .unwrap_or_default())
 }
 
+/// librdkafka's version and `builtin.features` (TLS, SASL mechanisms, codecs), for
+/// `--version`: `librdkafka 2.12.1 (builtin.features gzip,snappy,ssl,sasl,…)`.
+pub fn library_version() -> String {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let features = ClientConfig::new()
+        .create_native_config()
+        .ok()
+        .and_then(|c| c.get("builtin.features").ok())
+        .unwrap_or_else(|| "unknown".into());
+    format!("librdkafka {version} (builtin.features {features})")
+}
+
 fn with_options(
     mut config: ClientConfig,
     options: &[(String, String)],
@@ -123,6 +135,32 @@ mod tests {
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec()
+    }
+
+    #[test]
+    fn the_library_has_tls_sasl_and_every_codec() {
+        let v = library_version();
+        assert!(v.starts_with("librdkafka 2."), "{v}");
+        let features = v
+            .split("builtin.features ")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(')');
+        for want in [
+            "ssl",
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_gssapi",
+            "gzip",
+            "lz4",
+            "snappy",
+            "zstd",
+        ] {
+            assert!(
+                features.split(',').any(|f| f == want),
+                "{want} missing: {v}"
+            );
+        }
     }
 
     #[test]

@@ -264,6 +264,8 @@ impl Engine {
     /// The sources in play; their states are created or dropped to match.
     pub fn set_sources(&mut self, ids: &[SourceId]) {
         self.sources.retain(|id, _| ids.contains(id));
+        // A source taken away is read again by its new owner, suspects included.
+        self.suspects.retain(|x| ids.contains(&x.source));
         for id in ids {
             self.sources.entry(*id).or_default();
         }

@@ -23,7 +23,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use host_common::clock::millis;
 use host_db::loader::{Limits, Options, Source};
 
@@ -36,7 +35,9 @@ use crate::kafka_in::Kafka;
 use crate::pipe_in::Pipe;
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    match run(host_common::args::parse_with_kafka_version(env!(
+        "CARGO_PKG_VERSION"
+    ))) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("host-stream: {e:#}");

@@ -3,17 +3,19 @@
 #
 #   ensure_packages build   what building and running needs: the C toolchain and make
 #                           (rdkafka-sys builds librdkafka with ./configure && make), pkg-config,
-#                           zlib (rdkafka's libz feature), OpenSSL (native-tls for PostgreSQL
-#                           TLS), libpcap (the pcap crate), python3 (scripts), kcat
+#                           zlib (rdkafka's libz feature), OpenSSL (rdkafka's TLS and SCRAM,
+#                           native-tls for PostgreSQL TLS), Cyrus SASL (rdkafka's GSSAPI),
+#                           libpcap (the pcap crate), python3 (scripts), kcat
 #   ensure_packages test    the same, the PostgreSQL server, procps (kill(1), which a
-#                           host-capture test runs; a minimal Debian lacks it) and tshark (the
-#                           reference decoder the link-layer fixtures are checked against)
+#                           host-capture test runs; a minimal Debian lacks it), tshark (the
+#                           reference decoder the link-layer fixtures are checked against) and
+#                           openssl (the throw-away CA of the TLS tests)
 #
 # STREAMCHECKER_NO_INSTALL=1 only reports what is missing. Needs root to install.
 
-BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libpcap-dev kcat
-    ca-certificates)
-TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark)
+BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev
+    libpcap-dev kcat ca-certificates)
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl)
 
 ensure_packages() {
     local wanted=()

@@ -229,3 +229,135 @@ fn a_corpus_capture_adds_up_to_its_reference_total() {
     assert_eq!(vec![bytes, packets], total);
     assert!(lines.iter().all(|w| w["verdict"] == "no_limits"));
 }
+
+/// Kafka over TLS, the whole path: a private broker behind a TLS endpoint (a throw-away CA;
+/// the broker advertises the TLS port), host-capture into it and host-stream out of it with
+/// the right CA: exact windows. With another CA, host-capture delivers nothing, says
+/// "certificate verify failed" naming the broker, and exits 3.
+#[test]
+fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
+    let dir = scratch("tls");
+    let ca = testkit::tls::TestCa::make(&dir, "right");
+    let wrong = testkit::tls::TestCa::make(&dir, "wrong");
+    let cluster = Cluster::start(1).expect("a private broker");
+    cluster.create_topic("tls", 2).unwrap();
+    let upstream = cluster.proxy(1).unwrap().address();
+    let tls = testkit::tls::TlsProxy::start(upstream, ca.identity()).unwrap();
+    cluster.advertise(1, tls.address().port()).unwrap();
+    let brokers = tls.address().to_string();
+    let ssl = |ca_pem: &std::path::Path| {
+        vec![
+            "-X".to_string(),
+            "security.protocol=SSL".to_string(),
+            "-X".to_string(),
+            format!("ssl.ca.location={}", ca_pem.display()),
+        ]
+    };
+    let sample = repo().join("samples/mixed.pcap");
+    let capture = |ca_pem: &std::path::Path, timeout: &str| {
+        output(
+            sibling("host-capture")
+                .args(["--read", sample.to_str().unwrap(), "--brokers", &brokers])
+                .args(["--topic", "tls", "--flush-timeout", timeout])
+                .args(ssl(ca_pem)),
+        )
+    };
+    let out = capture(&ca.ca_pem, "30s");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "delivered_records=8 delivered_bytes=5224 delivered_packets=8 undelivered_records=0"
+        ),
+        "{stderr}"
+    );
+    let out = output(
+        host_stream()
+            .args(["--brokers", &brokers, "--topic", "tls", "--group", "tls"])
+            .args(["--until-end", "--log-format", "json", "--window", "60s"])
+            .args(ssl(&ca.ca_pem)),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = windows(&text(&out.stdout));
+    let total: (u64, u64) = lines.iter().fold((0, 0), |(b, p), w| {
+        (
+            b + w["bytes"].as_u64().unwrap(),
+            p + w["packets"].as_u64().unwrap(),
+        )
+    });
+    assert_eq!(total, (5_224, 8), "{lines:?}");
+    assert!(
+        stderr.contains(" records=8 ") || stderr.contains("summary records=8 "),
+        "{stderr}"
+    );
+
+    let out = capture(&wrong.ca_pem, "3s");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    eprintln!("with another CA, host-capture says:\n{stderr}");
+    assert!(stderr.contains("certificate verify failed"), "{stderr}");
+    assert!(
+        stderr.contains(&brokers),
+        "the message names the broker: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "delivered_records=0 delivered_bytes=0 delivered_packets=0 undelivered_records=8"
+        ),
+        "{stderr}"
+    );
+
+    // SASL/SCRAM over TLS is accepted as a setting (the mock broker speaks no SASL, so nothing
+    // is delivered), and the password appears nowhere.
+    let secret = "p4ss-w0rd-that-must-not-show";
+    let out = output(
+        sibling("host-capture")
+            .args(["--read", sample.to_str().unwrap(), "--brokers", &brokers])
+            .args(["--topic", "tls", "--flush-timeout", "2s"])
+            .args([
+                "-X",
+                "security.protocol=SASL_SSL",
+                "-X",
+                "sasl.mechanism=SCRAM-SHA-512",
+            ])
+            .args(["-X", "sasl.username=capture"])
+            .args(["-X", &format!("sasl.password={secret}")])
+            .args(["-X", &format!("ssl.ca.location={}", ca.ca_pem.display())]),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        !stderr.contains("rejected") && !stderr.contains("not available"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(secret), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn version_names_librdkafka_and_what_it_was_built_with() {
+    for mut cmd in [host_stream(), sibling("host-capture")] {
+        let out = output(cmd.arg("--version"));
+        assert!(out.status.success());
+        let v = text(&out.stdout);
+        assert!(v.contains(", librdkafka 2."), "{v}");
+        for feature in [
+            "ssl",
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_gssapi",
+            "zstd",
+            "lz4",
+            "gzip",
+        ] {
+            assert!(
+                v.trim_end()
+                    .trim_end_matches(')')
+                    .split(['(', ' ', ','])
+                    .any(|f| f == feature),
+                "{feature}: {v}"
+            );
+        }
+    }
+}

@@ -74,8 +74,9 @@ impl Cluster {
             .ok_or_else(|| "the client has no mock cluster".to_string())
     }
 
-    /// Makes broker `id` advertise 127.0.0.1:`port` (its proxy) in Metadata.
-    fn advertise(&self, id: i32, port: u16) -> Result<(), String> {
+    /// Makes broker `id` advertise 127.0.0.1:`port` in Metadata: its proxy (at the start), or
+    /// something in front of that proxy (a test's TLS endpoint), whose port its owner keeps.
+    pub fn advertise(&self, id: i32, port: u16) -> Result<(), String> {
         let host = c"127.0.0.1";
         // SAFETY: the handle is the live client that owns the mock cluster (checked non-null),
         // `host` is a NUL-terminated string that librdkafka copies under the cluster's lock.

@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 
 pub mod conformance;
+pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
 /// required. With `STREAMCHECKER_REQUIRE_SERVICES=1` (set by `scripts/test`) a missing service
