@@ -1,6 +1,6 @@
 //! What the host binaries share, written once: the stop flag and its signals ([`stop`]), the
 //! clock in the core's [`Millis`] ([`clock`]), value parsers for clap ([`args`]), the Kafka
-//! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]) and the
+//! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]), secrets kept out of every output ([`secrets`]) and the
 //! `key=value` summary line ([`summary`]).
 //!
 //! A std crate over `core-nostd`: the dependencies point one way (hosts → host-common → core).
@@ -14,6 +14,7 @@ pub mod clock;
 pub mod kafka;
 pub mod machine;
 pub mod ratelimit;
+pub mod secrets;
 pub mod stop;
 pub mod summary;
 

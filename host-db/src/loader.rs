@@ -41,27 +41,9 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`; key=value strings
-/// lose their `password=`.
-pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((creds, host)) = rest.split_once('@')
-    {
-        let user = creds.split(':').next().unwrap_or("");
-        let hidden = if creds.contains(':') { ":***" } else { "" };
-        return format!("{scheme}://{user}{hidden}@{host}");
-    }
-    url.split_whitespace()
-        .map(|kv| {
-            if kv.to_ascii_lowercase().starts_with("password=") {
-                "password=***"
-            } else {
-                kv
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// A connection string with its secrets hidden: the one function every binary uses
+/// ([`host_common::secrets::redact_url`]).
+pub use host_common::secrets::redact_url as redact;
 
 /// Why the loader read its source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -500,22 +482,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_never_shown() {
+    fn a_database_source_never_shows_its_password() {
+        // Every form is tested in host_common::secrets; this is the Display that logs use.
         assert_eq!(
-            redact("postgresql://app:s3cret@db.example:5432/limits?sslmode=require"),
-            "postgresql://app:***@db.example:5432/limits?sslmode=require"
-        );
-        assert_eq!(
-            redact("postgresql://app@db.example/limits"),
-            "postgresql://app@db.example/limits"
-        );
-        assert_eq!(
-            redact("host=db user=app PassWord=s3cret dbname=limits"),
-            "host=db user=app password=*** dbname=limits"
-        );
-        assert_eq!(
-            Source::Postgres("postgres://u:p@h/d".into()).to_string(),
-            "database postgres://u:***@h/d"
+            Source::Postgres("postgres://u:p@h/d?password=q".into()).to_string(),
+            "database postgres://u:***@h/d?password=***"
         );
     }
 

@@ -3,12 +3,13 @@
 
 use std::fs::{File, FileTimes};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use host_db::loader::{Limits, LoadCounts, Options, Source};
 use host_db::time_text;
 
-use crate::support::{DEADLINE, wait_for, wait_for_status};
+use crate::support::{DEADLINE, FaultProxy, text, wait_for, wait_for_status};
 
 const SEED: &str = r#"[{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
 {"limit_name":"Maximum","limit_value":"1073741824","effective_date":"2019-10-20T22:56:44Z"},
@@ -115,4 +116,32 @@ fn a_file_is_reloaded_when_it_changes_and_bad_content_is_refused() {
         "{e:#}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// A server that refuses every connection (a proxy kept down): host-db's error names the
+/// server, and the password, in whatever form the URL holds it, is not in it.
+#[test]
+fn a_connection_error_never_shows_the_password() {
+    let proxy = FaultProxy::start("127.0.0.1:9".parse().unwrap()).unwrap();
+    proxy.set_down(true);
+    let port = proxy.address().port();
+    for url in [
+        format!("postgresql://u@127.0.0.1:{port}/x?password=s3cret"),
+        format!("postgresql://u:s3cret@127.0.0.1:{port}/x"),
+        format!("host=127.0.0.1 port={port} user=u password='s3 cret' dbname=x"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_host-db"))
+            .args(["--database-url", &url, "show"])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{port}")),
+            "names the server: {stderr}"
+        );
+        assert!(stderr.contains("***"), "{stderr}");
+        assert!(!stderr.contains("s3"), "{stderr}");
+    }
 }
