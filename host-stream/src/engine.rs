@@ -331,10 +331,15 @@ impl Engine {
         out: &mut Vec<Closed>,
     ) -> Taken {
         self.stats.records += 1;
+        self.arrived(source, offset);
+        self.vet(source, offset, Decoded::Record(record), out)
+    }
+
+    /// `source` delivered the item at `offset`: it is not at its end.
+    fn arrived(&mut self, source: SourceId, offset: i64) {
         let s = self.sources.entry(source).or_default();
         s.last_offset = Some(offset);
         s.at_end_since = None;
-        self.vet(source, offset, Decoded::Record(record), out)
     }
 
     /// Takes one heartbeat from `source` at `offset`: the sensor covered its span on this
@@ -348,9 +353,7 @@ impl Engine {
         out: &mut Vec<Closed>,
     ) -> Taken {
         self.stats.heartbeats += 1;
-        let s = self.sources.entry(source).or_default();
-        s.last_offset = Some(offset);
-        s.at_end_since = None;
+        self.arrived(source, offset);
         self.vet(source, offset, Decoded::Heartbeat(beat), out)
     }
 

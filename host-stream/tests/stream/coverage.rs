@@ -62,14 +62,16 @@ fn a_sensor_that_stops_is_a_gap_not_a_quiet_network() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
-    let got: Vec<(String, u64, u64, String, bool)> = windows(&stdout)
-        .iter()
-        .map(|w| {
+    let lines = windows(&stdout);
+    let got: Vec<(String, u64, u64, String, bool)> = summary(&lines)
+        .into_iter()
+        .zip(&lines)
+        .map(|((start, bytes, packets, verdict), w)| {
             (
-                w["window_start"].as_str().unwrap().to_string(),
-                w["bytes"].as_u64().unwrap(),
-                w["packets"].as_u64().unwrap(),
-                w["verdict"].as_str().unwrap().to_string(),
+                start,
+                bytes,
+                packets,
+                verdict,
                 w["complete"].as_bool().unwrap(),
             )
         })
@@ -203,6 +205,7 @@ fn live_a_killed_sensor_is_a_gap_and_never_a_quiet_network() {
         let sending = sending.clone();
         std::thread::spawn(move || {
             let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            // The pace of the traffic, not a wait for a condition.
             while sending.load(std::sync::atomic::Ordering::Relaxed) {
                 s.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(100));
