@@ -35,6 +35,17 @@ impl fmt::Display for UnitError {
 
 impl core::error::Error for UnitError {}
 
+/// `1 packet`, `2 packets`: a count and its noun, plural when it is not one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count(pub u64, pub &'static str);
+
+impl core::fmt::Display for Count {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Count(n, noun) = *self;
+        write!(f, "{n} {noun}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
 /// A duration in whole milliseconds.
 pub fn duration_ms(text: &str) -> Result<u64, UnitError> {
     type E<'a> = nom::error::Error<&'a str>;

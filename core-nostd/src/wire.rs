@@ -26,6 +26,7 @@ use nom::combinator::{all_consuming, opt};
 use nom::sequence::{delimited, preceded, separated_pair};
 
 use crate::pairs::{Counts, Pair};
+use crate::units::Count;
 
 mod heartbeat;
 pub use heartbeat::{
@@ -218,8 +219,10 @@ impl fmt::Display for WireError {
         if let WireError::Implausible { bytes, packets } = *self {
             return write!(
                 f,
-                "{bytes} bytes and {packets} packets cannot be one record's traffic \
-                 (at most {MAX_BYTES} bytes and {MAX_PACKETS} packets)"
+                "{} and {} cannot be one record's traffic \
+                 (at most {MAX_BYTES} bytes and {MAX_PACKETS} packets)",
+                Count(bytes, "byte"),
+                Count(packets, "packet")
             );
         }
         f.write_str(match self {

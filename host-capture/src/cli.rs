@@ -8,9 +8,22 @@ use clap::{ArgGroup, Parser};
 use core_nostd::units;
 use core_nostd::wire::{SENSOR_MAX, SensorId, sensor_char};
 use host_common::clock::millis;
+use host_common::config::{ConfigError, Settings};
 
 use crate::kafka::Format;
 use crate::{kafka, live, offline, pipeline, sink, source};
+
+/// Where host-capture's settings live besides the command line: `[capture]` of the
+/// configuration file and `STREAMCHECKER_CAPTURE_…`, the brokers and librdkafka settings in
+/// `[kafka]` (shared with host-stream).
+pub const SETTINGS: Settings<Args> = Settings {
+    program: "host-capture",
+    table: Some("capture"),
+    shared: &[("brokers", "kafka", "brokers")],
+    env_aliases: &[],
+    kafka_version: true,
+    kafka_options: Some(|a: &mut Args| &mut a.kafka_options),
+};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -116,25 +129,41 @@ pub struct Args {
 impl Args {
     /// Checks what clap cannot: combinations and values that only make sense together.
     pub fn validate(&self) -> Result<()> {
+        let wrong = |message: String| Err(ConfigError::new(message).into());
         if let Some(out) = &self.output
             && out.as_os_str() != "-"
         {
-            bail!("--output {}: only `-` (stdout) is supported", out.display());
+            return wrong(format!(
+                "--output {}: only `-` (stdout) is supported",
+                out.display()
+            ));
         }
         if self.output.is_some() && self.totals {
-            bail!("--output - and --totals both write to stdout: choose one");
+            return wrong("--output - and --totals both write to stdout: choose one".into());
         }
         if let Some(id) = &self.sensor_id
             && SensorId::new(id.as_bytes()).is_err()
         {
-            bail!(
+            return wrong(format!(
                 "--sensor-id {id:?}: a sensor id is 1 to {SENSOR_MAX} characters of \
                  A-Z a-z 0-9 . _ - : / @"
-            );
+            ));
         }
-        if self.brokers.is_none() && (!self.kafka_options.is_empty() || self.format == Format::Json)
-        {
-            bail!("--kafka-option and --format need --brokers");
+        if self.brokers.is_none() {
+            let given: Vec<&str> = [
+                (!self.kafka_options.is_empty()).then_some("--kafka-option"),
+                (self.format == Format::Json).then_some("--format json"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !given.is_empty() {
+                let verb = if given.len() == 1 { "applies" } else { "apply" };
+                return wrong(format!(
+                    "{} only {verb} to Kafka: give --brokers too",
+                    given.join(" and ")
+                ));
+            }
         }
         Ok(())
     }
@@ -223,6 +252,31 @@ mod command_line {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn kafka_only_options_without_brokers_name_what_was_given() {
+        let err = |argv: &[&str]| {
+            let mut full = vec!["host-capture", "--read", "x.pcap", "--totals"];
+            full.extend_from_slice(argv);
+            Args::try_parse_from(full)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&["--format", "json"]),
+            "--format json only applies to Kafka: give --brokers too"
+        );
+        assert_eq!(
+            err(&["-X", "acks=1"]),
+            "--kafka-option only applies to Kafka: give --brokers too"
+        );
+        assert_eq!(
+            err(&["-X", "acks=1", "--format", "json"]),
+            "--kafka-option and --format json only apply to Kafka: give --brokers too"
+        );
     }
 
     #[test]

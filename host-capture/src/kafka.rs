@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use core_nostd::Counts;
+use core_nostd::units::Count;
 use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
 use host_common::ratelimit::{OncePerChange, RateLimit};
 use host_common::summary::Summary;
@@ -206,8 +207,9 @@ impl ProducerContext for Reports {
                     )
                 ) {
                     eprintln!(
-                        "host-capture: kafka: a record of {} bytes / {} packets was not delivered: {e}",
-                        counts.bytes, counts.packets
+                        "host-capture: kafka: a record of {} / {} was not delivered: {e}",
+                        Count(counts.bytes, "byte"),
+                        Count(counts.packets, "packet")
                     );
                 }
             }
@@ -395,8 +397,9 @@ impl KafkaSink {
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(record),
             Err((e, _)) => {
                 eprintln!(
-                    "host-capture: kafka: a record of {} bytes / {} packets was refused: {e}",
-                    counts.bytes, counts.packets
+                    "host-capture: kafka: a record of {} / {} was refused: {e}",
+                    Count(counts.bytes, "byte"),
+                    Count(counts.packets, "packet")
                 );
                 self.refused.add(counts);
                 Ok(())
@@ -412,12 +415,11 @@ impl KafkaSink {
             let d = self.refused.get().plus(self.parked.dropped());
             eprintln!(
                 "host-capture: ERROR: the broker has been away longer than every buffer lasts \
-                 ({} records parked): records are being dropped; so far {} records, {} bytes, \
-                 {} packets undelivered",
-                self.parked.len(),
-                d.records,
-                d.bytes,
-                d.packets
+                 ({} parked): records are being dropped; so far {}, {}, {} undelivered",
+                Count(self.parked.len() as u64, "record"),
+                Count(d.records, "record"),
+                Count(d.bytes, "byte"),
+                Count(d.packets, "packet")
             );
         }
     }

@@ -34,13 +34,10 @@ use crate::pipeline::{Outcome, Pipeline};
 use crate::sink::Sinks;
 use crate::source::Source;
 
-/// Exit status when the input file is damaged (what came before was counted and sent).
-const EXIT_DAMAGED: u8 = 2;
-/// Exit status when some records could not be delivered.
-const EXIT_UNDELIVERED: u8 = 3;
+use host_common::exit;
 
 fn main() -> ExitCode {
-    let args: Args = host_common::args::parse_with_kafka_version(env!("CARGO_PKG_VERSION"));
+    let args: Args = host_common::config::parse(&cli::SETTINGS, env!("CARGO_PKG_VERSION"));
     // The pair table is a few MB: give the pipeline a stack that holds it in any build.
     let worker = std::thread::Builder::new()
         .name("capture".into())
@@ -50,7 +47,7 @@ fn main() -> ExitCode {
         Ok(Ok(Ok(code))) => code,
         Ok(Ok(Err(e))) => {
             eprintln!("host-capture: {e:#}");
-            ExitCode::FAILURE
+            exit::code_of(&e)
         }
         Ok(Err(_)) => {
             eprintln!("host-capture: internal error: the capture thread panicked");
@@ -96,16 +93,16 @@ fn report(outcome: Outcome) -> Result<ExitCode> {
     } = outcome;
     eprintln!("host-capture: summary {stats}{delivery}");
     if let Some(unsupported) = stats.only_unsupported() {
-        return Err(unsupported.into());
+        return Err(exit::BadInput::new(unsupported.to_string()).into());
     }
     delivery.write_totals()?;
     if let Some(e) = damaged {
         eprintln!("host-capture: {e:#}");
-        return Ok(ExitCode::from(EXIT_DAMAGED));
+        return Ok(ExitCode::from(exit::BAD_INPUT));
     }
     if delivery.undelivered() {
         eprintln!("host-capture: ERROR: some records were not delivered (see the summary)");
-        return Ok(ExitCode::from(EXIT_UNDELIVERED));
+        return Ok(ExitCode::from(exit::UNDELIVERED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use core_nostd::linktype;
 use core_nostd::savefile::{Entry, FileError, Reader, Timestamp};
+use host_common::exit::BadInput;
 
 use crate::bpf::FileFilter;
 use crate::linktype::Unsupported;
@@ -69,14 +70,16 @@ fn read_header(path: &Path) -> Result<Input> {
     let (end, eof) = read_at_least(&mut source, &mut buf, first)?;
     let (reader, used) = Reader::start(&buf[..end]).map_err(|e| match e {
         FileError::Incomplete { .. } => {
-            anyhow!("not a capture file: it ends inside the file header")
+            anyhow!(BadInput::new(
+                "not a capture file: it ends inside the file header"
+            ))
         }
-        e => anyhow!(e),
+        e => anyhow!(BadInput::new(e.to_string())),
     })?;
     if let Some(lt) = reader.link_type()
         && !linktype::is_supported(lt)
     {
-        bail!(Unsupported::new(lt));
+        bail!(BadInput::new(Unsupported::new(lt).to_string()));
     }
     Ok(Input {
         path: path.to_path_buf(),

@@ -110,6 +110,26 @@ pub fn library_version() -> String {
     format!("librdkafka {version} (builtin.features {features})")
 }
 
+/// A failed request to the brokers as one line that names them: what was asked, librdkafka's
+/// reason said once (its error and the error's source repeat the same words), and what to
+/// check when no broker answered.
+pub fn broker_error(brokers: &str, what: &str, e: &rdkafka::error::KafkaError) -> anyhow::Error {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let code = e.rdkafka_error_code();
+    let reason = match code {
+        Some(c) => c.to_string(),
+        None => e.to_string(),
+    };
+    let hint = match code {
+        Some(Code::BrokerTransportFailure | Code::AllBrokersDown | Code::OperationTimedOut) => {
+            ": no broker answered (check the address, that a broker runs there, and the TLS/SASL \
+             settings)"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("--brokers {brokers}: {what}: {reason}{hint}")
+}
+
 fn with_options(
     mut config: ClientConfig,
     options: &[(String, String)],
@@ -161,6 +181,27 @@ mod tests {
                 "{want} missing: {v}"
             );
         }
+    }
+
+    #[test]
+    fn a_broker_error_names_the_brokers_and_says_its_reason_once() {
+        use rdkafka::error::KafkaError;
+        use rdkafka::types::RDKafkaErrorCode;
+        let e = KafkaError::MetadataFetch(RDKafkaErrorCode::BrokerTransportFailure);
+        assert_eq!(
+            format!(
+                "{:#}",
+                broker_error("127.0.0.1:1", "reading the metadata of topic t", &e)
+            ),
+            "--brokers 127.0.0.1:1: reading the metadata of topic t: BrokerTransportFailure \
+             (Local: Broker transport failure): no broker answered (check the address, that a broker runs there, and the \
+             TLS/SASL settings)"
+        );
+        let e = KafkaError::MetadataFetch(RDKafkaErrorCode::TopicAuthorizationFailed);
+        assert_eq!(
+            broker_error("k:9092", "x", &e).to_string(),
+            "--brokers k:9092: x: TopicAuthorizationFailed (Broker: Topic authorization failed)"
+        );
     }
 
     #[test]

@@ -87,6 +87,48 @@ fn percent_decoded(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The connection string `conn` with `password` added (a password read from a file): a
+/// `password` query parameter (percent-encoded) for a URL, a quoted `password='…'` pair for
+/// libpq's `key=value` form. A string that already holds a password is refused: which one
+/// would count is not obvious.
+pub fn with_password(conn: &str, password: &str) -> Result<String, crate::config::ConfigError> {
+    let already = redact_url(conn) != conn;
+    if already {
+        return Err(crate::config::ConfigError::new(format!(
+            "{} already holds a password; give it in one place only",
+            redact_url(conn)
+        )));
+    }
+    if conn.contains("://") {
+        let mut encoded = String::new();
+        for b in password.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let sep = if conn.contains('?') { '&' } else { '?' };
+        Ok(format!("{conn}{sep}password={encoded}"))
+    } else {
+        let quoted = password.replace('\\', "\\\\").replace('\'', "\\'");
+        Ok(format!("{conn} password='{quoted}'"))
+    }
+}
+
+/// A setting's value as it may be shown: `***` for a setting that holds a secret (but a
+/// `…_file` setting names a file: its path is shown), and any connection string or
+/// `key=value` list inside any other value with its secrets hidden.
+pub fn redact_option(key: &str, value: &str) -> String {
+    if key.ends_with("_file") {
+        return value.to_string();
+    }
+    if is_secret_key(key) {
+        return HIDDEN.to_string();
+    }
+    redact_url(value)
+}
+
 /// libpq's `key = value` form: whitespace around `=` allowed, a value bare (up to whitespace)
 /// or in single quotes with `\` escapes. Secret values become `***`; everything else, spacing
 /// included, is kept.
@@ -124,14 +166,14 @@ fn redact_pairs(text: &str) -> String {
         }
         // The value.
         let value_start = i;
-        if chars.get(i) == Some(&'\'') {
+        if let Some(&quote) = chars.get(i).filter(|c| **c == '\'' || **c == '"') {
             i += 1;
-            while let Some(c) = chars.get(i) {
+            while let Some(&c) = chars.get(i) {
                 i += 1;
-                match c {
-                    '\\' => i += 1,
-                    '\'' => break,
-                    _ => {}
+                if c == '\\' {
+                    i += 1;
+                } else if c == quote {
+                    break;
                 }
             }
         } else {
@@ -190,11 +232,53 @@ mod tests {
                 "host=db password = ***  sslpassword=*** port=5432",
             ),
             ("host=db PassWord=s3cret", "host=db PassWord=***"),
+            (
+                "principal=sc clientSecret=\"s3 cret\" scope=x",
+                "principal=sc clientSecret=*** scope=x",
+            ),
             ("host=db user=app", "host=db user=app"),
         ] {
             assert_eq!(redact_url(given), shown, "{given}");
             assert!(!redact_url(given).contains("s3"), "{given}");
         }
+    }
+
+    #[test]
+    fn a_password_from_a_file_joins_either_form_and_never_twice() {
+        assert_eq!(
+            with_password("postgresql://app@db/limits", "s3 cr/t%").unwrap(),
+            "postgresql://app@db/limits?password=s3%20cr%2Ft%25"
+        );
+        assert_eq!(
+            with_password("postgresql://app@db/limits?sslmode=require", "x").unwrap(),
+            "postgresql://app@db/limits?sslmode=require&password=x"
+        );
+        assert_eq!(
+            with_password("host=db user=app", "it's \\ s3").unwrap(),
+            "host=db user=app password='it\\'s \\\\ s3'"
+        );
+        assert_eq!(
+            with_password("postgresql://app:old@db/limits", "x")
+                .unwrap_err()
+                .to_string(),
+            "postgresql://app:***@db/limits already holds a password; give it in one place only"
+        );
+        assert!(with_password("host=db password=old", "x").is_err());
+    }
+
+    #[test]
+    fn an_option_hides_its_secret_but_shows_a_secret_file_path() {
+        assert_eq!(redact_option("sasl.password", "s3cret"), HIDDEN);
+        assert_eq!(redact_option("ssl.key.password", "s3 cret"), HIDDEN);
+        assert_eq!(
+            redact_option("sasl.password_file", "/etc/streamchecker/kafka.password"),
+            "/etc/streamchecker/kafka.password"
+        );
+        assert_eq!(
+            redact_option("database_url", "postgresql://u:s3cret@db/x"),
+            "postgresql://u:***@db/x"
+        );
+        assert_eq!(redact_option("window", "300s"), "300s");
     }
 
     #[test]

@@ -4,13 +4,30 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
+use host_common::config::Settings;
+use host_common::exit;
 use host_db::loader::redact;
 use host_db::model::{LimitKind, RawRow, RowId, Timeline};
 use host_db::{json, schema, time_text};
 
+/// host-db's settings besides the command line: `[limits]` of the configuration file (shared
+/// with host-stream), `STREAMCHECKER_LIMITS_…`, and `DATABASE_URL`.
+const SETTINGS: Settings<Args> = Settings {
+    program: "host-db",
+    table: None,
+    shared: &[
+        ("database_url", "limits", "database_url"),
+        ("password_file", "limits", "password_file"),
+        ("limits_file", "limits", "file"),
+    ],
+    env_aliases: &[("database_url", "DATABASE_URL")],
+    kafka_version: false,
+    kafka_options: None,
+};
+
 /// Command-line options.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(
     version,
     about = "Manage the traffic limits (minimum and maximum bytes per window) that host-stream checks",
@@ -19,9 +36,14 @@ use host_db::{json, schema, time_text};
                   re-reads them every 20 minutes and at once when they change."
 )]
 struct Args {
-    /// PostgreSQL connection string (libpq URL or key=value); `sslmode=require` for TLS.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// PostgreSQL connection string (libpq URL or key=value); `sslmode=require` for TLS. Also
+    /// STREAMCHECKER_LIMITS_DATABASE_URL or DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+
+    /// The database password, read from this file (so that it is on no command line).
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 
     /// Read the limits from this JSON file instead (show, history, check, export); it wins
     /// over DATABASE_URL.
@@ -44,8 +66,8 @@ enum Command {
         /// Bytes per window.
         value: u64,
         /// When it takes effect (RFC 3339, or `now`).
-        #[arg(long, default_value = "now")]
-        effective_date: String,
+        #[arg(long, default_value = "now", value_parser = time_text::instant)]
+        effective_date: time_text::SignedMillis,
         /// Insert even if the minimum would then be above the maximum.
         #[arg(long)]
         force: bool,
@@ -53,8 +75,8 @@ enum Command {
     /// The limits in force and the rows they come from.
     Show {
         /// At this instant instead of now (RFC 3339).
-        #[arg(long)]
-        at: Option<String>,
+        #[arg(long, value_parser = time_text::instant)]
+        at: Option<time_text::SignedMillis>,
     },
     /// Every row, in the order they take effect.
     History,
@@ -65,7 +87,7 @@ enum Command {
     },
     /// Print every row in the seed's JSON format.
     Export,
-    /// Validate the whole timeline; exit 1 with the reasons when it is invalid.
+    /// Validate the whole timeline; exit 6 with the reasons when it is invalid.
     Check,
 }
 
@@ -74,21 +96,39 @@ fn kind(text: &str) -> Result<LimitKind, String> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    match run(host_common::config::parse(
+        &SETTINGS,
+        env!("CARGO_PKG_VERSION"),
+    )) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("host-db: {e:#}");
-            ExitCode::FAILURE
+            // Rows that are not limits make the limits invalid, as min above max does.
+            if e.chain().any(|c| c.is::<host_db::model::BadRows>()) {
+                ExitCode::from(exit::INVALID_LIMITS)
+            } else {
+                exit::code_of(&e)
+            }
         }
     }
 }
 
 fn database(args: &Args) -> Result<postgres::Client> {
-    let url = args
-        .database_url
-        .as_deref()
-        .context("no database: give --database-url or set DATABASE_URL")?;
-    schema::connect(url).with_context(|| format!("--database-url {}", redact(url)))
+    let Some(url) = args.database_url.as_deref() else {
+        bail!(host_common::config::ConfigError::new(
+            "no database: give --database-url (or [limits] database_url in the configuration \
+             file, STREAMCHECKER_LIMITS_DATABASE_URL or DATABASE_URL)"
+        ));
+    };
+    let url = match &args.password_file {
+        Some(path) => host_common::secrets::with_password(
+            url,
+            &host_common::config::read_secret(path).context("--password-file")?,
+        )
+        .context("--password-file")?,
+        None => url.to_string(),
+    };
+    schema::connect(&url).with_context(|| format!("--database-url {}", redact(&url)))
 }
 
 fn timeline(args: &Args) -> Result<Timeline> {
@@ -115,8 +155,8 @@ fn run(args: Args) -> Result<ExitCode> {
             value,
             effective_date,
             force,
-        } => set(&args, *name, *value, effective_date, *force),
-        Command::Show { at } => show(&args, at.as_deref()),
+        } => set(&args, *name, *value, *effective_date, *force),
+        Command::Show { at } => show(&args, *at),
         Command::History => history(&args),
         Command::Import { file } => import(&args, file),
         Command::Export => {
@@ -141,8 +181,13 @@ fn init(args: &Args) -> Result<ExitCode> {
 
 /// `set`: one new row, refused (unless forced) when it would put the minimum above the
 /// maximum at some instant; checked and inserted in one transaction.
-fn set(args: &Args, name: LimitKind, value: u64, effective: &str, force: bool) -> Result<ExitCode> {
-    let at = time_text::parse(effective).context("--effective-date")?;
+fn set(
+    args: &Args,
+    name: LimitKind,
+    value: u64,
+    at: time_text::SignedMillis,
+    force: bool,
+) -> Result<ExitCode> {
     let mut client = database(args)?;
     let mut tx = client.transaction()?;
     let mut rows = schema::load(&mut tx)?;
@@ -161,10 +206,11 @@ fn set(args: &Args, name: LimitKind, value: u64, effective: &str, force: bool) -
         .map(|p| p.to_string())
         .collect();
     if !problems.is_empty() && !force {
-        bail!(
-            "refused (nothing inserted; --force to insert anyway): {}",
+        eprintln!(
+            "host-db: refused (nothing inserted; --force to insert anyway): {}",
             problems.join("; ")
         );
+        return Ok(ExitCode::from(exit::INVALID_LIMITS));
     }
     let id = schema::insert(&mut tx, name, value, at)?;
     tx.commit()?;
@@ -176,11 +222,8 @@ fn set(args: &Args, name: LimitKind, value: u64, effective: &str, force: bool) -
 }
 
 /// `show`: the limits in force at an instant (default now) and their rows.
-fn show(args: &Args, at: Option<&str>) -> Result<ExitCode> {
-    let at = match at {
-        Some(t) => time_text::parse(t).context("--at")?,
-        None => time_text::now_ms(),
-    };
+fn show(args: &Args, at: Option<time_text::SignedMillis>) -> Result<ExitCode> {
+    let at = at.unwrap_or_else(time_text::now_ms);
     let t = timeline(args)?;
     println!("limits in force at {}:", time_text::format(at));
     match t.in_force(at) {
@@ -195,7 +238,7 @@ fn show(args: &Args, at: Option<&str>) -> Result<ExitCode> {
         }
         Err(e) => {
             println!("  invalid: {e}");
-            Ok(ExitCode::FAILURE)
+            Ok(ExitCode::from(exit::INVALID_LIMITS))
         }
     }
 }
@@ -224,7 +267,7 @@ fn import(args: &Args, file: &std::path::Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `check`: the whole timeline; exit 1 with the reasons when it is invalid.
+/// `check`: the whole timeline; exit 6 with the reasons when it is invalid.
 fn check(args: &Args) -> Result<ExitCode> {
     let t = timeline(args)?;
     let problems = t.check();
@@ -238,7 +281,7 @@ fn check(args: &Args) -> Result<ExitCode> {
     for p in &problems {
         println!("invalid: {p}");
     }
-    Ok(ExitCode::FAILURE)
+    Ok(ExitCode::from(exit::INVALID_LIMITS))
 }
 
 #[cfg(test)]

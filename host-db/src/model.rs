@@ -301,7 +301,11 @@ pub struct BadRows(pub Vec<RowError>);
 
 impl fmt::Display for BadRows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bad row(s): ", self.0.len())?;
+        write!(
+            f,
+            "{}: ",
+            core_nostd::units::Count(self.0.len() as u64, "bad row")
+        )?;
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
@@ -555,7 +559,7 @@ mod tests {
                 "entry 5: limit_value 99999999999999999999999 does not fit 64 bits",
             ]
         );
-        assert!(e.to_string().starts_with("5 bad row(s): entry 1: "), "{e}");
+        assert!(e.to_string().starts_with("5 bad rows: entry 1: "), "{e}");
         // Each names its row and field, and says what was found.
         assert_eq!(
             e.0.iter()

@@ -1,6 +1,6 @@
 //! Instants as operators write them: RFC 3339, always shown in UTC.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -20,17 +20,19 @@ pub fn now_ms() -> SignedMillis {
 
 /// Parses RFC 3339 (`2026-11-26T18:00:00Z`, `2026-11-26T21:00:00+03:00`) or `now`.
 pub fn parse(text: &str) -> Result<SignedMillis> {
+    instant(text).map_err(|why| anyhow!("{text:?} is {why}"))
+}
+
+/// [`parse`], the error saying only why (for clap, whose message names the value).
+pub fn instant(text: &str) -> Result<SignedMillis, String> {
     if text.trim().eq_ignore_ascii_case("now") {
         return Ok(now_ms());
     }
-    let t = OffsetDateTime::parse(text.trim(), &Rfc3339).with_context(|| {
-        format!("{text:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z)")
-    })?;
+    // The parser's error and its source say the same words: keep one.
+    let t = OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z): {e}"))?;
     let ms = t.unix_timestamp_nanos() / 1_000_000;
-    match i64::try_from(ms) {
-        Ok(ms) => Ok(ms),
-        Err(_) => bail!("{text:?} is out of range"),
-    }
+    i64::try_from(ms).map_err(|_| "out of range".to_string())
 }
 
 /// RFC 3339 in UTC with millisecond precision when it is not a whole second.
@@ -54,6 +56,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bad_instant_says_why_once() {
+        assert_eq!(
+            format!("{:#}", parse("2026-13-01").unwrap_err()),
+            "\"2026-13-01\" is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z): the \
+             'separator' component could not be parsed"
+        );
+        assert_eq!(
+            format!("{:#}", parse("2026-01-01 00:00").unwrap_err()),
+            "\"2026-01-01 00:00\" is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z): a \
+             character literal was not valid"
+        );
+    }
+
+    #[test]
     fn round_trip_in_utc() {
         assert_eq!(parse("2019-10-20T22:56:44Z").unwrap(), 1_571_612_204_000);
         assert_eq!(format(1_571_612_204_000), "2019-10-20T22:56:44Z");
@@ -63,10 +79,9 @@ mod tests {
         );
         assert_eq!(format(1_571_612_204_250), "2019-10-20T22:56:44.250Z");
         for bad in ["yesterday", "2019-10-20 22:56:44"] {
-            assert_eq!(
-                parse(bad).unwrap_err().to_string(),
-                format!("{bad:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z)")
-            );
+            let e = parse(bad).unwrap_err().to_string();
+            let want = format!("{bad:?} is not an RFC 3339 instant (e.g. 2026-11-26T18:00:00Z): ");
+            assert!(e.starts_with(&want), "{e}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The alert message: the one place that knows its format (`docs/wire-format.md`).
 
 use core_nostd::Filter;
+use core_nostd::units::Count;
 use host_db::model::{InForce, InvalidLimits, LimitRow};
 use host_db::time_text;
 use serde_json::{Value, json};
@@ -83,10 +84,10 @@ impl Judged<'_> {
         );
         let (min, max) = self.bounds();
         let traffic = format!(
-            "{} ({} bytes, {} packets)",
+            "{} ({}, {})",
             human_bytes(w.counts.bytes),
-            w.counts.bytes,
-            w.counts.packets
+            Count(w.counts.bytes, "byte"),
+            Count(w.counts.packets, "packet")
         );
         let scope = if self.filter.is_all() {
             String::new()
@@ -204,9 +205,14 @@ fn why(w: &Closed) -> String {
         Cover::Gap { missing, sensors } => {
             let names: Vec<&str> = sensors.iter().map(|s| s.as_str()).collect();
             format!(
-                "no heartbeat covers all of it from sensor {} ({missing} sensor-partition \
-                 pairs short)",
-                names.join(", ")
+                "no heartbeat covers all of it from {} {} ({} short)",
+                if names.len() == 1 {
+                    "sensor"
+                } else {
+                    "sensors"
+                },
+                names.join(", "),
+                Count(*missing as u64, "sensor-partition pair")
             )
         }
         Cover::ByData | Cover::Full => {

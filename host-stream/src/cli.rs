@@ -3,9 +3,29 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{ArgGroup, Parser, ValueEnum};
 use core_nostd::{Filter, Prefix, units};
+use host_common::config::{ConfigError, Settings};
+
+/// Where host-stream's settings live besides the command line: `[stream]` of the
+/// configuration file and `STREAMCHECKER_STREAM_…`; the brokers and librdkafka settings in
+/// `[kafka]` (shared with host-capture); the limits' source in `[limits]` (shared with
+/// host-db), `DATABASE_URL` too.
+pub const SETTINGS: Settings<Args> = Settings {
+    program: "host-stream",
+    table: Some("stream"),
+    shared: &[
+        ("brokers", "kafka", "brokers"),
+        ("limits_db", "limits", "database_url"),
+        ("limits_password_file", "limits", "password_file"),
+        ("limits_file", "limits", "file"),
+        ("limits_refresh", "limits", "refresh"),
+    ],
+    env_aliases: &[("limits_db", "DATABASE_URL")],
+    kafka_version: true,
+    kafka_options: Some(|a: &mut Args| &mut a.kafka_options),
+};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -82,14 +102,24 @@ pub struct Args {
     #[arg(long, value_name = "CIDR")]
     pub ip: Option<Prefix>,
 
-    /// Limits from PostgreSQL (reloaded at once on change, and every --limits-refresh);
-    /// DATABASE_URL when neither this nor --limits-file is given.
+    /// Limits from PostgreSQL (reloaded at once on change, and every --limits-refresh); also
+    /// STREAMCHECKER_LIMITS_DATABASE_URL or DATABASE_URL.
     #[arg(long, value_name = "URL", conflicts_with = "limits_file")]
     pub limits_db: Option<String>,
+
+    /// The database password, read from this file (so that it is on no command line and in
+    /// no unit file).
+    #[arg(long, value_name = "FILE", requires = "limits_db")]
+    pub limits_password_file: Option<PathBuf>,
 
     /// Limits from a JSON file in the seed's format (reloaded when it changes).
     #[arg(long, value_name = "FILE")]
     pub limits_file: Option<PathBuf>,
+
+    /// Run without limits (every window is `no_limits`, no alert is ever sent); without it, a
+    /// missing limits source is an error, so that a typo cannot turn alerting off.
+    #[arg(long, conflicts_with_all = ["limits_db", "limits_file"])]
+    pub allow_no_limits: bool,
 
     /// Reload the limits at least this often.
     #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = units::duration)]
@@ -161,21 +191,40 @@ impl Args {
 
     /// Checks what clap cannot.
     pub fn validate(&self) -> Result<()> {
+        let wrong = |message: String| Err(ConfigError::new(message).into());
         if let Some(i) = &self.input
             && i.as_os_str() != "-"
         {
-            bail!("--input {}: only `-` (stdin) is supported", i.display());
+            return wrong(format!(
+                "--input {}: only `-` (stdin) is supported",
+                i.display()
+            ));
+        }
+        if self.until_end && self.input.is_some() {
+            return wrong(
+                "--until-end applies to Kafka (it stops at the end offsets current at start); \
+                 with --input - the run ends at the end of stdin"
+                    .into(),
+            );
         }
         if self.window.as_millis() == 0 {
-            bail!("--window must be at least 1ms");
+            return wrong("--window must be at least 1ms".into());
         }
         if let Some(id) = self.instance_id.as_deref()
             && id != "-"
             && instance_id_of(id) != id
         {
-            bail!(
+            return wrong(format!(
                 "--instance-id {id:?}: a group instance id is 1 to 249 characters of \
                  A-Z a-z 0-9 . _ - (or `-` for none)"
+            ));
+        }
+        if self.limits_db.is_none() && self.limits_file.is_none() && !self.allow_no_limits {
+            return wrong(
+                "no limits: give --limits-db URL or --limits-file FILE (or [limits] \
+                 database_url / file in the configuration file, or DATABASE_URL); \
+                 --allow-no-limits runs without them (every window no_limits, no alert)"
+                    .into(),
             );
         }
         Ok(())

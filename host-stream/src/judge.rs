@@ -21,6 +21,11 @@ use crate::cli::LogFormat;
 use crate::engine::{Closed, REVISABLE, Revision};
 use crate::verdict::{self, Verdict};
 
+/// A window's instant on the limits' timeline.
+fn ms(t: Millis) -> host_db::time_text::SignedMillis {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
 /// The message a judged window sends, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlertKind {
@@ -112,6 +117,8 @@ pub struct Judge {
     incomplete: u64,
     /// Gaps started.
     gaps: u64,
+    /// Why the last windows had no usable limits (said once, until the reason changes).
+    remark: Option<String>,
 }
 
 impl Judge {
@@ -143,6 +150,7 @@ impl Judge {
             gap: None,
             incomplete: 0,
             gaps: 0,
+            remark: None,
         }
     }
 
@@ -193,9 +201,7 @@ impl Judge {
             filter: &filter,
         };
         self.line(&judged, revised, complete)?;
-        if let Err(e) = &limits {
-            eprintln!("host-stream: window {} not judged: {e}", judged.text_line());
-        }
+        self.remark_on_limits(w, &limits);
         if revised {
             let payload = judged.to_json(AlertKind::Revised, &self.host, self.top);
             return self.send(w.start, alert::key(&filter, w.start), payload);
@@ -242,6 +248,57 @@ impl Judge {
         } else {
             Settle::Now(w.start)
         })
+    }
+
+    /// Says once why windows have no usable limits: invalid limits, or none in force at the
+    /// window's end although the source has rows (a limit that takes effect later, say). Said
+    /// again only when the reason changes, and once when they are usable again.
+    fn remark_on_limits(
+        &mut self,
+        w: &Closed,
+        limits: &Result<InForce, Box<host_db::model::InvalidLimits>>,
+    ) {
+        let span = format!(
+            "{} to {}",
+            host_db::time_text::format(ms(w.start)),
+            host_db::time_text::format(ms(w.end))
+        );
+        let reason = match limits {
+            Err(e) => Some(format!("the limits in force are invalid ({e})")),
+            Ok(InForce {
+                min: None,
+                max: None,
+            }) => self.limits.as_ref().map(|l| {
+                let timeline = l.timeline();
+                let end = ms(w.end);
+                match timeline
+                    .rows()
+                    .iter()
+                    .map(|r| r.effective_ms)
+                    .filter(|&t| t > end)
+                    .min()
+                {
+                    Some(first) => format!(
+                        "no limit is in force yet: the first takes effect at {}",
+                        host_db::time_text::format(first)
+                    ),
+                    None => "the limits source has no rows".to_string(),
+                }
+            }),
+            Ok(_) => None,
+        };
+        if reason == self.remark {
+            return;
+        }
+        match &reason {
+            Some(why) => eprintln!(
+                "host-stream: windows from {span} are not judged against limits: {why} \
+                 (said once; their verdict is {})",
+                verdict::judge(0, limits)
+            ),
+            None => eprintln!("host-stream: limits in force again from the window {span}"),
+        }
+        self.remark = reason;
     }
 
     /// Sends one message for the window at `start`.

@@ -160,6 +160,8 @@ pub struct Input {
     pub consumer: BaseConsumer<Events>,
     /// The topic.
     pub topic: String,
+    /// The bootstrap servers (named in errors).
+    pub brokers: String,
 }
 
 impl Input {
@@ -189,7 +191,13 @@ impl Input {
         Ok(Input {
             consumer,
             topic: topic.to_string(),
+            brokers: brokers.to_string(),
         })
+    }
+
+    /// A failed request as one line naming the brokers.
+    fn failed(&self, what: &str, e: &rdkafka::error::KafkaError) -> anyhow::Error {
+        host_common::kafka::broker_error(&self.brokers, what, e)
     }
 
     /// A new assignment, if one happened since the last call.
@@ -207,7 +215,9 @@ impl Input {
         let md = self
             .consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
-            .context("reading the topic's metadata")?;
+            .map_err(|e| {
+                self.failed(&format!("reading the metadata of topic {}", self.topic), &e)
+            })?;
         let partitions: Vec<i32> = md
             .topics()
             .first()
@@ -226,7 +236,7 @@ impl Input {
         let committed = self
             .consumer
             .committed_offsets(query, Duration::from_secs(10))
-            .context("reading the committed offsets")?;
+            .map_err(|e| self.failed("reading the committed offsets", &e))?;
         let mut assign = TopicPartitionList::new();
         for e in committed.elements() {
             let offset = match e.offset() {
@@ -277,7 +287,9 @@ impl Input {
         let md = self
             .consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
-            .context("reading the topic's metadata")?;
+            .map_err(|e| {
+                self.failed(&format!("reading the metadata of topic {}", self.topic), &e)
+            })?;
         Ok(md.topics().first().map_or(0, |t| t.partitions().len()))
     }
 
@@ -286,7 +298,7 @@ impl Input {
         let (_low, high) = self
             .consumer
             .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))
-            .with_context(|| format!("reading the end of partition {partition}"))?;
+            .map_err(|e| self.failed(&format!("reading the end of partition {partition}"), &e))?;
         Ok(high)
     }
 

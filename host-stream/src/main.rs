@@ -35,13 +35,14 @@ use crate::kafka_in::Kafka;
 use crate::pipe_in::Pipe;
 
 fn main() -> ExitCode {
-    match run(host_common::args::parse_with_kafka_version(env!(
-        "CARGO_PKG_VERSION"
-    ))) {
+    match run(host_common::config::parse(
+        &cli::SETTINGS,
+        env!("CARGO_PKG_VERSION"),
+    )) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("host-stream: {e:#}");
-            ExitCode::FAILURE
+            host_common::exit::code_of(&e)
         }
     }
 }
@@ -96,7 +97,9 @@ fn run(args: Args) -> Result<ExitCode> {
     report_end(report)
 }
 
-/// The limits: a file, a database, `DATABASE_URL`, or none (every window is `no_limits`).
+/// The limits: a file or a database (its password from `--limits-password-file`), or none
+/// with `--allow-no-limits` (every window is `no_limits`; [`Args::validate`] refused a run
+/// that has none without it).
 fn limits(args: &Args) -> Result<Option<Limits>> {
     let options = Options {
         refresh: args.limits_refresh,
@@ -105,19 +108,22 @@ fn limits(args: &Args) -> Result<Option<Limits>> {
     Ok(match (&args.limits_file, &args.limits_db) {
         (Some(f), _) => Some(Limits::start(Source::File(f.clone()), options)?),
         (None, Some(url)) => {
-            Some(Limits::start(Source::Postgres(url.clone()), options).context("--limits-db")?)
+            let url = match &args.limits_password_file {
+                Some(path) => host_common::secrets::with_password(
+                    url,
+                    &host_common::config::read_secret(path).context("--limits-password-file")?,
+                )
+                .context("--limits-password-file")?,
+                None => url.clone(),
+            };
+            Some(Limits::start(Source::Postgres(url), options).context("--limits-db")?)
         }
-        (None, None) => match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => {
-                Some(Limits::start(Source::Postgres(url), options).context("DATABASE_URL")?)
-            }
-            _ => {
-                eprintln!(
-                    "host-stream: no limits (--limits-file, --limits-db or DATABASE_URL): every window is no_limits"
-                );
-                None
-            }
-        },
+        (None, None) => {
+            eprintln!(
+                "host-stream: no limits (--allow-no-limits): every window is no_limits, no alert is sent"
+            );
+            None
+        }
     })
 }
 

@@ -8,7 +8,8 @@ fn unsupported_link_type_names_the_number() {
     let path = dir.join("radiotap.pcap");
     std::fs::write(&path, pcap(127, &[(0, vec![0; 64])])).unwrap();
     let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
-    assert_eq!(out.status.code(), Some(1));
+    // Bad input: status 4.
+    assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         text(&out.stderr),
         format!(
@@ -109,22 +110,28 @@ fn missing_and_contradictory_options() {
         "error: invalid value 'soon' for '--flush-interval <DURATION>': not a duration (e.g. \
          500ms, 5s, 1.5s, 20m, 1h)",
     );
-    // Checked before anything starts: status 1.
+    // Checked before anything starts: a configuration error, status 5.
     refused(
         &["--read", s, "--output", "-", "--totals"],
-        1,
+        5,
         "host-capture: --output - and --totals both write to stdout: choose one",
     );
     refused(
         &["--read", s, "--output", "out.txt"],
-        1,
+        5,
         "host-capture: --output out.txt: only `-` (stdout) is supported",
     );
     refused(
         &["--read", s, "--totals", "--format", "json"],
-        1,
-        "host-capture: --kafka-option and --format need --brokers",
+        5,
+        "host-capture: --format json only applies to Kafka: give --brokers too",
     );
+    refused(
+        &["--read", s, "--totals", "-X", "acks=1"],
+        5,
+        "host-capture: --kafka-option only applies to Kafka: give --brokers too",
+    );
+    // A failure while starting: status 1.
     refused(
         &["--read", "/no/such/file.pcap", "--totals"],
         1,
@@ -153,12 +160,12 @@ fn random_bytes_never_panic() {
         let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         // Only round 0 (the file header, nothing after it) is a whole file; every other round
-        // has garbage after its last whole record, and is damaged (status 2) with one line
+        // has garbage after its last whole record, and is damaged (status 4) with one line
         // saying where, besides the summary.
         let code = out.status.code();
         assert_eq!(
             code,
-            Some(if round == 0 { 0 } else { 2 }),
+            Some(if round == 0 { 0 } else { 4 }),
             "round {round}: {stderr}"
         );
         let mut lines = stderr.lines();
@@ -218,7 +225,7 @@ fn a_record_past_the_snap_length_is_damage_after_the_counts_before_it() {
     std::fs::write(&path, &file).unwrap();
     let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert_eq!(text(&out.stdout), "10.0.0.1 192.0.2.1 46 1\nTOTAL 46 1\n");
     assert!(
         stderr.contains(&format!(

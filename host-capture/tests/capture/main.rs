@@ -7,6 +7,7 @@ mod kafka;
 mod live;
 mod overflow;
 mod privileges;
+mod settings;
 mod stdout;
 mod support;
 mod totals;

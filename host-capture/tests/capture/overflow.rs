@@ -65,7 +65,7 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     assert_eq!(
         dropped,
         "host-capture: ERROR: the broker has been away longer than every buffer lasts (2 \
-         records parked): records are being dropped; so far 1 records, 700 bytes, 1 packets \
+         records parked): records are being dropped; so far 1 record, 700 bytes, 1 packet \
          undelivered"
     );
     cluster.up(1).unwrap();

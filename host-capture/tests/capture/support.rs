@@ -23,7 +23,7 @@ pub fn bin() -> &'static str {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin())
+    testkit::isolated(&mut Command::new(bin()))
         .args(args)
         .output()
         .expect("run host-capture")

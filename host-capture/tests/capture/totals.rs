@@ -47,14 +47,14 @@ fn sample_totals_and_counters() {
 }
 
 #[test]
-fn damaged_file_counts_what_came_before_and_exits_2() {
+fn damaged_file_counts_what_came_before_and_exits_4() {
     let data = std::fs::read(sample()).unwrap();
     let dir = scratch("damaged");
     // Cut inside the last record (MPLS, 300 bytes): ten packets remain whole.
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &data[..data.len() - 10]).unwrap();
     let (stdout, stderr, code) = run(&["--read", cut.to_str().unwrap(), "--totals"]);
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(4), "{stderr}");
     // The whole sample's totals without the last record (192.0.2.13, 300 bytes).
     assert_eq!(
         stdout,
@@ -74,11 +74,11 @@ fn damaged_file_counts_what_came_before_and_exits_2() {
         stderr.contains("file cut short at byte 3988: the last record needs 338 bytes, 328 remain"),
         "{stderr}"
     );
-    // Garbage is not a capture: exit 1, a message, no totals.
+    // Garbage is not a capture: bad input (exit 4), a message, no totals.
     let junk = dir.join("junk.pcap");
     std::fs::write(&junk, b"this is not a capture file at all").unwrap();
     let (stdout, stderr, code) = run(&["--read", junk.to_str().unwrap(), "--totals"]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(4));
     assert_eq!(stdout, "");
     assert!(stderr.contains("not a pcap or pcapng file"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();

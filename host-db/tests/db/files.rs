@@ -145,3 +145,76 @@ fn a_connection_error_never_shows_the_password() {
         assert!(!stderr.contains("s3"), "{stderr}");
     }
 }
+
+/// host-db with the configuration file `config` (`[limits]`), isolated from the machine's.
+fn host_db_with(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-db"));
+    testkit::isolated(&mut cmd);
+    cmd.arg("--config").arg(config).args(args).output().unwrap()
+}
+
+#[test]
+fn the_configuration_file_names_the_limits_and_hides_the_database_password() {
+    let dir = std::env::temp_dir().join(format!("host-db-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let limits = testkit::repo().join("samples/traffic_limits.json");
+    let config = dir.join("streamchecker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\nfile = \"{}\"\ndatabase_url = \"postgresql://sc:s3cret@db.invalid/x\"\n\
+             refresh = \"5m\"\n[stream]\nwindow = \"60s\"\n",
+            limits.display()
+        ),
+    )
+    .unwrap();
+    let out = host_db_with(&config, &["show", "--at", "2026-06-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "limits in force at 2026-06-01T00:00:00Z:\n  min = 1024 bytes per window, from entry 1 \
+         (Minimum = 1024, effective 2026-01-01T00:00:00Z)\n  max = 1073741824 bytes per \
+         window, from entry 2 (Maximum = 1073741824, effective 2026-01-01T00:00:00Z)\n"
+    );
+    let out = host_db_with(&config, &["--print-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let c = config.display();
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "# host-db: the effective settings (a flag wins over a STREAMCHECKER_ variable, a \
+             variable over the file, the file over the default)\n# configuration file: {c}\n\n\
+             [limits]\ndatabase_url = \"postgresql://sc:***@db.invalid/x\" # {c}:3\n\
+             # password_file is not set\nfile = \"{}\" # {c}:2\n",
+            limits.display()
+        )
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_password_in_two_places_is_refused_with_status_5() {
+    let dir = std::env::temp_dir().join(format!("host-db-password-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let password = dir.join("db.password");
+    std::fs::write(&password, "n3w\n").unwrap();
+    let config = dir.join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = host_db_with(
+        &config,
+        &[
+            "--database-url",
+            "postgresql://sc:0ld@db.invalid/x",
+            "--password-file",
+            password.to_str().unwrap(),
+            "show",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        text(&out.stderr),
+        "host-db: --password-file: postgresql://sc:***@db.invalid/x already holds a password; \
+         give it in one place only\n"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

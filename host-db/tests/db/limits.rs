@@ -253,7 +253,7 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     };
     assert!(host_db(&db.url, &["init"]).status.success());
     let out = host_db(&db.url, &["set", "max", "100"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
     let err = text(&out.stderr);
     assert!(
         err.starts_with("host-db: refused (nothing inserted; --force to insert anyway): from "),
@@ -299,7 +299,7 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
         )
     );
     let check = host_db(&db.url, &["check"]);
-    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(check.status.code(), Some(6));
     assert_eq!(text(&check.stdout), format!("invalid: {e}\n"));
     // --force inserts anyway (an operator who means it), with a warning.
     let forced = host_db(&db.url, &["set", "max", "50", "--force"]);
@@ -332,7 +332,7 @@ fn bad_rows_stop_a_start_with_a_clear_error() {
     let e = Limits::start(Source::Postgres(db.url.clone()), quick())
         .err()
         .expect("refused");
-    let rows = "3 bad row(s): id 2: unknown limit_name \"avg\" (expected min/minimum or \
+    let rows = "3 bad rows: id 2: unknown limit_name \"avg\" (expected min/minimum or \
                 max/maximum); id 3: limit_value -1 is negative; id 4: effective_date is missing";
     assert_eq!(
         format!("{e:#}"),
@@ -340,7 +340,7 @@ fn bad_rows_stop_a_start_with_a_clear_error() {
     );
     // The operator's tools say the same.
     let check = host_db(&db.url, &["check"]);
-    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(check.status.code(), Some(6));
     assert_eq!(text(&check.stderr), format!("host-db: {rows}\n"));
     assert_eq!(text(&check.stdout), "");
 }
@@ -534,11 +534,11 @@ fn import_export_round_trip_the_seed_format() {
     )
     .unwrap();
     let out = host_db(&db.url, &["import", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
     assert_eq!(
         text(&out.stderr),
         format!(
-            "host-db: {}: nothing imported: 1 bad row(s): entry 1: limit_value -3 is negative\n",
+            "host-db: {}: nothing imported: 1 bad row: entry 1: limit_value -3 is negative\n",
             file.display()
         )
     );

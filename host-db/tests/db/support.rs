@@ -68,7 +68,7 @@ pub fn with_dbname(url: &str, db: &str) -> String {
 
 /// Runs the `host-db` binary against `url`.
 pub fn host_db(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-db"))
+    testkit::isolated(&mut Command::new(env!("CARGO_BIN_EXE_host-db")))
         .args(args)
         .env("DATABASE_URL", url)
         .output()

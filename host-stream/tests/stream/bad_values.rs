@@ -117,7 +117,7 @@ fn counts_that_cannot_be_traffic_are_skipped_and_counted_never_summed() {
     );
     assert!(
         stderr.contains(&format!(
-            "(line 2): {huge} bytes and 1 packets cannot be one record's traffic"
+            "(line 2): {huge} bytes and 1 packet cannot be one record's traffic"
         )),
         "{stderr}"
     );

@@ -28,7 +28,8 @@ fn closed_stdout(input: &'static str) -> (Option<i32>, String) {
     (out.status.code(), text(&out.stderr))
 }
 
-const NO_LIMITS: &str = "host-stream: no limits (--limits-file, --limits-db or DATABASE_URL): every window is no_limits\n";
+const NO_LIMITS: &str =
+    "host-stream: no limits (--allow-no-limits): every window is no_limits, no alert is sent\n";
 
 #[test]
 fn a_closed_stdout_stops_the_run_at_the_first_window_and_exits_0() {

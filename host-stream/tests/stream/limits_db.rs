@@ -180,9 +180,20 @@ fn limits_change_while_running_and_invalid_limits_send_nothing() {
         "{stderr}"
     );
     assert!(stderr.contains("invalid limits"), "{stderr}");
+    // Said once, naming the window and why.
+    let said: Vec<&String> = ended
+        .stderr
+        .iter()
+        .filter(|l| l.contains("are not judged against limits"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
     assert!(
-        stderr.contains(&format!("host-stream: window window {} ", w(2)))
-            && stderr.contains(" verdict=invalid_limits min=500 max=100 filter=all not judged: "),
+        said[0].starts_with(&format!(
+            "host-stream: windows from {} to {} are not judged against limits: the limits in \
+             force are invalid (",
+            w(2),
+            w(3)
+        )) && said[0].ends_with(") (said once; their verdict is invalid_limits)"),
         "{stderr}"
     );
     assert!(

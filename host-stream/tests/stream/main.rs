@@ -11,4 +11,5 @@ mod outage;
 mod partial;
 mod restart;
 mod revised;
+mod settings;
 mod support;

@@ -62,9 +62,21 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The `host-stream` binary.
+/// The `host-stream` binary, isolated from the machine's configuration (no file, none of
+/// the operator's variables). Runs without limits are allowed through the environment (a
+/// test that gives limits overrides it; `no_limits_is_an_error_unless_allowed` tests the rule
+/// itself with [`host_stream_bare`]).
 pub fn host_stream() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_host-stream"))
+    let mut cmd = host_stream_bare();
+    cmd.env("STREAMCHECKER_STREAM_ALLOW_NO_LIMITS", "1");
+    cmd
+}
+
+/// The `host-stream` binary with no configuration file and no STREAMCHECKER_ setting.
+pub fn host_stream_bare() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-stream"));
+    testkit::isolated(&mut cmd);
+    cmd
 }
 
 /// A sibling binary of the workspace (`host-capture`, `host-db`), built if it is not there.
@@ -79,7 +91,9 @@ pub fn sibling(name: &str) -> Command {
             .expect("cargo build");
         assert!(status.success(), "cannot build {name}");
     }
-    Command::new(path)
+    let mut cmd = Command::new(path);
+    testkit::isolated(&mut cmd);
+    cmd
 }
 
 pub fn output(cmd: &mut Command) -> Output {

@@ -112,6 +112,22 @@ pub fn unique(name: &str) -> String {
     format!("{name}-{}-{nanos}", std::process::id())
 }
 
+/// No configuration file, and none of the machine's `STREAMCHECKER_<TABLE>_…` settings or
+/// `DATABASE_URL`, for `cmd`: a test runs the same on a machine where StreamChecker is
+/// installed and configured.
+pub fn isolated(cmd: &mut Command) -> &mut Command {
+    cmd.env("STREAMCHECKER_CONFIG", "/dev/null");
+    for (k, _) in std::env::vars() {
+        let setting = ["KAFKA_", "CAPTURE_", "STREAM_", "LIMITS_"]
+            .iter()
+            .any(|t| k.starts_with(&format!("STREAMCHECKER_{t}")));
+        if setting || k == "DATABASE_URL" {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
+
 /// Runs `cmd` with `input` on its stdin (written from a thread, so a child that writes a lot
 /// before it has read everything cannot block on a full pipe), and collects its output.
 pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
