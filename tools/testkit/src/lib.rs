@@ -47,6 +47,72 @@ pub fn database() -> Option<String> {
     service("STREAMCHECKER_TEST_DATABASE_URL")
 }
 
+/// The TLS side of the test PostgreSQL (`scripts/test` starts it with `ssl=on`).
+#[derive(Clone, Debug)]
+pub struct TlsDatabase {
+    /// `STREAMCHECKER_TEST_DATABASE_URL`: the role that creates the databases (no TLS needed).
+    pub admin: String,
+    /// `STREAMCHECKER_TEST_DATABASE_CA`: the CA that signed the server's certificate (issued
+    /// for `localhost` and `127.0.0.1`).
+    pub ca: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_TLS_ROLE`: a role the server lets in over TLS only.
+    pub role: String,
+    /// The server's port (from the admin URL).
+    pub port: u16,
+}
+
+impl TlsDatabase {
+    /// A URL of the TLS role for database `db` on `host`, with the query `query`.
+    pub fn url(&self, host: &str, db: &str, query: &str) -> String {
+        format!(
+            "postgresql://{}@{host}:{}/{db}?{query}",
+            self.role, self.port
+        )
+    }
+
+    /// The URL that verifies everything: `sslmode=verify-full`, `sslrootcert=` the CA,
+    /// `localhost`.
+    pub fn verify_full(&self, db: &str) -> String {
+        self.url(
+            "localhost",
+            db,
+            &format!("sslmode=verify-full&sslrootcert={}", self.ca.display()),
+        )
+    }
+}
+
+/// The TLS test database: `STREAMCHECKER_TEST_DATABASE_URL`, `STREAMCHECKER_TEST_DATABASE_CA`
+/// and `STREAMCHECKER_TEST_DATABASE_TLS_ROLE` (each as in [`service`]: unset, the test is
+/// skipped with a note, or fails when services are required).
+pub fn database_tls() -> Option<TlsDatabase> {
+    let admin = database()?;
+    let ca = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CA")?);
+    let role = service("STREAMCHECKER_TEST_DATABASE_TLS_ROLE")?;
+    let port = port_of(&admin);
+    Some(TlsDatabase {
+        admin,
+        ca,
+        role,
+        port,
+    })
+}
+
+/// The port of a libpq connection string (URL or key=value), 5432 when it names none.
+fn port_of(url: &str) -> u16 {
+    let given = match url.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            host.rsplit_once(':').map(|(_, p)| p.to_string())
+        }
+        None => url
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("port="))
+            .map(str::to_string),
+    };
+    given.and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
 /// The workspace root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
