@@ -156,20 +156,26 @@ fn a_wrong_ca_is_refused_naming_the_certificate_and_sslrootcert() {
         let out = host_db(&url, command);
         assert_eq!(out.status.code(), Some(1), "{command:?}");
         assert_eq!(text(&out.stdout), "", "{command:?}");
-        assert_eq!(
-            text(&out.stderr),
+        // OpenSSL's reason depends on whether the server sends its CA along (it does when it
+        // has ssl_ca_file, as here) or only its own certificate.
+        let reasons = [
+            "self-signed certificate in certificate chain",
+            "unable to get local issuer certificate",
+        ];
+        let expected = reasons.map(|reason| {
             format!(
                 "host-db: --database-url postgresql://{}:***@localhost:{}/{}?sslmode=verify-full&sslrootcert={ca}: \
                  cannot connect to the database: the server's certificate is not signed by a CA \
-                 in sslrootcert={ca}: certificate verify failed (unable to get local issuer \
-                 certificate)\n",
+                 in sslrootcert={ca}: certificate verify failed ({reason})\n",
                 db.server.role,
                 db.server.port,
                 db.name,
                 ca = other.ca_pem.display()
-            ),
-            "{command:?}"
-        );
+            )
+        });
+        let stderr = text(&out.stderr);
+        assert!(expected.contains(&stderr), "{command:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"));
     }
     // verify-ca checks the chain too; require with a root certificate is verify-ca (libpq).
     for mode in ["verify-ca", "require"] {
@@ -311,4 +317,84 @@ fn the_loader_listens_over_tls() {
         "{shown}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_client_certificate_logs_in_the_role_that_needs_one() {
+    let Some(server) = testkit::database_tls() else {
+        return;
+    };
+    let name = testkit::unique("hostdb_tls_cert").replace('-', "_");
+    let mut admin = connect(&server.admin);
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} OWNER {}",
+            server.cert_role
+        ))
+        .unwrap();
+    let base = format!(
+        "postgresql://{}@localhost:{}/{name}?sslmode=verify-full&sslrootcert={}",
+        server.cert_role,
+        server.port,
+        server.ca.display()
+    );
+    let with_cert = format!(
+        "{base}&sslcert={}&sslkey={}",
+        server.client_cert.display(),
+        server.client_key.display()
+    );
+    assert_eq!(
+        ok(&host_db(&with_cert, &["init"])),
+        "created traffic_limits.limits_per_hour\nseeded min = 1024 and max = 1073741824\n"
+    );
+    let pairs = format!(
+        "host=localhost port={} user={} dbname={name} sslmode=verify-ca sslrootcert='{}' \
+         sslcert='{}' sslkey='{}'",
+        server.port,
+        server.cert_role,
+        server.ca.display(),
+        server.client_cert.display(),
+        server.client_key.display()
+    );
+    assert_eq!(ok(&host_db(&pairs, &["init"])), "schema is up to date\n");
+    // Without it the server refuses the role.
+    let out = host_db(&base, &["show"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).ends_with(
+            ": cannot connect to the database: db error: FATAL: connection requires a valid \
+             client certificate\n"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    // A key in the traditional (PKCS#1) form is refused here, naming sslkey.
+    let dir = std::env::temp_dir().join(testkit::unique("hostdb-tls-pkcs1"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pkcs1 = dir.join("client-pkcs1.key");
+    let conv = std::process::Command::new("openssl")
+        .args(["rsa", "-traditional", "-in"])
+        .arg(&server.client_key)
+        .arg("-out")
+        .arg(&pkcs1)
+        .output()
+        .expect("openssl");
+    assert!(conv.status.success(), "{}", text(&conv.stderr));
+    let url = format!(
+        "{base}&sslcert={}&sslkey={}",
+        server.client_cert.display(),
+        pkcs1.display()
+    );
+    let out = host_db(&url, &["show"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            ": sslkey={}: not an unencrypted PKCS#8 PEM key",
+            pkcs1.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).ok();
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }

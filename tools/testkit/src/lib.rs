@@ -59,6 +59,13 @@ pub struct TlsDatabase {
     pub role: String,
     /// The server's port (from the admin URL).
     pub port: u16,
+    /// `STREAMCHECKER_TEST_DATABASE_CLIENT_CERT`: a client certificate signed by the CA.
+    pub client_cert: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_CLIENT_KEY`: its key (PKCS#8 PEM).
+    pub client_key: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_CERT_ROLE`: the certificate's CN, a role the server lets in
+    /// over TLS with that certificate only.
+    pub cert_role: String,
 }
 
 impl TlsDatabase {
@@ -81,19 +88,27 @@ impl TlsDatabase {
     }
 }
 
-/// The TLS test database: `STREAMCHECKER_TEST_DATABASE_URL`, `STREAMCHECKER_TEST_DATABASE_CA`
-/// and `STREAMCHECKER_TEST_DATABASE_TLS_ROLE` (each as in [`service`]: unset, the test is
-/// skipped with a note, or fails when services are required).
+/// The TLS test database: `STREAMCHECKER_TEST_DATABASE_URL`, `STREAMCHECKER_TEST_DATABASE_CA`,
+/// `STREAMCHECKER_TEST_DATABASE_TLS_ROLE`, `STREAMCHECKER_TEST_DATABASE_CLIENT_CERT`,
+/// `STREAMCHECKER_TEST_DATABASE_CLIENT_KEY` and `STREAMCHECKER_TEST_DATABASE_CERT_ROLE` (each as
+/// in [`service`]: unset, the test is skipped with a note, or fails when services are
+/// required).
 pub fn database_tls() -> Option<TlsDatabase> {
     let admin = database()?;
     let ca = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CA")?);
     let role = service("STREAMCHECKER_TEST_DATABASE_TLS_ROLE")?;
+    let client_cert = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CLIENT_CERT")?);
+    let client_key = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CLIENT_KEY")?);
+    let cert_role = service("STREAMCHECKER_TEST_DATABASE_CERT_ROLE")?;
     let port = port_of(&admin);
     Some(TlsDatabase {
         admin,
         ca,
         role,
         port,
+        client_cert,
+        client_key,
+        cert_role,
     })
 }
 
