@@ -7,22 +7,26 @@
 //! and accepts a table that already exists in the task's plain form.
 
 use anyhow::{Context, Result, bail};
-use native_tls::TlsConnector;
 use postgres::{Client, Config, Transaction};
-use postgres_native_tls::MakeTlsConnector;
 
 use crate::model::{LimitKind, RawRow, RowId};
 use crate::time_text::SignedMillis;
+use crate::{conninfo, tls};
 
 /// The table, schema-qualified.
 pub const TABLE: &str = "traffic_limits.limits_per_hour";
 /// The channel the trigger notifies on.
 pub const CHANNEL: &str = "traffic_limits_changed";
 
-/// Connects to `url` (a libpq URL or key=value string). TLS is used when the server offers it
-/// and required when the URL says `sslmode=require`; the session runs in UTC.
+/// Connects to `url` (a libpq URL or key=value string, read as libpq reads it: every
+/// `sslmode`, `sslrootcert`, `sslcert`/`sslkey`; see [`crate::tls`]); the session runs in UTC.
+/// Every connection of the crate (host-db's subcommands, the loader's and its `LISTEN`
+/// connection) is made here.
 pub fn connect(url: &str) -> Result<Client> {
-    let mut config: Config = url
+    let info = conninfo::parse(url)
+        .context("the database URL is not a valid PostgreSQL connection string")?;
+    let mut config: Config = info
+        .rest
         .parse()
         .context("the database URL is not a valid PostgreSQL connection string")?;
     if config.get_connect_timeout().is_none() {
@@ -30,12 +34,8 @@ pub fn connect(url: &str) -> Result<Client> {
     }
     // Notice a server that vanished without closing the connection within a minute or so.
     config.keepalives_idle(std::time::Duration::from_secs(30));
-    let tls = TlsConnector::builder()
-        .build()
-        .context("cannot set up TLS")?;
-    let mut client = config
-        .connect(MakeTlsConnector::new(tls))
-        .context("cannot connect to the database")?;
+    let plan = tls::plan(&info, tls::home().as_deref())?;
+    let mut client = tls::connect(&config, &plan).context("cannot connect to the database")?;
     client
         .batch_execute("SET TIME ZONE 'UTC'")
         .context("cannot set the session time zone")?;

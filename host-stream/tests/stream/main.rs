@@ -7,6 +7,7 @@ mod coverage;
 mod end_to_end;
 mod filters;
 mod limits_db;
+mod limits_tls;
 mod outage;
 mod partial;
 mod restart;

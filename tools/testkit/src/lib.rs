@@ -47,6 +47,87 @@ pub fn database() -> Option<String> {
     service("STREAMCHECKER_TEST_DATABASE_URL")
 }
 
+/// The TLS side of the test PostgreSQL (`scripts/test` starts it with `ssl=on`).
+#[derive(Clone, Debug)]
+pub struct TlsDatabase {
+    /// `STREAMCHECKER_TEST_DATABASE_URL`: the role that creates the databases (no TLS needed).
+    pub admin: String,
+    /// `STREAMCHECKER_TEST_DATABASE_CA`: the CA that signed the server's certificate (issued
+    /// for `localhost` and `127.0.0.1`).
+    pub ca: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_TLS_ROLE`: a role the server lets in over TLS only.
+    pub role: String,
+    /// The server's port (from the admin URL).
+    pub port: u16,
+    /// `STREAMCHECKER_TEST_DATABASE_CLIENT_CERT`: a client certificate signed by the CA.
+    pub client_cert: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_CLIENT_KEY`: its key (PKCS#8 PEM).
+    pub client_key: PathBuf,
+    /// `STREAMCHECKER_TEST_DATABASE_CERT_ROLE`: the certificate's CN, a role the server lets in
+    /// over TLS with that certificate only.
+    pub cert_role: String,
+}
+
+impl TlsDatabase {
+    /// A URL of the TLS role for database `db` on `host`, with the query `query`.
+    pub fn url(&self, host: &str, db: &str, query: &str) -> String {
+        format!(
+            "postgresql://{}@{host}:{}/{db}?{query}",
+            self.role, self.port
+        )
+    }
+
+    /// The URL that verifies everything: `sslmode=verify-full`, `sslrootcert=` the CA,
+    /// `localhost`.
+    pub fn verify_full(&self, db: &str) -> String {
+        self.url(
+            "localhost",
+            db,
+            &format!("sslmode=verify-full&sslrootcert={}", self.ca.display()),
+        )
+    }
+}
+
+/// The TLS test database: `STREAMCHECKER_TEST_DATABASE_URL`, `STREAMCHECKER_TEST_DATABASE_CA`,
+/// `STREAMCHECKER_TEST_DATABASE_TLS_ROLE`, `STREAMCHECKER_TEST_DATABASE_CLIENT_CERT`,
+/// `STREAMCHECKER_TEST_DATABASE_CLIENT_KEY` and `STREAMCHECKER_TEST_DATABASE_CERT_ROLE` (each as
+/// in [`service`]: unset, the test is skipped with a note, or fails when services are
+/// required).
+pub fn database_tls() -> Option<TlsDatabase> {
+    let admin = database()?;
+    let ca = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CA")?);
+    let role = service("STREAMCHECKER_TEST_DATABASE_TLS_ROLE")?;
+    let client_cert = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CLIENT_CERT")?);
+    let client_key = PathBuf::from(service("STREAMCHECKER_TEST_DATABASE_CLIENT_KEY")?);
+    let cert_role = service("STREAMCHECKER_TEST_DATABASE_CERT_ROLE")?;
+    let port = port_of(&admin);
+    Some(TlsDatabase {
+        admin,
+        ca,
+        role,
+        port,
+        client_cert,
+        client_key,
+        cert_role,
+    })
+}
+
+/// The port of a libpq connection string (URL or key=value), 5432 when it names none.
+fn port_of(url: &str) -> u16 {
+    let given = match url.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            host.rsplit_once(':').map(|(_, p)| p.to_string())
+        }
+        None => url
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("port="))
+            .map(str::to_string),
+    };
+    given.and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
 /// The workspace root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
