@@ -100,6 +100,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_count_is_plural_unless_it_is_one() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{}", Count(1, "packet")), "1 packet");
+        assert_eq!(format!("{}", Count(0, "packet")), "0 packets");
+        assert_eq!(format!("{}", Count(3, "record")), "3 records");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(duration_ms("1s"), Ok(1_000));
         assert_eq!(duration_ms(" 500ms "), Ok(500));

@@ -36,7 +36,8 @@ const SETTINGS: Settings<Args> = Settings {
                   re-reads them every 20 minutes and at once when they change."
 )]
 struct Args {
-    /// PostgreSQL connection string (libpq URL or key=value); `sslmode=require` for TLS. Also
+    /// PostgreSQL connection string (libpq URL or key=value, read as psql reads it:
+    /// `sslmode=verify-full&sslrootcert=CA.pem` for verified TLS). Also
     /// STREAMCHECKER_LIMITS_DATABASE_URL or DATABASE_URL.
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,

@@ -218,3 +218,26 @@ fn a_password_in_two_places_is_refused_with_status_5() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_bad_instant_is_a_usage_error_that_says_why_once() {
+    let limits = testkit::repo().join("samples/traffic_limits.json");
+    let out = testkit::isolated(&mut Command::new(env!("CARGO_BIN_EXE_host-db")))
+        .args([
+            "--limits-file",
+            limits.to_str().unwrap(),
+            "show",
+            "--at",
+            "2026-13-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).lines().next(),
+        Some(
+            "error: invalid value '2026-13-01' for '--at <AT>': not an RFC 3339 instant (e.g. \
+             2026-11-26T18:00:00Z): the 'separator' component could not be parsed"
+        )
+    );
+}
