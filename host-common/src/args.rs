@@ -19,6 +19,7 @@ pub fn key_value(text: &str) -> Result<(String, String), String> {
 pub fn parse_with_kafka_version<T: clap::Parser>(version: &'static str) -> T {
     let long: &'static str =
         Box::leak(format!("{version}, {}", crate::kafka::library_version()).into_boxed_str());
+    crate::generate::if_asked(|| T::command().version(version));
     let matches = T::command()
         .version(version)
         .long_version(long)

@@ -74,6 +74,7 @@ fn kind(text: &str) -> Result<LimitKind, String> {
 }
 
 fn main() -> ExitCode {
+    host_common::generate::if_asked(<Args as clap::CommandFactory>::command);
     match run(Args::parse()) {
         Ok(code) => code,
         Err(e) => {
