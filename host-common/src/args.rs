@@ -13,19 +13,6 @@ pub fn key_value(text: &str) -> Result<(String, String), String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// Parses the command line into `T`; `--version` also names librdkafka and its built-in
-/// features (TLS, SASL mechanisms, codecs: what a broker's settings may ask for), `-V` only
-/// `version`.
-pub fn parse_with_kafka_version<T: clap::Parser>(version: &'static str) -> T {
-    let long: &'static str =
-        Box::leak(format!("{version}, {}", crate::kafka::library_version()).into_boxed_str());
-    let matches = T::command()
-        .version(version)
-        .long_version(long)
-        .get_matches();
-    T::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! What the host binaries share, written once: the stop flag and its signals ([`stop`]), the
-//! clock in the core's [`Millis`] ([`clock`]), value parsers for clap ([`args`]), the settings from flags, environment and file ([`config`]), exit statuses ([`exit`]), the Kafka
+//! clock in the core's [`Millis`] ([`clock`]), value parsers for clap ([`args`]), the settings from flags, environment and file ([`config`]), exit statuses ([`exit`]), man pages and completions for packaging ([`generate`]), the Kafka
 //! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]), secrets kept out of every output ([`secrets`]) and the
 //! `key=value` summary line ([`summary`]).
 //!
@@ -13,6 +13,7 @@ pub mod args;
 pub mod clock;
 pub mod config;
 pub mod exit;
+pub mod generate;
 pub mod kafka;
 pub mod machine;
 pub mod ratelimit;

@@ -9,13 +9,17 @@
 #   ensure_packages test    the same, the PostgreSQL server, procps (kill(1), which a
 #                           host-capture test runs; a minimal Debian lacks it), tshark (the
 #                           reference decoder the link-layer fixtures are checked against) and
-#                           openssl (the throw-away CA of the TLS tests)
+#                           openssl (the throw-away CA of the TLS tests); for the package
+#                           step dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze verify
+#                           and security on the units), lintian, man-db, groff-base and mandoc
+#                           (the man pages), binutils (strip, readelf)
 #
 # STREAMCHECKER_NO_INSTALL=1 only reports what is missing. Needs root to install.
 
 BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev
     libpcap-dev kcat ca-certificates)
-TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl)
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl
+    dpkg-dev systemd lintian man-db groff-base mandoc binutils)
 
 ensure_packages() {
     local wanted=()

@@ -158,8 +158,10 @@ impl From<clap::Error> for Failure {
 
 /// Parses the process's command line, environment and configuration file into `T`; prints
 /// `--print-config`'s text, a usage error or a configuration error and exits when that is
-/// what they ask for.
+/// what they ask for (and `--generate …`'s man page or completions, [`crate::generate`]).
 pub fn parse<T: clap::Parser>(settings: &Settings<T>, version: &'static str) -> T {
+    // `--generate man|completions …` (packaging) is answered before anything is read.
+    crate::generate::if_asked(|| command::<T>(settings, version));
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) || settings.env_aliases.iter().any(|a| a.1 == k))
