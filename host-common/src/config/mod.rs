@@ -161,7 +161,8 @@ impl From<clap::Error> for Failure {
 /// what they ask for (and `--generate …`'s man page or completions, [`crate::generate`]).
 pub fn parse<T: clap::Parser>(settings: &Settings<T>, version: &'static str) -> T {
     // `--generate man|completions …` (packaging) is answered before anything is read.
-    crate::generate::if_asked(|| command::<T>(settings, version));
+    // (Without librdkafka's feature list as the long version: one unbreakable line in a man page.)
+    crate::generate::if_asked(|| command::<T>(version, false));
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) || settings.env_aliases.iter().any(|a| a.1 == k))
@@ -187,7 +188,7 @@ pub fn try_parse<T: clap::Parser>(
     argv: Vec<OsString>,
     env: &BTreeMap<String, String>,
 ) -> Result<Parsed<T>, Failure> {
-    let cmd = command::<T>(settings, version);
+    let cmd = command::<T>(version, settings.kafka_version);
     // First pass: which options the command line gives, and which file to read; nothing is
     // required yet (the file may hold what is missing).
     let given = cmd
@@ -240,10 +241,11 @@ pub fn try_parse<T: clap::Parser>(
     Ok(Parsed::Run(args))
 }
 
-/// `T`'s command with the version texts, `--config` and `--print-config`.
-fn command<T: clap::CommandFactory>(settings: &Settings<T>, version: &'static str) -> Command {
+/// `T`'s command with the version texts (`--version` naming librdkafka when `kafka_version`),
+/// `--config` and `--print-config`.
+fn command<T: clap::CommandFactory>(version: &'static str, kafka_version: bool) -> Command {
     let mut cmd = T::command().version(version);
-    if settings.kafka_version {
+    if kafka_version {
         let long: &'static str =
             Box::leak(format!("{version}, {}", crate::kafka::library_version()).into_boxed_str());
         cmd = cmd.long_version(long);
