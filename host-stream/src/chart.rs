@@ -429,10 +429,10 @@ pub fn render(points: &[Point], filter: &str, dropped: u64) -> String {
     // Axes and grid.
     let _ = writeln!(s, "<g class=\"axis-y\" data-scale=\"{}\">", scale.name());
     for (v, y, label) in scale.ticks() {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"#e4e4e4\"/>\
-             <text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"end\" data-value=\"{v}\">{}</text>\n",
+             <text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"end\" data-value=\"{v}\">{}</text>",
             LEFT - 6.0,
             y + 4.0,
             esc(&label)
@@ -448,10 +448,10 @@ pub fn render(points: &[Point], filter: &str, dropped: u64) -> String {
     let (ticks, step) = time_ticks(t0, t1);
     s.push_str("<g class=\"axis-x\">\n");
     for t in ticks {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{xt:.2}\" x2=\"{xt:.2}\" y1=\"{BOTTOM}\" y2=\"{:.2}\" stroke=\"#444444\"/>\
-             <text x=\"{xt:.2}\" y=\"{:.2}\" text-anchor=\"middle\" data-time=\"{}\">{}</text>\n",
+             <text x=\"{xt:.2}\" y=\"{:.2}\" text-anchor=\"middle\" data-time=\"{}\">{}</text>",
             BOTTOM + 5.0,
             BOTTOM + 18.0,
             when(t),

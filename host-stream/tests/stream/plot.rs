@@ -227,3 +227,39 @@ fn a_live_run_cannot_plot() {
          replay (--until-end, or --input -)\n"
     );
 }
+
+#[test]
+fn a_revised_window_is_drawn_as_last_judged() {
+    // As in revised.rs: the first window is judged below the minimum (100 bytes), then again
+    // with a late record (150 bytes, ok). The chart has it once, revised.
+    let input = "\
+1800000000000 10.0.0.1 192.0.2.1 100 1
+1800000310000 10.0.0.1 192.0.2.1 200 2
+1800000001000 10.0.0.2 192.0.2.1 50 5
+";
+    let dir = scratch("plot-revised");
+    let limits = limits_file(&dir, 120, 1_000_000);
+    let plot = dir.join("revised.svg");
+    let out = fed(
+        host_stream()
+            .args(["--input", "-", "--stats-interval", "0", "--limits-file"])
+            .arg(&limits)
+            .arg("--plot")
+            .arg(&plot),
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let svg = read(&plot);
+    assert_eq!(
+        window_marks(&svg),
+        [
+            ("2027-01-15T08:00:00Z".into(), 150, "ok".into()),
+            ("2027-01-15T08:05:00Z".into(), 200, "ok".into()),
+        ]
+    );
+    assert_eq!(values(&svg, "window", "data-revised"), ["true"]);
+    assert_eq!(values(&svg, "limit-min", "data-min"), ["120"]);
+    // 120 to 1,000,000: a log scale; no alert is left in the picture.
+    assert_eq!(values(&svg, "axis-y", "data-scale"), ["log scale"]);
+    assert!(values(&svg, "alert-mark", "data-start").is_empty());
+}
