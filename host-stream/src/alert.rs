@@ -67,7 +67,8 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 impl Judged<'_> {
-    fn bounds(&self) -> (Option<&LimitRow>, Option<&LimitRow>) {
+    /// The minimum and maximum in force (for invalid limits: the minimum above the maximum).
+    pub fn bounds(&self) -> (Option<&LimitRow>, Option<&LimitRow>) {
         match self.limits {
             Ok(f) => (f.min.as_ref(), f.max.as_ref()),
             Err(e) => (Some(&e.min), Some(&e.max)),

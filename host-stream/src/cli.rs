@@ -78,6 +78,12 @@ pub struct Args {
     #[arg(long, requires = "input")]
     pub live: bool,
 
+    /// At the end of a replay (--until-end, or --input -), write an SVG chart of the windows
+    /// judged (bytes per window against the limits in force, alerts and gaps marked; the
+    /// latest 10,000 windows) to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
     /// Window length.
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = units::duration)]
     pub window: Duration,
@@ -206,6 +212,16 @@ impl Args {
                  with --input - the run ends at the end of stdin"
                     .into(),
             );
+        }
+        if let Some(p) = &self.plot
+            && self.input.is_none()
+            && !self.until_end
+        {
+            return wrong(format!(
+                "--plot {}: the chart is written when the run ends, so it needs a replay \
+                 (--until-end, or --input -)",
+                p.display()
+            ));
         }
         if self.window.as_millis() == 0 {
             return wrong("--window must be at least 1ms".into());

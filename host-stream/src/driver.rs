@@ -265,6 +265,8 @@ pub struct Report {
     pub ended: Ended,
     /// The counters (`records=… windows=… alerts=…`).
     pub summary: Summary,
+    /// The windows judged, when the judge kept them (`--plot`).
+    pub chart: Option<crate::chart::Windows>,
 }
 
 /// The engine, the judge and the counters, driven by a source.
@@ -305,6 +307,7 @@ impl Driver {
         Ok(Report {
             ended,
             summary: self.summary(),
+            chart: self.judge.take_chart(),
         })
     }
 

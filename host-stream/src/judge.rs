@@ -17,6 +17,7 @@ use host_db::model::InForce;
 
 use crate::alert::{self, Gap, Judged};
 use crate::alerts_out::{Alerts, Delivery};
+use crate::chart;
 use crate::cli::LogFormat;
 use crate::engine::{Closed, REVISABLE, Revision};
 use crate::verdict::{self, Verdict};
@@ -119,6 +120,8 @@ pub struct Judge {
     gaps: u64,
     /// Why the last windows had no usable limits (said once, until the reason changes).
     remark: Option<String>,
+    /// The windows judged, for `--plot` (none unless asked for).
+    chart: Option<chart::Windows>,
 }
 
 impl Judge {
@@ -151,7 +154,18 @@ impl Judge {
             incomplete: 0,
             gaps: 0,
             remark: None,
+            chart: None,
         }
+    }
+
+    /// Keeps the windows judged from now on (the latest [`chart::CAP`]) for a chart.
+    pub fn collect_chart(&mut self) {
+        self.chart = Some(chart::Windows::default());
+    }
+
+    /// The windows kept for the chart, if [`Judge::collect_chart`] was called.
+    pub fn take_chart(&mut self) -> Option<chart::Windows> {
+        self.chart.take()
     }
 
     /// Judges `w`: its line, its alert (if any), and what to settle. An error is a write to
@@ -201,6 +215,21 @@ impl Judge {
             filter: &filter,
         };
         self.line(&judged, revised, complete)?;
+        if let Some(chart) = &mut self.chart {
+            // Only once its line is written: the chart shows what the lines said.
+            let (min, max) = judged.bounds();
+            chart.record(chart::Point {
+                start: w.start,
+                end: w.end,
+                bytes: w.counts.bytes,
+                packets: w.counts.packets,
+                verdict,
+                min: min.map(|r| r.value),
+                max: max.map(|r| r.value),
+                complete,
+                revised,
+            });
+        }
         self.remark_on_limits(w, &limits);
         if revised {
             let payload = judged.to_json(AlertKind::Revised, &self.host, self.top);

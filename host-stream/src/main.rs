@@ -9,6 +9,7 @@
 
 mod alert;
 mod alerts_out;
+mod chart;
 mod cli;
 mod coverage;
 mod driver;
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
     let stop = host_common::stop::on_signals()?;
-    let judge = Judge::new(
+    let mut judge = Judge::new(
         limits(&args)?,
         args.filter(),
         alerts(&args)?,
@@ -59,6 +60,9 @@ fn run(args: Args) -> Result<ExitCode> {
         usize::from(args.top),
         args.log_format,
     );
+    if args.plot.is_some() {
+        judge.collect_chart();
+    }
     // Live: the wall clock closes quiet windows too, and refuses records stamped too far from
     // it (ahead: a broken clock; behind: further back than a live start judges).
     let live = if args.input.is_some() {
@@ -81,7 +85,7 @@ fn run(args: Args) -> Result<ExitCode> {
         ahead: live.then(|| millis(args.max_clock_skew)),
         behind: live.then(|| millis(args.max_catch_up)),
     };
-    let report = if args.input.is_some() {
+    let mut report = if args.input.is_some() {
         driver.run(&mut Pipe::stdin(bounds), &stop)?
     } else {
         let mut kafka = Kafka::new(
@@ -94,7 +98,31 @@ fn run(args: Args) -> Result<ExitCode> {
         )?;
         driver.run(&mut kafka, &stop)?
     };
-    report_end(report)
+    let chart = report.chart.take();
+    let code = report_end(report)?;
+    if let (Some(path), Some(windows)) = (&args.plot, chart) {
+        plot(path, &windows, &args)?;
+    }
+    Ok(code)
+}
+
+/// `--plot`: the chart of the windows judged, written after their lines (a failure to write
+/// it fails the run, but never keeps a window from being judged).
+fn plot(path: &std::path::Path, windows: &chart::Windows, args: &Args) -> Result<()> {
+    chart::write(path, &windows.render(&args.filter().to_string()))?;
+    let left_out = match windows.dropped() {
+        0 => String::new(),
+        n => format!(
+            " ({n} older left out: the chart keeps the latest {})",
+            chart::CAP
+        ),
+    };
+    eprintln!(
+        "host-stream: chart of {} written to {}{left_out}",
+        core_nostd::units::Count(u64::try_from(windows.len()).unwrap_or(u64::MAX), "window"),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The limits: a file or a database (its password from `--limits-password-file`), or none

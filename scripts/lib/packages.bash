@@ -12,14 +12,15 @@
 #                           openssl (the throw-away CA of the TLS tests); for the package
 #                           step dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze verify
 #                           and security on the units), lintian, man-db, groff-base and mandoc
-#                           (the man pages), binutils (strip, readelf)
+#                           (the man pages), binutils (strip, readelf), chromium (headless: the
+#                           browser check of host-stream's --plot chart)
 #
 # STREAMCHECKER_NO_INSTALL=1 only reports what is missing. Needs root to install.
 
 BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev
     libpcap-dev kcat ca-certificates)
 TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl
-    dpkg-dev systemd lintian man-db groff-base mandoc binutils)
+    dpkg-dev systemd lintian man-db groff-base mandoc binutils chromium)
 
 ensure_packages() {
     local wanted=()

@@ -10,6 +10,7 @@ mod limits_db;
 mod limits_tls;
 mod outage;
 mod partial;
+mod plot;
 mod restart;
 mod revised;
 mod settings;
