@@ -235,6 +235,21 @@ pub struct KafkaSink {
     beats: VecDeque<(Heartbeat, i32)>,
 }
 
+/// Where the records stand during the run (the metrics' view).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Records acknowledged by the broker.
+    pub delivered: u64,
+    /// Records failed, refused or dropped so far (parked ones are not: they may still go).
+    pub undelivered: u64,
+    /// Records parked in the overflow buffer.
+    pub parked: usize,
+    /// Messages in librdkafka's queue.
+    pub queued: i32,
+    /// Heartbeat messages acknowledged.
+    pub heartbeats: u64,
+}
+
 /// What became of the records at the end.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Delivery {
@@ -361,6 +376,23 @@ impl KafkaSink {
             .field("delivered_bytes", d.bytes)
             .field("queued", self.producer.in_flight_count())
             .field("parked", self.parked.len())
+    }
+
+    /// The counts so far, for the metrics (atomic loads and lengths: cheap once per batch).
+    pub fn counts(&self) -> Progress {
+        let ctx = self.producer.context();
+        Progress {
+            delivered: ctx.delivered.get().records,
+            undelivered: ctx
+                .failed
+                .get()
+                .plus(self.refused.get())
+                .plus(self.parked.dropped())
+                .records,
+            parked: self.parked.len(),
+            queued: self.producer.in_flight_count(),
+            heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
+        }
     }
 
     /// Tries to hand `record` to librdkafka; gives it back when the queue is full.

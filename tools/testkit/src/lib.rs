@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 
 pub mod conformance;
+pub mod metrics;
 pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
