@@ -15,7 +15,12 @@ use crate::support::*;
 fn scrape_while_open(capture: &[u8], frames: u64) -> String {
     let mut child = testkit::isolated(&mut Command::new(bin()))
         .args(["--read", "-", "--output", "-", "--stats-interval", "0"])
-        .args(["--metrics-address", "127.0.0.1:0", "--sensor-id", "metrics-test"])
+        .args([
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--sensor-id",
+            "metrics-test",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,8 +59,14 @@ fn a_replay_from_an_open_pipe_is_scraped_with_exact_counters() {
     let s = scrape_while_open(&capture, 255);
     let v = |series: &str| value(&s, series);
     assert_eq!(v("streamchecker_capture_up"), Some(1.0), "{s}");
-    assert_eq!(v("streamchecker_capture_counted_packets_total"), Some(255.0));
-    assert_eq!(v("streamchecker_capture_counted_bytes_total"), Some(259_180.0));
+    assert_eq!(
+        v("streamchecker_capture_counted_packets_total"),
+        Some(255.0)
+    );
+    assert_eq!(
+        v("streamchecker_capture_counted_bytes_total"),
+        Some(259_180.0)
+    );
     assert_eq!(v("streamchecker_capture_not_ip_frames_total"), Some(0.0));
     assert_eq!(
         v("streamchecker_capture_malformed_frames_total{reason=\"truncated_ip\"}"),
@@ -79,7 +90,11 @@ fn a_replay_from_an_open_pipe_is_scraped_with_exact_counters() {
 fn rejected_frames_are_counted_by_reason() {
     let s = scrape_while_open(&std::fs::read(sample()).expect("the sample"), 11);
     let v = |series: &str| value(&s, series);
-    assert_eq!(v("streamchecker_capture_counted_packets_total"), Some(8.0), "{s}");
+    assert_eq!(
+        v("streamchecker_capture_counted_packets_total"),
+        Some(8.0),
+        "{s}"
+    );
     assert_eq!(v("streamchecker_capture_counted_bytes_total"), Some(5224.0));
     assert_eq!(v("streamchecker_capture_not_ip_frames_total"), Some(1.0));
     let malformed: f64 = s

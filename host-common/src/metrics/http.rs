@@ -233,7 +233,9 @@ fn answer(head: &[u8], registry: &Registry) -> (Response, bool) {
     }
     let accept = lines.find_map(|l| {
         let (name, value) = l.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("accept").then(|| value.trim())
+        name.trim()
+            .eq_ignore_ascii_case("accept")
+            .then(|| value.trim())
     });
     let path = target.split(['?', '#']).next().unwrap_or_default();
     let request = Request {
@@ -297,23 +299,52 @@ mod tests {
             addr,
             b"GET /metrics?x=1 HTTP/1.1\r\naccept: application/openmetrics-text; version=1.0.0\r\n\r\n",
         );
-        assert!(om.contains("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"), "{om}");
+        assert!(
+            om.contains(
+                "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"
+            ),
+            "{om}"
+        );
         assert!(om.ends_with("t_things_total 7\n# EOF\n"), "{om}");
         let ok = exchange(addr, b"GET /healthz HTTP/1.0\r\n\r\n");
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-        assert!(ok.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\nok\n"), "{ok}");
+        assert!(
+            ok.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\nok\n"),
+            "{ok}"
+        );
         let head = exchange(addr, b"HEAD /healthz HTTP/1.1\r\n\r\n");
-        assert!(head.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\n"), "{head}");
-        let status = |req: &[u8]| exchange(addr, req).lines().next().unwrap_or_default().to_string();
+        assert!(
+            head.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\n"),
+            "{head}"
+        );
+        let status = |req: &[u8]| {
+            exchange(addr, req)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
         assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
-        assert_eq!(status(b"POST /metrics HTTP/1.1\r\n\r\n"), "HTTP/1.1 405 Method Not Allowed");
-        assert_eq!(status(b"GET /metrics HTTP/2.0\r\n\r\n"), "HTTP/1.1 505 HTTP Version Not Supported");
+        assert_eq!(
+            status(b"POST /metrics HTTP/1.1\r\n\r\n"),
+            "HTTP/1.1 405 Method Not Allowed"
+        );
+        assert_eq!(
+            status(b"GET /metrics HTTP/2.0\r\n\r\n"),
+            "HTTP/1.1 505 HTTP Version Not Supported"
+        );
         assert_eq!(status(b"hello\r\n\r\n"), "HTTP/1.1 400 Bad Request");
-        assert_eq!(status(b"GET /a b HTTP/1.1\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+        assert_eq!(
+            status(b"GET /a b HTTP/1.1\r\n\r\n"),
+            "HTTP/1.1 400 Bad Request"
+        );
         assert_eq!(status(b"\xff\xfe GET\r\n\r\n"), "HTTP/1.1 400 Bad Request");
         let mut huge = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
         huge.extend(std::iter::repeat_n(b'a', 3 * MAX_HEAD));
-        assert_eq!(status(&huge), "HTTP/1.1 431 Request Header Fields Too Large");
+        assert_eq!(
+            status(&huge),
+            "HTTP/1.1 431 Request Header Fields Too Large"
+        );
         // A client that goes away without a request is no error; the next is served.
         drop(TcpStream::connect(addr).unwrap());
         assert_eq!(status(b"GET /healthz HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK");

@@ -144,6 +144,23 @@ impl Out<'_> {
         Ok(())
     }
 
+    /// A counter with any labels: a sample per `(label set, count)`, each set as
+    /// `[(name, value), …]` (keep them few and bounded: never an address).
+    pub fn counters_labelled(
+        &mut self,
+        name: &str,
+        help: &str,
+        values: &[(&[(&str, &str)], u64)],
+    ) -> fmt::Result {
+        let mut m = self
+            .encoder
+            .encode_descriptor(base(name), help, None, MetricType::Counter)?;
+        for (labels, n) in values {
+            ConstCounter::new(*n).encode(m.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
     /// A gauge; `None` writes nothing (no sample is better than a made-up one).
     pub fn gauge(&mut self, name: &str, help: &str, value: Option<i64>) -> fmt::Result {
         let Some(v) = value else {
@@ -238,7 +255,18 @@ mod tests {
             out.gauge("demo_up", "1 while up.", Some(1))?;
             out.gauge("demo_absent", "Never written.", None)?;
             out.gauges("demo_lag", "Lag per partition.", "partition", &[("0", 3)])?;
-            out.histogram("demo_seconds", "A histogram.", 1.5, 3, &[(0.5, 1), (1.0, 2)])
+            out.counters_labelled(
+                "demo_loads_total",
+                "Loads.",
+                &[(&[("result", "ok"), ("reason", "start")], 1)],
+            )?;
+            out.histogram(
+                "demo_seconds",
+                "A histogram.",
+                1.5,
+                3,
+                &[(0.5, 1), (1.0, 2)],
+            )
         }
     }
 
@@ -266,6 +294,9 @@ mod tests {
              # HELP demo_lag Lag per partition.\n\
              # TYPE demo_lag gauge\n\
              demo_lag{partition=\"0\"} 3\n\
+             # HELP demo_loads_total Loads.\n\
+             # TYPE demo_loads_total counter\n\
+             demo_loads_total{result=\"ok\",reason=\"start\"} 1\n\
              # HELP demo_seconds A histogram.\n\
              # TYPE demo_seconds histogram\n\
              demo_seconds_bucket{le=\"0.5\"} 1\n\

@@ -123,7 +123,10 @@ pub fn promtool_check(scrape: &str) {
     let input = scrape.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("promtool's output");
-    writer.join().expect("the writer").expect("write promtool's stdin");
+    writer
+        .join()
+        .expect("the writer")
+        .expect("write promtool's stdin");
     assert!(
         out.status.success(),
         "promtool check metrics failed ({}):\n{}{}\non:\n{scrape}",
