@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use core_nostd::Reason;
 use host_common::metrics::{Collect, Out, Published};
 
-use crate::kafka::Progress;
+use crate::kafka::{LATENCY_BOUNDS, Progress};
 use crate::stats::Stats;
 
 /// Starts the endpoint on `address`, if one is given (`--metrics-address`).
@@ -165,6 +165,19 @@ impl Collect for CaptureMetrics {
                 "streamchecker_capture_heartbeats_delivered_total",
                 "Heartbeat messages acknowledged by the broker (one per partition per interval).",
                 k.heartbeats,
+            )?;
+            let l = &k.latency;
+            let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
+                .iter()
+                .copied()
+                .zip(l.buckets.iter().copied())
+                .collect();
+            out.histogram(
+                "streamchecker_capture_delivery_latency_seconds",
+                "Time from handing a record to librdkafka to the broker's acknowledgement.",
+                l.sum_us as f64 / 1e6,
+                l.buckets.iter().sum(),
+                &buckets,
             )?;
         }
         Ok(())

@@ -131,3 +131,59 @@ fn an_address_that_cannot_be_bound_is_an_error_before_the_capture() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn kafka_deliveries_and_their_latency_are_published() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("metrics");
+    let mut child = testkit::isolated(&mut Command::new(bin()))
+        .args(["--read", "-", "--brokers", &brokers, "--topic", &topic])
+        .args(["--stats-interval", "0", "--metrics-address", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-capture");
+    let (addr, stderr) = endpoint(&mut child, "host-capture");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    let capture = std::fs::read(repo().join("samples/gateway.pcap")).expect("the sample");
+    stdin.write_all(&capture).expect("write the capture");
+    stdin.flush().expect("flush");
+    // The sample makes 205 records; the last interval's one waits for the end of the input,
+    // the 204 before it are sent and acknowledged while the pipe is open.
+    let s = wait_for(
+        addr,
+        "streamchecker_capture_records_delivered_total{sink=\"kafka\"}",
+        204.0,
+        Duration::from_secs(60),
+    );
+    let v = |series: &str| value(&s, series);
+    assert_eq!(v("streamchecker_capture_records_total"), Some(204.0), "{s}");
+    assert_eq!(
+        v("streamchecker_capture_records_undelivered_total{sink=\"kafka\"}"),
+        Some(0.0)
+    );
+    assert_eq!(v("streamchecker_capture_records_parked"), Some(0.0));
+    assert_eq!(
+        v("streamchecker_capture_delivery_latency_seconds_count"),
+        Some(204.0)
+    );
+    assert_eq!(
+        v("streamchecker_capture_delivery_latency_seconds_bucket{le=\"+Inf\"}"),
+        Some(204.0)
+    );
+    assert!(
+        v("streamchecker_capture_producer_queue_messages").is_some(),
+        "{s}"
+    );
+    assert!(
+        v("streamchecker_capture_heartbeats_delivered_total").is_some(),
+        "{s}"
+    );
+    promtool_check(&s);
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    let err = stderr.text();
+    assert!(status.success(), "{status}\n{err}");
+    assert!(err.contains(" delivered_records=205 "), "{err}");
+}
