@@ -151,6 +151,7 @@ fn handle(mut stream: TcpStream, registry: &Registry) {
         // Closed before a whole request: there is no one to answer.
         Ok(None) => return,
         Err(Bad::TooLarge) => (Response::text(431, "request head too large\n"), false),
+        Err(Bad::Incomplete) => (Response::text(400, "incomplete request head\n"), false),
         Err(Bad::Timeout) => (Response::text(408, "request timed out\n"), false),
         Err(Bad::Io) => return,
     };
@@ -165,11 +166,14 @@ fn handle(mut stream: TcpStream, registry: &Registry) {
 
 enum Bad {
     TooLarge,
+    /// The client stopped sending in the middle of the head.
+    Incomplete,
     Timeout,
     Io,
 }
 
-/// Reads up to the blank line that ends the head; `None` if the client closed first.
+/// Reads up to the blank line that ends the head; `None` if the client closed before sending
+/// anything.
 fn read_head(stream: &mut impl Read) -> Result<Option<Vec<u8>>, Bad> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
@@ -182,7 +186,8 @@ fn read_head(stream: &mut impl Read) -> Result<Option<Vec<u8>>, Bad> {
             return Err(Bad::TooLarge);
         }
         match stream.read(&mut chunk) {
-            Ok(0) => return Ok(None),
+            Ok(0) if head.is_empty() => return Ok(None),
+            Ok(0) => return Err(Bad::Incomplete),
             Ok(n) => head.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
@@ -345,6 +350,13 @@ mod tests {
             status(&huge),
             "HTTP/1.1 431 Request Header Fields Too Large"
         );
+        // A head cut short by the client's close is answered too.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut cut = String::new();
+        s.read_to_string(&mut cut).unwrap();
+        assert!(cut.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{cut}");
         // A client that goes away without a request is no error; the next is served.
         drop(TcpStream::connect(addr).unwrap());
         assert_eq!(status(b"GET /healthz HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK");
