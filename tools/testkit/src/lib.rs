@@ -212,7 +212,8 @@ pub fn isolated(cmd: &mut Command) -> &mut Command {
 }
 
 /// Runs `cmd` with `input` on its stdin (written from a thread, so a child that writes a lot
-/// before it has read everything cannot block on a full pipe), and collects its output.
+/// before it has read everything cannot block on a full pipe), and collects its output. A
+/// child that exits before reading all of it is no error here.
 pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -224,10 +225,12 @@ pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("the child's output");
-    writer
-        .join()
-        .expect("the stdin writer")
-        .expect("write stdin");
+    match writer.join().expect("the stdin writer") {
+        // A child may end without reading its input (a refused setting exits at once): its
+        // status and output are what the test checks, not whether the write got through.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.expect("write stdin"),
+    }
     out
 }
 
