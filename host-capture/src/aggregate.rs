@@ -19,6 +19,8 @@ pub struct Aggregator {
     table: Box<PairTable<TABLE_SLOTS>>,
     /// Flushes forced by a full table (for the counters).
     pub early_flushes: u64,
+    /// Intervals flushed (counted per interval, not per packet).
+    pub flushes: u64,
 }
 
 impl Aggregator {
@@ -29,6 +31,7 @@ impl Aggregator {
             current: None,
             table: Box::default(),
             early_flushes: 0,
+            flushes: 0,
         }
     }
 
@@ -64,6 +67,7 @@ impl Aggregator {
     /// Emits every pair of the current interval and forgets it.
     pub fn flush(&mut self, emit: &mut impl FnMut(Record)) {
         if let Some(start) = self.current.take() {
+            self.flushes += 1;
             self.drain(start, emit);
         }
     }

@@ -120,6 +120,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub sensor_id: Option<String>,
 
+    /// Serve Prometheus metrics (`/metrics`, and `/healthz`) on this address, e.g.
+    /// `127.0.0.1:9464` (port 0: any free port, logged on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_address: Option<std::net::SocketAddr>,
+
     /// Send no heartbeats, only records (for a consumer that reads records only: it then
     /// cannot tell a dead sensor from a quiet network).
     #[arg(long, conflicts_with = "sensor_id")]

@@ -115,10 +115,55 @@ impl Totals {
     }
 }
 
+/// Upper bounds of the delivery-latency histogram's buckets, seconds (from the hand-over to
+/// librdkafka to the broker's acknowledgement; `acks=all` over a LAN is milliseconds, an
+/// outage is seconds and more).
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The delivery latencies: a count per bucket (the last one above every bound) and the sum.
+/// Observed once per delivered record (a record is a pair's interval, not a packet), on the
+/// thread that polls the producer: uncontended atomics.
+#[derive(Default)]
+struct Latency {
+    buckets: [AtomicU64; LATENCY_BOUNDS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Latency {
+    fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = LATENCY_BOUNDS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Latencies {
+        Latencies {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of the delivery latencies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Latencies {
+    /// Records per bucket of [`LATENCY_BOUNDS`] (not cumulative), the last above them all.
+    pub buckets: [u64; LATENCY_BOUNDS.len() + 1],
+    /// Their sum, microseconds.
+    pub sum_us: u64,
+}
+
 /// What a message carries, for its delivery report.
 pub enum Sent {
-    /// A record of these counts.
-    Record(Counts),
+    /// A record of these counts, handed to librdkafka at this instant.
+    Record(Counts, Instant),
     /// A heartbeat.
     Heartbeat,
 }
@@ -127,6 +172,7 @@ pub enum Sent {
 struct Reports {
     delivered: Tally,
     failed: Tally,
+    latency: Latency,
     heartbeats_delivered: AtomicU64,
     heartbeats_failed: AtomicU64,
     /// The last error logged and when, so an outage is logged once, not in a loop.
@@ -138,6 +184,7 @@ impl Default for Reports {
         Reports {
             delivered: Tally::default(),
             failed: Tally::default(),
+            latency: Latency::default(),
             heartbeats_delivered: AtomicU64::new(0),
             heartbeats_failed: AtomicU64::new(0),
             last_error: Mutex::new(OncePerChange::new(Duration::from_secs(60))),
@@ -181,8 +228,8 @@ impl ProducerContext for Reports {
     type DeliveryOpaque = Box<Sent>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
-        let counts = match *sent {
-            Sent::Record(counts) => counts,
+        let (counts, sent_at) = match *sent {
+            Sent::Record(counts, at) => (counts, at),
             Sent::Heartbeat => {
                 let tally = if result.is_ok() {
                     &self.heartbeats_delivered
@@ -196,6 +243,7 @@ impl ProducerContext for Reports {
         match result {
             Ok(_) => {
                 self.delivered.add(counts);
+                self.latency.observe(sent_at.elapsed());
                 self.note_success();
             }
             Err((e, _)) => {
@@ -233,6 +281,23 @@ pub struct KafkaSink {
     partitions: Partitions,
     /// Heartbeats not yet sent to every partition, with the next partition to send to.
     beats: VecDeque<(Heartbeat, i32)>,
+}
+
+/// Where the records stand during the run (the metrics' view).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Records acknowledged by the broker.
+    pub delivered: u64,
+    /// Records failed, refused or dropped so far (parked ones are not: they may still go).
+    pub undelivered: u64,
+    /// Records parked in the overflow buffer.
+    pub parked: usize,
+    /// Messages in librdkafka's queue.
+    pub queued: i32,
+    /// Heartbeat messages acknowledged.
+    pub heartbeats: u64,
+    /// How long the delivered records took.
+    pub latency: Latencies,
 }
 
 /// What became of the records at the end.
@@ -363,6 +428,24 @@ impl KafkaSink {
             .field("parked", self.parked.len())
     }
 
+    /// The counts so far, for the metrics (atomic loads and lengths: cheap once per batch).
+    pub fn counts(&self) -> Progress {
+        let ctx = self.producer.context();
+        Progress {
+            delivered: ctx.delivered.get().records,
+            undelivered: ctx
+                .failed
+                .get()
+                .plus(self.refused.get())
+                .plus(self.parked.dropped())
+                .records,
+            parked: self.parked.len(),
+            queued: self.producer.in_flight_count(),
+            heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
+            latency: ctx.latency.get(),
+        }
+    }
+
     /// Tries to hand `record` to librdkafka; gives it back when the queue is full.
     fn produce(&mut self, record: Record) -> Result<(), Record> {
         let counts = record.counts();
@@ -384,11 +467,12 @@ impl KafkaSink {
             key: PACKETS_HEADER,
             value: Some(packets.as_bytes()),
         });
-        let kafka_record = BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Record(counts)))
-            .key(key.as_bytes())
-            .payload(value)
-            .headers(headers)
-            .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
+        let kafka_record =
+            BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Record(counts, Instant::now())))
+                .key(key.as_bytes())
+                .payload(value)
+                .headers(headers)
+                .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
         match self.producer.send(kafka_record) {
             Ok(()) => {
                 self.accepted.add(counts);

@@ -112,6 +112,11 @@ impl Lines {
         self.pending.clear();
     }
 
+    /// Records written and not written so far (for the metrics).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.counts.records, self.counts.unwritten)
+    }
+
     /// The pipe broke (the reader went away).
     pub fn is_closed(&self) -> bool {
         self.failed.is_some()

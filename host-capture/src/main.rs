@@ -15,6 +15,7 @@ mod kafka;
 mod lines;
 mod linktype;
 mod live;
+mod metrics;
 mod offline;
 mod overflow;
 mod partitions;
@@ -65,6 +66,8 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
     let stop = host_common::stop::on_signals()?;
+    // Before the source: reading a capture from stdin may wait, and the endpoint must be up.
+    let metrics = metrics::start(args.metrics_address)?;
     let sinks = Sinks::open(&args.sinks())?;
     let source = Source::open(&args.source()?)?;
     if let Some(user) = &args.user {
@@ -78,7 +81,9 @@ fn run(args: Args) -> Result<ExitCode> {
             args.flush_interval
         );
     }
-    let outcome = Pipeline::new(args.pipeline(), sinks).run(source, &stop)?;
+    let outcome = Pipeline::new(args.pipeline(), sinks)
+        .with_metrics(metrics)
+        .run(source, &stop)?;
     report(outcome)
 }
 

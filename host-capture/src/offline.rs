@@ -162,6 +162,12 @@ impl Input {
                     self.start += used;
                 }
                 Err(FileError::Incomplete { needed }) => {
+                    // What was read is used up: end the batch before the read that may block
+                    // (a pipe that is quiet), so that the loop's periodic work (the stats, the
+                    // metrics) sees every frame read so far.
+                    if n > 0 && !self.eof {
+                        return Ok(Some(n));
+                    }
                     if self.eof {
                         if self.start == self.end {
                             return Ok(if n == 0 { None } else { Some(n) });

@@ -7,6 +7,7 @@
 //! dispatch. Sinks see records, and the sensor's heartbeats ([`Beats`]) after the records of
 //! the span each covers.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use host_common::clock::now_ms;
 
 use crate::aggregate::Aggregator;
 use crate::beats::Beats;
+use crate::metrics::{CaptureMetrics, Snapshot};
 use crate::sink::{Deliveries, Sinks};
 use crate::source::{Pumped, Source};
 use crate::stats::Stats;
@@ -46,6 +48,10 @@ pub struct Pipeline {
     aggregator: Aggregator,
     beats: Option<Beats>,
     sinks: Sinks,
+    /// Where the counters are published once per batch (`--metrics-address`).
+    metrics: Option<Arc<CaptureMetrics>>,
+    /// When the capture's drop counters (a syscall) are read next for the metrics.
+    next_drops: Instant,
 }
 
 /// How a run ended.
@@ -67,7 +73,15 @@ impl Pipeline {
             aggregator: Aggregator::new(options.interval_ms),
             beats: options.sensor.map(|s| Beats::new(s, options.interval_ms)),
             sinks,
+            metrics: None,
+            next_drops: Instant::now(),
         }
+    }
+
+    /// Publishes the counters to `metrics` after every batch of frames.
+    pub fn with_metrics(mut self, metrics: Option<Arc<CaptureMetrics>>) -> Pipeline {
+        self.metrics = metrics;
+        self
     }
 
     /// Runs every frame of `source` through, until it ends, `stop` is set or stdout closes;
@@ -78,6 +92,7 @@ impl Pipeline {
         if live && let Some(b) = &mut self.beats {
             b.start_live(now_ms());
         }
+        self.publish(true);
         let damaged = self.pump(&mut source, stop)?;
         self.counters(&mut source);
         drop(source);
@@ -86,6 +101,7 @@ impl Pipeline {
         if let Some(h) = self.beats.as_mut().and_then(|b| b.finish(live, now_ms())) {
             self.sinks.heartbeat(h);
         }
+        self.publish(false);
         Ok(Outcome {
             delivery: self.sinks.finish(self.options.flush_timeout),
             stats: self.stats,
@@ -112,6 +128,14 @@ impl Pipeline {
                 self.live_interval_end(now_ms());
             }
             self.sinks.poll();
+            if self.metrics.is_some() {
+                if Instant::now() >= self.next_drops {
+                    // pcap_stats is a syscall: once a second is plenty for a counter.
+                    self.next_drops = Instant::now() + Duration::from_secs(1);
+                    self.counters(source);
+                }
+                self.publish(true);
+            }
             if self.sinks.stdout_closed() {
                 eprintln!("host-capture: stopping: stdout is closed");
                 return Ok(None);
@@ -182,6 +206,22 @@ impl Pipeline {
         self.aggregator
             .flush(&mut to_sinks(&mut self.stats.records, &mut self.sinks));
         self.sinks.flush();
+    }
+
+    /// Copies the counters into the metrics, if asked for (once per batch: a lock and a copy).
+    fn publish(&mut self, up: bool) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        self.stats.early_flushes = self.aggregator.early_flushes;
+        let (kafka, lines) = self.sinks.counts();
+        m.publish(Snapshot {
+            stats: self.stats.clone(),
+            flushes: self.aggregator.flushes,
+            kafka,
+            lines,
+            up,
+        });
     }
 
     /// Brings the counters kept elsewhere (the aggregator's, the capture's) into `stats`.

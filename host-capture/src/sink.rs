@@ -168,6 +168,19 @@ impl Sinks {
             .any(|s| matches!(s, Sink::Lines(l) if l.is_closed()))
     }
 
+    /// The Kafka sink's progress and the stdout sink's counts, for the metrics.
+    pub fn counts(&self) -> (Option<kafka::Progress>, Option<(u64, u64)>) {
+        let mut out = (None, None);
+        for s in &self.0 {
+            match s {
+                Sink::Kafka(k) => out.0 = Some(k.counts()),
+                Sink::Lines(l) => out.1 = Some(l.counts()),
+                Sink::Totals(_) => {}
+            }
+        }
+        out
+    }
+
     /// The sinks' part of the periodic counters line (Kafka's progress; else nothing).
     pub fn progress(&self) -> impl fmt::Display + '_ {
         Progress(self)

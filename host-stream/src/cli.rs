@@ -151,6 +151,11 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = units::duration)]
     pub stats_interval: Duration,
 
+    /// Serve Prometheus metrics (`/metrics`, and `/healthz`) on this address, e.g.
+    /// `127.0.0.1:9464` (port 0: any free port, logged on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_address: Option<std::net::SocketAddr>,
+
     /// Live: records stamped further than this in the future of the wall clock are counted and
     /// skipped (a broken clock must not close every window).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = units::duration)]

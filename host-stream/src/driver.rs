@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use host_common::summary::Summary;
 
 use crate::engine::{Closed, Engine, SourceId, Taken};
 use crate::judge::{Judge, Settle};
+use crate::metrics::{self, StreamMetrics};
 
 /// Where records come from (stdin lines, Kafka). The driver calls, per batch: [`Source::poll`],
 /// then (unless the input ended) [`Source::after_batch`], then [`Source::commit`] and
@@ -54,6 +56,12 @@ pub trait Source {
 
     /// The run is over, alerts flushed: the last commit, and what is left for a restart.
     fn close(&mut self, _engine: &Engine, _alerting: bool, _pending_alerts: usize) {}
+
+    /// Consumer lag per partition as last learnt (high watermark − position), for the
+    /// metrics; empty where the source does not know it.
+    fn lag(&self) -> Vec<(i32, i64)> {
+        Vec::new()
+    }
 }
 
 /// What a poll found.
@@ -104,6 +112,8 @@ impl ClockBound {
 /// Counters of what did not reach a window.
 struct Rejects {
     undecodable: u64,
+    /// The same, per reason (`metrics::UNDECODABLE`).
+    undecodable_by: [u64; metrics::UNDECODABLE.len()],
     future: u64,
     behind: u64,
     /// The first few undecodable records are logged, then one line per minute.
@@ -114,6 +124,7 @@ impl Default for Rejects {
     fn default() -> Rejects {
         Rejects {
             undecodable: 0,
+            undecodable_by: [0; metrics::UNDECODABLE.len()],
             future: 0,
             behind: 0,
             log: RateLimit::new(5, Duration::from_secs(60)),
@@ -217,6 +228,7 @@ impl Intake<'_> {
     pub fn undecodable(&mut self, where_: fmt::Arguments<'_>, e: WireError) {
         let rejects = &mut *self.rejects;
         rejects.undecodable += 1;
+        rejects.undecodable_by[metrics::undecodable_reason(&e)] += 1;
         if rejects.log.allow() {
             eprintln!(
                 "host-stream: skipped a record that does not decode ({where_}): {e} \
@@ -276,6 +288,8 @@ pub struct Driver {
     rejects: Rejects,
     closed: Vec<Closed>,
     stats_interval: Duration,
+    /// Where the counters are published after each batch (`--metrics-address`).
+    metrics: Option<Arc<StreamMetrics>>,
 }
 
 impl Driver {
@@ -287,7 +301,14 @@ impl Driver {
             rejects: Rejects::default(),
             closed: Vec::new(),
             stats_interval,
+            metrics: None,
         }
+    }
+
+    /// Publishes the counters to `metrics` after every batch.
+    pub fn with_metrics(mut self, metrics: Option<Arc<StreamMetrics>>) -> Driver {
+        self.metrics = metrics;
+        self
     }
 
     /// Reads `source` until it ends, `stop` is set or stdout is closed; then flushes the alerts
@@ -304,6 +325,7 @@ impl Driver {
             self.engine.settle(w);
         }
         source.close(&self.engine, self.judge.alerting(), self.judge.pending());
+        self.publish(source);
         Ok(Report {
             ended,
             summary: self.summary(),
@@ -338,6 +360,7 @@ impl Driver {
                 return Ok(ended);
             }
             source.commit(&self.engine, self.judge.alerting());
+            self.publish(source);
             if polled == Polled::Batch
                 && !self.stats_interval.is_zero()
                 && Instant::now() >= next_stats
@@ -373,6 +396,29 @@ impl Driver {
             self.engine.settle(acked);
         }
         None
+    }
+
+    /// Copies the counters into the metrics, if asked for: once per batch, a lock and a copy
+    /// of a few hundred bytes.
+    fn publish<S: Source>(&self, source: &S) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        let (late_records, late) = self.engine.late();
+        let stats = &self.engine.stats;
+        m.publish(metrics::Snapshot {
+            records: stats.records,
+            filtered_out: stats.filtered_out,
+            heartbeats: stats.heartbeats,
+            undecodable: self.rejects.undecodable_by,
+            future: self.rejects.future + stats.far_ahead,
+            behind: self.rejects.behind,
+            late_records,
+            late_bytes: late.bytes,
+            judge: self.judge.counts(),
+            sources: self.engine.source_count(),
+            lag: source.lag(),
+        });
     }
 
     /// `records=… filtered_out=… undecodable=… future=… behind=… late_records=… late_bytes=…

@@ -277,6 +277,11 @@ impl Engine {
         self.whole = whole;
     }
 
+    /// How many sources are in play (Kafka partitions assigned; a pipe is one).
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
     /// Whether `source` is one of the sources in play.
     pub fn has_source(&self, source: SourceId) -> bool {
         self.sources.contains_key(&source)

@@ -122,6 +122,41 @@ pub struct Judge {
     remark: Option<String>,
     /// The windows judged, for `--plot` (none unless asked for).
     chart: Option<chart::Windows>,
+    /// Windows judged, per verdict (index: `Verdict as usize`), for the metrics.
+    verdicts: [u64; Verdict::ALL.len()],
+    /// The last window judged (not revised), for the metrics.
+    last: Option<LastWindow>,
+}
+
+/// The last window judged: its bytes and the limits in force at its end (`None`: no such
+/// limit, or invalid limits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LastWindow {
+    /// Bytes counted in it.
+    pub bytes: u64,
+    /// The minimum in force at its end.
+    pub min: Option<u64>,
+    /// The maximum in force at its end.
+    pub max: Option<u64>,
+}
+
+/// The judge's counters, for the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JudgeCounts {
+    /// Windows judged, per verdict (index: `Verdict as usize`).
+    pub verdicts: [u64; Verdict::ALL.len()],
+    /// Windows judged again for late records.
+    pub revised: u64,
+    /// Windows judged on incomplete input.
+    pub incomplete: u64,
+    /// Gaps started.
+    pub gaps: u64,
+    /// Messages sent (alerts, recoveries, gaps, revisions).
+    pub alerts_sent: u64,
+    /// Messages not yet acknowledged (always 0 on stdout).
+    pub alerts_pending: u64,
+    /// The last window judged.
+    pub last: Option<LastWindow>,
 }
 
 impl Judge {
@@ -155,6 +190,8 @@ impl Judge {
             gaps: 0,
             remark: None,
             chart: None,
+            verdicts: [0; Verdict::ALL.len()],
+            last: None,
         }
     }
 
@@ -236,6 +273,20 @@ impl Judge {
             return self.send(w.start, alert::key(&filter, w.start), payload);
         }
         self.windows += 1;
+        self.verdicts[verdict as usize] += 1;
+        self.last = Some(LastWindow {
+            bytes: w.counts.bytes,
+            min: limits
+                .as_ref()
+                .ok()
+                .and_then(|l| l.min.as_ref())
+                .map(|r| r.value),
+            max: limits
+                .as_ref()
+                .ok()
+                .and_then(|l| l.max.as_ref())
+                .map(|r| r.value),
+        });
         self.recent.insert(w.start, w.clone());
         while self.recent.len() > REVISABLE {
             self.recent.pop_first();
@@ -406,6 +457,19 @@ impl Judge {
     /// Marks the window lines partial (`have` of `all` partitions), or not.
     pub fn set_partial(&mut self, partial: Option<(usize, usize)>) {
         self.partial = partial;
+    }
+
+    /// The counters, for the metrics (copied once per batch).
+    pub fn counts(&self) -> JudgeCounts {
+        JudgeCounts {
+            verdicts: self.verdicts,
+            revised: self.revisions,
+            incomplete: self.incomplete,
+            gaps: self.gaps,
+            alerts_sent: self.alerts_sent,
+            alerts_pending: self.alerts.pending() as u64,
+            last: self.last,
+        }
     }
 
     /// `windows=… alerts=…`.

@@ -415,6 +415,9 @@ pub struct Kafka {
     /// The positions last committed.
     last_commit: Vec<(i32, i64)>,
     next_commit: Instant,
+    /// Live: per partition, high watermark − position as of the last end-offset answer (the
+    /// numbers [`Kafka::prove`] has anyway), for the metrics.
+    lag: BTreeMap<i32, i64>,
 }
 
 /// What the reading loop keeps besides the consumer.
@@ -479,6 +482,7 @@ impl Kafka {
             ends,
             last_commit: Vec::new(),
             next_commit: Instant::now(),
+            lag: BTreeMap::new(),
         })
     }
 
@@ -525,6 +529,7 @@ impl Kafka {
             !latest.partitions.is_empty()
                 && latest.partitions.iter().all(|p| engine.has_source(*p)),
         );
+        self.lag.retain(|p, _| engine.has_source(*p));
         if fresh.is_empty() {
             return;
         }
@@ -534,6 +539,7 @@ impl Kafka {
             if ends::at_end(position, &end) {
                 engine.prove(p, end.asked_ms);
             }
+            self.lag.insert(p, end.high.saturating_sub(position).max(0));
             r.proofs_used.insert(p, end.asked_ms);
         }
     }
@@ -691,6 +697,10 @@ impl Source for Kafka {
             );
         }
         Ok(false)
+    }
+
+    fn lag(&self) -> Vec<(i32, i64)> {
+        self.lag.iter().map(|(p, l)| (*p, *l)).collect()
     }
 
     fn close(&mut self, engine: &Engine, alerting: bool, pending_alerts: usize) {

@@ -17,6 +17,7 @@ mod ends;
 mod engine;
 mod judge;
 mod kafka_in;
+mod metrics;
 mod pipe_in;
 mod verdict;
 
@@ -51,8 +52,10 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
     let stop = host_common::stop::on_signals()?;
+    let limits = limits(&args)?;
+    let metrics = metrics::start(args.metrics_address, limits.clone())?;
     let mut judge = Judge::new(
-        limits(&args)?,
+        limits,
         args.filter(),
         alerts(&args)?,
         Box::new(std::io::stdout()),
@@ -80,7 +83,7 @@ fn run(args: Args) -> Result<ExitCode> {
     let mut engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
     let default_ahead = Duration::from_secs(if live { 600 } else { 86_400 });
     engine.set_max_ahead(millis(args.max_ahead.unwrap_or(default_ahead)));
-    let driver = Driver::new(engine, judge, args.stats_interval);
+    let driver = Driver::new(engine, judge, args.stats_interval).with_metrics(metrics);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
         behind: live.then(|| millis(args.max_catch_up)),

@@ -24,6 +24,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in declaration order (index = `verdict as usize`).
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Ok,
+        Verdict::BelowMin,
+        Verdict::AboveMax,
+        Verdict::NoLimits,
+        Verdict::InvalidLimits,
+        Verdict::NoData,
+    ];
+
     /// The name used in logs and alerts.
     pub fn as_str(self) -> &'static str {
         match self {

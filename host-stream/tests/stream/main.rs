@@ -8,6 +8,7 @@ mod end_to_end;
 mod filters;
 mod limits_db;
 mod limits_tls;
+mod metrics;
 mod outage;
 mod partial;
 mod plot;

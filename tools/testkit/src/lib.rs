@@ -17,6 +17,8 @@ use rdkafka::{Offset, TopicPartitionList};
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 
 pub mod conformance;
+pub mod metrics;
+pub mod netns;
 pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
@@ -210,7 +212,8 @@ pub fn isolated(cmd: &mut Command) -> &mut Command {
 }
 
 /// Runs `cmd` with `input` on its stdin (written from a thread, so a child that writes a lot
-/// before it has read everything cannot block on a full pipe), and collects its output.
+/// before it has read everything cannot block on a full pipe), and collects its output. A
+/// child that exits before reading all of it is no error here.
 pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -1,0 +1,314 @@
+//! `--metrics-address`: host-stream's Prometheus endpoint in pipe mode with stdin kept open
+//! after two windows closed (exact values, `promtool check metrics`), and a real Prometheus
+//! server scraping it inside a network namespace of the test (fixed ports, free there by
+//! construction), its HTTP API queried for the windows by verdict.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::metrics::{Stderr, endpoint, get, promtool_check, value, wait_for};
+use testkit::netns::Netns;
+
+use crate::support::*;
+
+/// host-capture's lines of `samples/gateway.pcap` (two windows: 258,940 bytes, then 240),
+/// then a record 6 s into a third window: past the 5-s grace, so the first two windows close
+/// while the third stays open.
+fn lines() -> Vec<u8> {
+    let out = output(sibling("host-capture").args([
+        "--read",
+        repo().join("samples/gateway.pcap").to_str().unwrap(),
+        "--output",
+        "-",
+        "--sensor-id",
+        "metrics-test",
+    ]));
+    assert!(out.status.success(), "{out:?}");
+    let mut lines = out.stdout;
+    lines.extend_from_slice(b"1795695006000 192.168.1.11 198.51.100.53 80 1\n");
+    lines
+}
+
+/// A child that is killed (and reaped) on every path.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn limits() -> String {
+    repo()
+        .join("samples/traffic_limits.json")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Starts `cmd` (host-stream, maybe through `ip netns exec`) on the lines with stdin kept
+/// open; returns it, its stdin and its stderr (after the metrics line) and the address.
+fn start(cmd: &mut Command) -> (Killed, std::process::ChildStdin, SocketAddr, Stderr) {
+    let mut child = cmd
+        .args([
+            "--input",
+            "-",
+            "--limits-file",
+            &limits(),
+            "--stats-interval",
+            "0",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-stream");
+    let (addr, stderr) = endpoint(&mut child, "host-stream");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    stdin.write_all(&lines()).expect("write the lines");
+    stdin.flush().expect("flush");
+    (Killed(child), stdin, addr, stderr)
+}
+
+#[test]
+fn pipe_mode_is_scraped_with_exact_windows_and_limits() {
+    let mut cmd = host_stream();
+    cmd.args(["--metrics-address", "127.0.0.1:0"]);
+    let (mut child, stdin, addr, stderr) = start(&mut cmd);
+    // 205 records of the sample and the one that closes the second window: all read.
+    wait_for(
+        addr,
+        "streamchecker_stream_records_total",
+        206.0,
+        Duration::from_secs(30),
+    );
+    let s = wait_for(
+        addr,
+        "streamchecker_stream_windows_total{verdict=\"below_min\"}",
+        1.0,
+        Duration::from_secs(30),
+    );
+    let v = |series: &str| value(&s, series);
+    assert_eq!(v("streamchecker_stream_records_total"), Some(206.0), "{s}");
+    assert_eq!(
+        v("streamchecker_stream_windows_total{verdict=\"ok\"}"),
+        Some(1.0)
+    );
+    for verdict in ["above_max", "no_limits", "invalid_limits", "no_data"] {
+        let series = format!("streamchecker_stream_windows_total{{verdict=\"{verdict}\"}}");
+        assert_eq!(v(&series), Some(0.0), "{series}\n{s}");
+    }
+    assert_eq!(v("streamchecker_stream_last_window_bytes"), Some(240.0));
+    assert_eq!(
+        v("streamchecker_stream_last_window_min_bytes"),
+        Some(1024.0)
+    );
+    assert_eq!(
+        v("streamchecker_stream_last_window_max_bytes"),
+        Some(1_073_741_824.0)
+    );
+    assert_eq!(v("streamchecker_stream_alerts_sent_total"), Some(1.0));
+    assert_eq!(
+        v("streamchecker_stream_alerts_acknowledged_total"),
+        Some(1.0)
+    );
+    assert_eq!(v("streamchecker_stream_heartbeats_total"), Some(153.0));
+    assert_eq!(v("streamchecker_stream_late_records_total"), Some(0.0));
+    assert_eq!(
+        v("streamchecker_stream_records_undecodable_total{reason=\"bad_line\"}"),
+        Some(0.0)
+    );
+    assert_eq!(v("streamchecker_stream_partitions_assigned"), Some(1.0));
+    assert_eq!(
+        v("streamchecker_stream_limits_loads_total{result=\"ok\",reason=\"start\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("streamchecker_stream_limits_database_connected"),
+        Some(0.0)
+    );
+    // A pipe has no consumer lag.
+    assert_eq!(
+        v("streamchecker_stream_consumer_lag_all_partitions_records"),
+        None
+    );
+    assert_eq!(get(addr, "/healthz", ""), (200, "ok\n".to_string()));
+    promtool_check(&s);
+    drop(stdin);
+    let status = child.0.wait().expect("wait");
+    let err = stderr.text();
+    assert!(status.success(), "{status}\n{err}");
+    assert!(err.contains(" windows=3 "), "{err}");
+}
+
+#[test]
+fn without_limits_the_limit_gauges_have_no_sample() {
+    let mut cmd = host_stream();
+    cmd.args(["--metrics-address", "127.0.0.1:0"]);
+    let mut child = cmd
+        .args(["--input", "-", "--stats-interval", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-stream");
+    let (addr, _stderr) = endpoint(&mut child, "host-stream");
+    let mut guard = Killed(child);
+    let mut stdin = guard.0.stdin.take().expect("stdin");
+    stdin.write_all(&lines()).expect("write");
+    let s = wait_for(
+        addr,
+        "streamchecker_stream_windows_total{verdict=\"no_limits\"}",
+        2.0,
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        value(&s, "streamchecker_stream_last_window_bytes"),
+        Some(240.0),
+        "{s}"
+    );
+    assert!(
+        !s.contains("streamchecker_stream_last_window_min_bytes"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("streamchecker_stream_last_window_max_bytes"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("streamchecker_stream_limits_loads_total"),
+        "{s}"
+    );
+    promtool_check(&s);
+}
+
+/// `GET path` over HTTP/1.0 (Go's server then neither keeps the connection nor chunks).
+fn get_10(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    Some((head.split(' ').nth(1)?.parse().ok()?, body.to_string()))
+}
+
+#[test]
+fn a_prometheus_server_scrapes_the_windows_by_verdict() {
+    if !promtool_available() {
+        return;
+    }
+    let Some(ns) = Netns::create(&format!("sc-metrics-{}", std::process::id())) else {
+        return;
+    };
+    let dir = scratch("prometheus");
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         scrape_configs:\n  - job_name: streamchecker\n    static_configs:\n      \
+         - targets: ['127.0.0.1:9464']\n",
+    )
+    .unwrap();
+    // Fixed ports: the namespace is fresh, nothing else listens in it.
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_host-stream"));
+    testkit::isolated(&mut cmd).env("STREAMCHECKER_STREAM_ALLOW_NO_LIMITS", "1");
+    cmd.args(["--metrics-address", "127.0.0.1:9464"]);
+    let (_stream, _stdin, addr, _stderr) = start(&mut cmd);
+    assert_eq!(addr, "127.0.0.1:9464".parse().unwrap());
+    let prometheus = ns
+        .command("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg("--web.listen-address=127.0.0.1:9090")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("start prometheus (Debian's `prometheus` package)");
+    let _prometheus = Killed(prometheus);
+    let api: SocketAddr = "127.0.0.1:9090".parse().unwrap();
+    let log = dir.join("prometheus.log");
+    let result = ns.within(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = get_10(
+                api,
+                "/api/v1/query?query=streamchecker_stream_windows_total",
+            );
+            if let Some((200, body)) = &got {
+                let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+                let mut series: Vec<(String, String, String, String)> = v["data"]["result"]
+                    .as_array()
+                    .expect("a vector")
+                    .iter()
+                    .map(|r| {
+                        let m = &r["metric"];
+                        let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+                        (
+                            s("verdict"),
+                            r["value"][1].as_str().unwrap_or_default().to_string(),
+                            s("job"),
+                            s("instance"),
+                        )
+                    })
+                    .collect();
+                series.sort();
+                let done = series
+                    .iter()
+                    .any(|(verdict, value, ..)| verdict == "below_min" && value == "1");
+                if done {
+                    return series;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no below_min window in Prometheus after 60 s: last answer {got:?}; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            // A poll of the API with a deadline, not a sleep standing in for a condition.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let row = |verdict: &str, value: &str| {
+        (
+            verdict.to_string(),
+            value.to_string(),
+            "streamchecker".to_string(),
+            "127.0.0.1:9464".to_string(),
+        )
+    };
+    assert_eq!(
+        result,
+        vec![
+            row("above_max", "0"),
+            row("below_min", "1"),
+            row("invalid_limits", "0"),
+            row("no_data", "0"),
+            row("no_limits", "0"),
+            row("ok", "1"),
+        ]
+    );
+}
+
+/// Whether promtool (and so Debian's `prometheus`) is installed: without it the Prometheus
+/// test skips with a note, or fails when `STREAMCHECKER_REQUIRE_SERVICES=1`.
+fn promtool_available() -> bool {
+    let found = Command::new("prometheus").arg("--version").output();
+    if found.as_ref().is_ok_and(|o| o.status.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var("STREAMCHECKER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "prometheus cannot run ({found:?}) but STREAMCHECKER_REQUIRE_SERVICES=1 \
+         (apt-get install prometheus)"
+    );
+    println!("prometheus is not installed: skipped");
+    false
+}
