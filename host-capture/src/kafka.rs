@@ -428,6 +428,12 @@ impl KafkaSink {
             .field("parked", self.parked.len())
     }
 
+    /// Whether a broker has acknowledged a message (a record or a heartbeat) at least once.
+    pub fn reached_broker(&self) -> bool {
+        let ctx = self.producer.context();
+        ctx.delivered.get().records > 0 || ctx.heartbeats_delivered.load(Ordering::Relaxed) > 0
+    }
+
     /// The counts so far, for the metrics (atomic loads and lengths: cheap once per batch).
     pub fn counts(&self) -> Progress {
         let ctx = self.producer.context();

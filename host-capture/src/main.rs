@@ -67,7 +67,8 @@ fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
     let stop = host_common::stop::on_signals()?;
     // Before the source: reading a capture from stdin may wait, and the endpoint must be up.
-    let metrics = metrics::start(args.metrics_address)?;
+    let health = host_common::notify::Health::from_env("host-capture");
+    let metrics = metrics::start(args.metrics_address, health.readiness())?;
     let sinks = Sinks::open(&args.sinks())?;
     let source = Source::open(&args.source()?)?;
     if let Some(user) = &args.user {
@@ -83,6 +84,7 @@ fn run(args: Args) -> Result<ExitCode> {
     }
     let outcome = Pipeline::new(args.pipeline(), sinks)
         .with_metrics(metrics)
+        .with_health(health)
         .run(source, &stop)?;
     report(outcome)
 }

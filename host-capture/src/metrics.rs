@@ -13,18 +13,24 @@ use anyhow::{Context, Result};
 
 use core_nostd::Reason;
 use host_common::metrics::{Collect, Out, Published};
+use host_common::notify::Readiness;
 
 use crate::kafka::{LATENCY_BOUNDS, Progress};
 use crate::stats::Stats;
 
-/// Starts the endpoint on `address`, if one is given (`--metrics-address`).
-pub fn start(address: Option<SocketAddr>) -> Result<Option<Arc<CaptureMetrics>>> {
+/// Starts the endpoint on `address`, if one is given (`--metrics-address`); `/readyz` answers
+/// from `readiness`.
+pub fn start(
+    address: Option<SocketAddr>,
+    readiness: Arc<Readiness>,
+) -> Result<Option<Arc<CaptureMetrics>>> {
     let Some(address) = address else {
         return Ok(None);
     };
     let metrics = Arc::new(CaptureMetrics::default());
     let mut registry = host_common::metrics::Registry::new();
     registry.register(metrics.clone());
+    registry.set_readiness(readiness);
     host_common::metrics::http::serve("host-capture", address, registry)
         .with_context(|| format!("--metrics-address {address}: cannot listen"))?;
     Ok(Some(metrics))

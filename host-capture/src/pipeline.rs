@@ -16,6 +16,7 @@ use core_nostd::parse_frame;
 use core_nostd::savefile::Timestamp;
 use core_nostd::wire::{Record, SensorId};
 use host_common::clock::now_ms;
+use host_common::notify::Health;
 
 use crate::aggregate::Aggregator;
 use crate::beats::Beats;
@@ -52,6 +53,8 @@ pub struct Pipeline {
     metrics: Option<Arc<CaptureMetrics>>,
     /// When the capture's drop counters (a syscall) are read next for the metrics.
     next_drops: Instant,
+    /// `/readyz` and systemd's notifications, updated once per batch.
+    health: Health,
 }
 
 /// How a run ended.
@@ -75,12 +78,19 @@ impl Pipeline {
             sinks,
             metrics: None,
             next_drops: Instant::now(),
+            health: Health::new(host_common::notify::Notifier::disabled("host-capture")),
         }
     }
 
     /// Publishes the counters to `metrics` after every batch of frames.
     pub fn with_metrics(mut self, metrics: Option<Arc<CaptureMetrics>>) -> Pipeline {
         self.metrics = metrics;
+        self
+    }
+
+    /// Reports readiness and notifies systemd through `health` once per batch.
+    pub fn with_health(mut self, health: Health) -> Pipeline {
+        self.health = health;
         self
     }
 
@@ -93,7 +103,18 @@ impl Pipeline {
             b.start_live(now_ms());
         }
         self.publish(true);
+        self.report_health(live);
         let damaged = self.pump(&mut source, stop)?;
+        // A clean stop starts here (an error above is no clean stop: the exit status says it).
+        self.health.stopping(if stop.load(Ordering::Relaxed) {
+            "signal received"
+        } else if damaged.is_some() {
+            "the input is damaged"
+        } else if self.sinks.stdout_closed() {
+            "stdout is closed"
+        } else {
+            "end of the input"
+        });
         self.counters(&mut source);
         drop(source);
         self.aggregator
@@ -136,6 +157,7 @@ impl Pipeline {
                 }
                 self.publish(true);
             }
+            self.report_health(live);
             if self.sinks.stdout_closed() {
                 eprintln!("host-capture: stopping: stdout is closed");
                 return Ok(None);
@@ -222,6 +244,18 @@ impl Pipeline {
             lines,
             up,
         });
+    }
+
+    /// Readiness (the source is open while the loop runs; the sinks say whether they accept)
+    /// to `/readyz` and systemd, with the watchdog fed: once per batch, a few atomic loads.
+    fn report_health(&mut self, live: bool) {
+        let state = self.sinks.accepting();
+        let status = match (&state, live) {
+            (Err(why), _) => why,
+            (Ok(()), true) => "capturing",
+            (Ok(()), false) => "reading a capture",
+        };
+        self.health.update(state, status);
     }
 
     /// Brings the counters kept elsewhere (the aggregator's, the capture's) into `stats`.

@@ -168,6 +168,22 @@ impl Sinks {
             .any(|s| matches!(s, Sink::Lines(l) if l.is_closed()))
     }
 
+    /// Whether every sink accepts records (for `/readyz` and `READY=1`): Kafka once a broker
+    /// has acknowledged a message (a record or a heartbeat: the only proof librdkafka gives
+    /// that it reached one), stdout while its reader is there. Atomic loads: once per batch.
+    pub fn accepting(&self) -> Result<(), &'static str> {
+        for s in &self.0 {
+            match s {
+                Sink::Kafka(k) if !k.reached_broker() => {
+                    return Err("kafka: no message acknowledged by a broker yet");
+                }
+                Sink::Lines(l) if l.is_closed() => return Err("stdout is closed"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The Kafka sink's progress and the stdout sink's counts, for the metrics.
     pub fn counts(&self) -> (Option<kafka::Progress>, Option<(u64, u64)>) {
         let mut out = (None, None);

@@ -22,6 +22,7 @@ use anyhow::Result;
 use core_nostd::windows::Millis;
 use core_nostd::wire::{Decoded, Heartbeat, Record, WireError};
 use host_common::clock::now_ms;
+use host_common::notify::{Health, Notifier};
 use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
 
@@ -61,6 +62,12 @@ pub trait Source {
     /// metrics; empty where the source does not know it.
     fn lag(&self) -> Vec<(i32, i64)> {
         Vec::new()
+    }
+
+    /// Whether the source is ready (`/readyz`, `READY=1`), or why not; asked once per batch.
+    /// A pipe is ready while it is open (the default: the loop ends when it closes).
+    fn readiness(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 }
 
@@ -290,6 +297,8 @@ pub struct Driver {
     stats_interval: Duration,
     /// Where the counters are published after each batch (`--metrics-address`).
     metrics: Option<Arc<StreamMetrics>>,
+    /// `/readyz` and systemd's notifications, updated after each batch with the metrics.
+    health: Health,
 }
 
 impl Driver {
@@ -302,6 +311,7 @@ impl Driver {
             closed: Vec::new(),
             stats_interval,
             metrics: None,
+            health: Health::new(Notifier::disabled("host-stream")),
         }
     }
 
@@ -311,11 +321,24 @@ impl Driver {
         self
     }
 
+    /// Reports readiness and notifies systemd through `health` after every batch.
+    pub fn with_health(mut self, health: Health) -> Driver {
+        self.health = health;
+        self
+    }
+
     /// Reads `source` until it ends, `stop` is set or stdout is closed; then flushes the alerts
     /// and lets the source commit. Errors are the source's (reading, assignment).
     pub fn run<S: Source>(mut self, source: &mut S, stop: &AtomicBool) -> Result<Report> {
         source.start(&mut self.engine);
         let ended = self.drive(source, stop)?;
+        // A clean stop starts here (an error above is none: the exit status says it).
+        self.health.stopping(match &ended {
+            Ended::Input => "end of the input",
+            Ended::Signal => "signal received",
+            Ended::StdoutClosed => "stdout closed",
+            Ended::StdoutFailed(_) => "writing stdout failed",
+        });
         match &ended {
             Ended::Signal => eprintln!("host-stream: stopping: signal received{}", S::STOPPING),
             Ended::StdoutClosed => eprintln!("host-stream: stopping: stdout closed{}", S::STOPPING),
@@ -361,6 +384,12 @@ impl Driver {
             }
             source.commit(&self.engine, self.judge.alerting());
             self.publish(source);
+            if polled == Polled::Batch {
+                // The limits were loaded before the loop began (a first load that fails ends
+                // the run), so the source alone decides.
+                let state = source.readiness();
+                self.health.update(state, state.err().unwrap_or("judging"));
+            }
             if polled == Polled::Batch
                 && !self.stats_interval.is_zero()
                 && Instant::now() >= next_stats

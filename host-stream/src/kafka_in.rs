@@ -5,7 +5,7 @@
 //! been read to its end ([`crate::ends`]), without which the wall clock closes no window.
 //! [`Kafka`] is the driver's source.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -430,6 +430,11 @@ struct Reading {
     first_assignment: Option<Assignment>,
     end_offsets: BTreeMap<i32, i64>,
     assigned: bool,
+    /// The partitions of the assignment that have been read to their end since it was made
+    /// (a partition-EOF event, or a replay's end offset reached): caught up, for `/readyz`.
+    caught_up: BTreeSet<i32>,
+    /// How many partitions the assignment has.
+    partitions: usize,
     /// The wall clock at the last assignment: an end offset asked before it proves nothing.
     assigned_at: Millis,
     /// The committed offsets of the assignment.
@@ -474,6 +479,8 @@ impl Kafka {
                 first_assignment,
                 end_offsets: BTreeMap::new(),
                 assigned: false,
+                caught_up: BTreeSet::new(),
+                partitions: 0,
                 assigned_at: 0,
                 committed: BTreeMap::new(),
                 proofs_used: BTreeMap::new(),
@@ -563,6 +570,8 @@ impl Reading {
             );
         }
         self.assigned = !a.partitions.is_empty();
+        self.partitions = a.partitions.len();
+        self.caught_up.clear();
         self.assigned_at = now_ms();
         self.committed = a.committed;
         self.proofs_used.clear();
@@ -595,6 +604,7 @@ impl Reading {
                 self.end_offsets.insert(*p, end);
                 if input.start_offset(*p) >= end {
                     intake.engine.done(*p);
+                    self.caught_up.insert(*p);
                 }
             }
         }
@@ -602,7 +612,8 @@ impl Reading {
     }
 
     /// A partition at the end of what is there: finished, for a replay that started there.
-    fn at_end(&self, input: &Input, p: i32, intake: &mut Intake<'_>) {
+    fn at_end(&mut self, input: &Input, p: i32, intake: &mut Intake<'_>) {
+        self.caught_up.insert(p);
         // Not a proof for the wall clock: the event says when librdkafka saw the end, not when
         // it asked; the proofs come from [`crate::ends`].
         intake.engine.at_end(p);
@@ -656,6 +667,7 @@ impl Source for Kafka {
                     }
                     if reading.end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
                         intake.engine.done(p);
+                        reading.caught_up.insert(p);
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => reading.at_end(&self.input, p, intake),
@@ -701,6 +713,21 @@ impl Source for Kafka {
 
     fn lag(&self) -> Vec<(i32, i64)> {
         self.lag.iter().map(|(p, l)| (*p, *l)).collect()
+    }
+
+    /// Ready once partitions are assigned and each has been read to its end once since the
+    /// assignment (caught up). It stays ready while the consumer falls behind later: lag is
+    /// the metrics' and the alerts' business, and a restart of a lagging instance helps
+    /// nobody.
+    fn readiness(&self) -> Result<(), &'static str> {
+        let r = &self.reading;
+        if !r.assigned {
+            Err("no partition assigned yet")
+        } else if r.caught_up.len() < r.partitions {
+            Err("catching up: not every assigned partition has been read to its end yet")
+        } else {
+            Ok(())
+        }
     }
 
     fn close(&mut self, engine: &Engine, alerting: bool, pending_alerts: usize) {

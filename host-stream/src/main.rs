@@ -53,7 +53,8 @@ fn run(args: Args) -> Result<ExitCode> {
     args.validate()?;
     let stop = host_common::stop::on_signals()?;
     let limits = limits(&args)?;
-    let metrics = metrics::start(args.metrics_address, limits.clone())?;
+    let health = host_common::notify::Health::from_env("host-stream");
+    let metrics = metrics::start(args.metrics_address, limits.clone(), health.readiness())?;
     let mut judge = Judge::new(
         limits,
         args.filter(),
@@ -83,7 +84,9 @@ fn run(args: Args) -> Result<ExitCode> {
     let mut engine = Engine::new(millis(args.window), millis(args.grace), args.filter(), mode)?;
     let default_ahead = Duration::from_secs(if live { 600 } else { 86_400 });
     engine.set_max_ahead(millis(args.max_ahead.unwrap_or(default_ahead)));
-    let driver = Driver::new(engine, judge, args.stats_interval).with_metrics(metrics);
+    let driver = Driver::new(engine, judge, args.stats_interval)
+        .with_metrics(metrics)
+        .with_health(health);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
         behind: live.then(|| millis(args.max_catch_up)),

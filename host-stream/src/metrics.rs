@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use core_nostd::wire::WireError;
 use host_common::metrics::{Collect, Out, Published};
+use host_common::notify::Readiness;
 use host_db::loader::{Limits, Reason};
 
 use crate::judge::JudgeCounts;
@@ -85,10 +86,12 @@ pub struct StreamMetrics {
 }
 
 /// Starts the endpoint on `address`, if one is given (`--metrics-address`); `limits` (a
-/// handle on the loader the judge uses) gives the reload counters.
+/// handle on the loader the judge uses) gives the reload counters; `/readyz` answers from
+/// `readiness`.
 pub fn start(
     address: Option<SocketAddr>,
     limits: Option<Limits>,
+    readiness: Arc<Readiness>,
 ) -> Result<Option<Arc<StreamMetrics>>> {
     let Some(address) = address else {
         return Ok(None);
@@ -99,6 +102,7 @@ pub fn start(
     });
     let mut registry = host_common::metrics::Registry::new();
     registry.register(metrics.clone());
+    registry.set_readiness(readiness);
     host_common::metrics::http::serve("host-stream", address, registry)
         .with_context(|| format!("--metrics-address {address}: cannot listen"))?;
     Ok(Some(metrics))

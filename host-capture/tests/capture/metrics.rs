@@ -193,3 +193,49 @@ fn kafka_deliveries_and_their_latency_are_published() {
     assert!(status.success(), "{status}\n{err}");
     assert!(err.contains(" delivered_records=205 "), "{err}");
 }
+
+/// `NOTIFY_SOCKET` set, a capture read from a pipe kept open: `/readyz` is 503 while the
+/// capture's header has not arrived (opening the source waits for it), `READY=1` once it is
+/// read (`/readyz` 200 from then), the watchdog fed, `STOPPING=1` when the pipe closes.
+#[test]
+fn systemd_is_told_ready_then_stopping_and_readyz_agrees() {
+    let capture = std::fs::read(repo().join("samples/gateway.pcap")).expect("the sample");
+    let mut notify = testkit::notify::NotifySocket::bind("capture-notify");
+    let mut cmd = Command::new(bin());
+    testkit::isolated(&mut cmd);
+    notify.wire(&mut cmd, 60_000_000);
+    let mut child = cmd
+        .args(["--read", "-", "--output", "-", "--stats-interval", "0"])
+        .args(["--metrics-address", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-capture");
+    let (addr, stderr) = endpoint(&mut child, "host-capture");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    // Nothing written yet: the source is not open, so not ready (and no READY=1).
+    assert_eq!(get(addr, "/readyz", ""), (503, "starting\n".to_string()));
+    stdin.write_all(&capture).expect("write the capture");
+    stdin.flush().expect("flush");
+    notify.wait_for("READY=1", Duration::from_secs(30));
+    assert_eq!(get(addr, "/readyz", ""), (200, "ready\n".to_string()));
+    notify.wait_for("WATCHDOG=1", Duration::from_secs(30));
+    assert!(
+        notify.has("STATUS=reading a capture"),
+        "{:?}",
+        notify.messages
+    );
+    drop(stdin);
+    notify.wait_for("STOPPING=1", Duration::from_secs(30));
+    assert!(
+        notify.has("STATUS=stopping: end of the input"),
+        "{:?}",
+        notify.messages
+    );
+    assert!(notify.position("READY=1") < notify.position("STOPPING=1"));
+    let status = child.wait().expect("wait for host-capture");
+    let err = stderr.text();
+    assert!(status.success(), "{status}\n{err}");
+    assert!(!err.contains("notify"), "{err}");
+}

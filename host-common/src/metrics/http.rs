@@ -8,13 +8,15 @@
 //!
 //! Bad input never panics: a request head that is not HTTP gets `400`, one too large `431`,
 //! another method `405`, an unknown path `404`; a client that sends nothing is timed out.
-//! The paths are in [`ROUTES`], one line each, so `/readyz` or a status page is a line more.
+//! The paths are in [`ROUTES`], one line each; a route reads the program's state through the
+//! [`Registry`] it is given (the collectors, the readiness).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use super::{Format, Registry};
+use crate::notify::Readiness;
 use crate::ratelimit::RateLimit;
 
 /// How long a client may take to send its request, or to take the answer.
@@ -84,6 +86,7 @@ fn reason(status: u16) -> &'static str {
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
@@ -92,8 +95,12 @@ fn reason(status: u16) -> &'static str {
 /// A route's answer to a request.
 pub type Handler = fn(&Request<'_>, &Registry) -> Response;
 
-/// The paths served. To add one (`/readyz`, a status page at `/`), add a line.
-pub const ROUTES: &[(&str, Handler)] = &[("/metrics", metrics), ("/healthz", healthz)];
+/// The paths served. To add one (a status page at `/`), add a line.
+pub const ROUTES: &[(&str, Handler)] = &[
+    ("/metrics", metrics),
+    ("/healthz", healthz),
+    ("/readyz", readyz),
+];
 
 fn metrics(request: &Request<'_>, registry: &Registry) -> Response {
     let format = Format::from_accept(request.accept);
@@ -109,6 +116,15 @@ fn metrics(request: &Request<'_>, registry: &Registry) -> Response {
 
 fn healthz(_: &Request<'_>, _: &Registry) -> Response {
     Response::text(200, "ok\n")
+}
+
+/// 200 `ready`, or 503 and the reason on one line (the program's rules: docs/OBSERVABILITY.md).
+fn readyz(_: &Request<'_>, registry: &Registry) -> Response {
+    match registry.readiness().map(Readiness::get) {
+        Some(Ok(())) => Response::text(200, "ready\n"),
+        Some(Err(why)) => Response::text(503, &format!("{}\n", why.replace('\n', " "))),
+        None => Response::text(503, "this program reports no readiness\n"),
+    }
 }
 
 /// Listens on `address` (port 0: any free port) and serves `registry` from a thread until the
@@ -250,7 +266,10 @@ fn answer(head: &[u8], registry: &Registry) -> (Response, bool) {
     };
     let response = match ROUTES.iter().find(|(p, _)| *p == path) {
         Some((_, handler)) => handler(&request, registry),
-        None => Response::text(404, "not found: the paths are /metrics and /healthz\n"),
+        None => Response::text(
+            404,
+            "not found: the paths are /metrics, /healthz and /readyz\n",
+        ),
     };
     (response, head_only)
 }
@@ -360,5 +379,37 @@ mod tests {
         // A client that goes away without a request is no error; the next is served.
         drop(TcpStream::connect(addr).unwrap());
         assert_eq!(status(b"GET /healthz HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK");
+        // No readiness given: not ready, and says why.
+        let not = exchange(addr, b"GET /readyz HTTP/1.1\r\n\r\n");
+        assert!(
+            not.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{not}"
+        );
+    }
+
+    #[test]
+    fn readyz_follows_the_programs_health() {
+        let mut health = crate::notify::Health::new(crate::notify::Notifier::disabled("test"));
+        let mut r = Registry::new();
+        r.set_readiness(health.readiness());
+        let addr = serve("test", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), r).unwrap();
+        let get = || exchange(addr, b"GET /readyz HTTP/1.1\r\n\r\n");
+        let starting = get();
+        assert!(
+            starting.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{starting}"
+        );
+        assert!(starting.ends_with("\r\n\r\nstarting\n"), "{starting}");
+        health.update(Ok(()), "reading");
+        let ready = get();
+        assert!(ready.starts_with("HTTP/1.1 200 OK\r\n"), "{ready}");
+        assert!(ready.ends_with("\r\n\r\nready\n"), "{ready}");
+        health.stopping("signal received");
+        let stopping = get();
+        assert!(stopping.starts_with("HTTP/1.1 503 "), "{stopping}");
+        assert!(
+            stopping.ends_with("\r\n\r\nstopping: signal received\n"),
+            "{stopping}"
+        );
     }
 }

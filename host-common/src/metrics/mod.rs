@@ -27,6 +27,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry as Inner;
 
+use crate::notify::Readiness;
+
 /// What a binary publishes: its families, written per scrape from its last snapshot.
 pub trait Collect: Send + Sync + 'static {
     /// Writes every family (a family with no sample, such as a limit not in force, is left
@@ -34,10 +36,12 @@ pub trait Collect: Send + Sync + 'static {
     fn collect(&self, out: &mut Out<'_>) -> fmt::Result;
 }
 
-/// The metrics a listener serves: the program's [`Collect`]s.
+/// The metrics a listener serves: the program's [`Collect`]s, and the readiness `/readyz`
+/// answers with.
 #[derive(Clone, Default)]
 pub struct Registry {
     collectors: Vec<Arc<dyn Collect>>,
+    readiness: Option<Arc<Readiness>>,
 }
 
 impl Registry {
@@ -49,6 +53,16 @@ impl Registry {
     /// Adds the families of `c`.
     pub fn register(&mut self, c: Arc<dyn Collect>) {
         self.collectors.push(c);
+    }
+
+    /// What `/readyz` answers with (without it: 503, the program says nothing about it).
+    pub fn set_readiness(&mut self, r: Arc<Readiness>) {
+        self.readiness = Some(r);
+    }
+
+    /// The readiness set, if any.
+    pub fn readiness(&self) -> Option<&Readiness> {
+        self.readiness.as_deref()
     }
 
     /// The scrape in `format`.

@@ -312,3 +312,41 @@ fn promtool_available() -> bool {
     println!("prometheus is not installed: skipped");
     false
 }
+
+/// `NOTIFY_SOCKET` set: `READY=1` once the pipe is read (and `/readyz` then answers 200),
+/// the watchdog fed (the first at once), `STOPPING=1` when stdin closes, and a clean exit.
+#[test]
+fn systemd_is_told_ready_then_stopping_and_readyz_agrees() {
+    let mut notify = testkit::notify::NotifySocket::bind("stream-notify");
+    let mut cmd = host_stream_bare();
+    notify.wire(&mut cmd, 60_000_000);
+    let mut child = cmd
+        .args(["--input", "-", "--allow-no-limits", "--stats-interval", "0"])
+        .args(["--metrics-address", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-stream");
+    let (addr, stderr) = endpoint(&mut child, "host-stream");
+    let stdin = child.stdin.take().expect("a piped stdin");
+    let mut child = Killed(child);
+    notify.wait_for("READY=1", Duration::from_secs(30));
+    // The state is set before READY=1 is sent: /readyz says so from now on.
+    assert_eq!(get(addr, "/readyz", ""), (200, "ready\n".to_string()));
+    assert_eq!(get(addr, "/healthz", ""), (200, "ok\n".to_string()));
+    notify.wait_for("WATCHDOG=1", Duration::from_secs(30));
+    assert!(notify.has("STATUS=judging"), "{:?}", notify.messages);
+    drop(stdin);
+    notify.wait_for("STOPPING=1", Duration::from_secs(30));
+    assert!(
+        notify.has("STATUS=stopping: end of the input"),
+        "{:?}",
+        notify.messages
+    );
+    assert!(notify.position("READY=1") < notify.position("STOPPING=1"));
+    let status = child.0.wait().expect("wait for host-stream");
+    let err = stderr.text();
+    assert!(status.success(), "{status}\n{err}");
+    assert!(!err.contains("notify"), "{err}");
+}

@@ -19,6 +19,7 @@ pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 pub mod conformance;
 pub mod metrics;
 pub mod netns;
+pub mod notify;
 pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
