@@ -116,6 +116,21 @@ pub fn with_password(conn: &str, password: &str) -> Result<String, crate::config
     }
 }
 
+/// `conn` with the password read from `password_file` (if given) added by [`with_password`];
+/// errors name `flag`, the option that named the file.
+pub fn with_password_file(
+    conn: &str,
+    password_file: Option<&std::path::Path>,
+    flag: &str,
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let Some(path) = password_file else {
+        return Ok(conn.to_string());
+    };
+    let password = crate::config::read_secret(path).context(flag.to_string())?;
+    with_password(conn, &password).context(flag.to_string())
+}
+
 /// A setting's value as it may be shown: `***` for a setting that holds a secret (but a
 /// `…_file` setting names a file: its path is shown), and any connection string or
 /// `key=value` list inside any other value with its secrets hidden.

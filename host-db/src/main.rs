@@ -121,14 +121,11 @@ fn database(args: &Args) -> Result<postgres::Client> {
              file, STREAMCHECKER_LIMITS_DATABASE_URL or DATABASE_URL)"
         ));
     };
-    let url = match &args.password_file {
-        Some(path) => host_common::secrets::with_password(
-            url,
-            &host_common::config::read_secret(path).context("--password-file")?,
-        )
-        .context("--password-file")?,
-        None => url.to_string(),
-    };
+    let url = host_common::secrets::with_password_file(
+        url,
+        args.password_file.as_deref(),
+        "--password-file",
+    )?;
     schema::connect(&url).with_context(|| format!("--database-url {}", redact(&url)))
 }
 

@@ -142,14 +142,11 @@ fn limits(args: &Args) -> Result<Option<Limits>> {
     Ok(match (&args.limits_file, &args.limits_db) {
         (Some(f), _) => Some(Limits::start(Source::File(f.clone()), options)?),
         (None, Some(url)) => {
-            let url = match &args.limits_password_file {
-                Some(path) => host_common::secrets::with_password(
-                    url,
-                    &host_common::config::read_secret(path).context("--limits-password-file")?,
-                )
-                .context("--limits-password-file")?,
-                None => url.clone(),
-            };
+            let url = host_common::secrets::with_password_file(
+                url,
+                args.limits_password_file.as_deref(),
+                "--limits-password-file",
+            )?;
             Some(Limits::start(Source::Postgres(url), options).context("--limits-db")?)
         }
         (None, None) => {

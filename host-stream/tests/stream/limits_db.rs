@@ -39,22 +39,8 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        drop_database(&self.admin, &self.name);
     }
-}
-
-fn host_db(url: &str, args: &[&str]) {
-    let out = output(sibling("host-db").args(args).env("DATABASE_URL", url));
-    assert!(
-        out.status.success(),
-        "host-db {args:?}: {}",
-        text(&out.stderr)
-    );
 }
 
 const MINUTE: u64 = 60_000;

@@ -30,22 +30,8 @@ impl TlsDb {
 
 impl Drop for TlsDb {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.server.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        drop_database(&self.server.admin, &self.name);
     }
-}
-
-fn host_db(url: &str, args: &[&str]) {
-    let out = output(sibling("host-db").args(args).env("DATABASE_URL", url));
-    assert!(
-        out.status.success(),
-        "host-db {args:?}: {}",
-        text(&out.stderr)
-    );
 }
 
 fn judge(url: &str) -> std::process::Output {

@@ -100,6 +100,24 @@ pub fn output(cmd: &mut Command) -> Output {
     cmd.output().expect("run")
 }
 
+/// Runs `host-db ARGS` against the database `url` and asserts that it succeeded.
+pub fn host_db(url: &str, args: &[&str]) {
+    let out = output(sibling("host-db").args(args).env("DATABASE_URL", url));
+    assert!(
+        out.status.success(),
+        "host-db {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Drops a test's own database `name` through the `admin` connection (best effort: a test's
+/// clean-up).
+pub fn drop_database(admin: &str, name: &str) {
+    if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
 /// Runs `host-capture --read capture` into `topic` and asserts that it succeeded.
 pub fn capture_into(brokers: &str, topic: &str, capture: &Path) {
     let out = output(sibling("host-capture").args([
