@@ -1,7 +1,8 @@
 //! `--metrics-address`: host-stream's Prometheus endpoint in pipe mode with stdin kept open
 //! after two windows closed (exact values, `promtool check metrics`), and a real Prometheus
 //! server scraping it inside a network namespace of the test (fixed ports, free there by
-//! construction), its HTTP API queried for the windows by verdict.
+//! construction), its HTTP API queried for the windows by verdict; in Kafka mode, the lag per
+//! partition and `/readyz` while catching up.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -349,4 +350,92 @@ fn systemd_is_told_ready_then_stopping_and_readyz_agrees() {
     let err = stderr.text();
     assert!(status.success(), "{status}\n{err}");
     assert!(!err.contains("notify"), "{err}");
+}
+
+/// Kafka: the consumer lag per partition (high watermark − position) and the partitions
+/// assigned are published; `/readyz` answers 503 with its reason until every partition has
+/// been read to its end once, then 200; from then on the lag of every partition is 0 (a
+/// position that is not read back would show the partition's whole length as lag).
+#[test]
+fn kafka_mode_publishes_the_lag_per_partition_and_is_ready_once_caught_up() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("metrics-lag");
+    let partitions = create_topic(&brokers, &topic);
+    let start = now_ms() / 1000 * 1000 - 120_000;
+    let mut total = 0;
+    for p in 0..partitions {
+        let records: Vec<_> = (0..3)
+            .map(|i| rec(start + 1000 * i, "10.0.0.1", "10.0.0.2", 100 + i, 1))
+            .collect();
+        total += records.len();
+        produce_to(&brokers, &topic, p as i32, &records);
+    }
+    let mut child = host_stream()
+        .args(["--brokers", &brokers, "--topic", &topic])
+        .args(["--group", &unique("metrics-lag-group")])
+        .args(["--idle-partition", "1h", "--stats-interval", "0"])
+        .args(["--metrics-address", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host-stream");
+    let (addr, _stderr) = endpoint(&mut child, "host-stream");
+    let _child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match get(addr, "/readyz", "") {
+            (200, body) => {
+                assert_eq!(body, "ready\n");
+                break;
+            }
+            (503, body) => assert!(
+                [
+                    "starting\n",
+                    "no partition assigned yet\n",
+                    "catching up: not every assigned partition has been read to its end yet\n"
+                ]
+                .contains(&body.as_str()),
+                "{body:?}"
+            ),
+            other => panic!("/readyz: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "not ready after 60 s");
+        // A poll of a condition, with a deadline.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = wait_for(
+        addr,
+        "streamchecker_stream_records_total",
+        total as f64,
+        Duration::from_secs(30),
+    );
+    let s = if value(
+        &s,
+        "streamchecker_stream_consumer_lag_all_partitions_records",
+    ) == Some(0.0)
+    {
+        s
+    } else {
+        wait_for(
+            addr,
+            "streamchecker_stream_consumer_lag_all_partitions_records",
+            0.0,
+            Duration::from_secs(30),
+        )
+    };
+    assert_eq!(
+        value(&s, "streamchecker_stream_partitions_assigned"),
+        Some(partitions as f64),
+        "{s}"
+    );
+    let lag_series: Vec<&str> = s
+        .lines()
+        .filter(|l| l.starts_with("streamchecker_stream_consumer_lag_records{"))
+        .collect();
+    assert_eq!(lag_series.len(), partitions, "{s}");
+    for p in 0..partitions {
+        let series = format!("streamchecker_stream_consumer_lag_records{{partition=\"{p}\"}}");
+        assert_eq!(value(&s, &series), Some(0.0), "{series}\n{s}");
+    }
+    promtool_check(&s);
 }
