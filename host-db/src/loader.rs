@@ -149,6 +149,23 @@ pub struct Status {
     /// The most recent error (a refused load, a failed or lost connection), with its context.
     /// Kept after a recovery: the counters say whether it is still current.
     pub last_error: Option<String>,
+    /// When a load was last accepted (wall clock, ms since the epoch; `None` for a
+    /// [`Limits::fixed`] handle).
+    pub last_load_ms: Option<crate::time_text::SignedMillis>,
+    /// When [`Status::last_error`] happened (wall clock, ms since the epoch).
+    pub last_error_ms: Option<crate::time_text::SignedMillis>,
+}
+
+impl Status {
+    fn accepted(&mut self, reason: Reason) {
+        self.loads_ok.bump(reason);
+        self.last_load_ms = Some(crate::time_text::now_ms());
+    }
+
+    fn failed(&mut self, error: String) {
+        self.last_error = Some(error);
+        self.last_error_ms = Some(crate::time_text::now_ms());
+    }
 }
 
 struct Shared {
@@ -237,7 +254,7 @@ impl Limits {
             eprintln!("limits: {source}: {problem}");
         }
         install(&shared, first);
-        shared.update_status(|s| s.loads_ok.bump(Reason::Start));
+        shared.update_status(|s| s.accepted(Reason::Start));
         let worker = Arc::clone(&shared);
         let name = match &source {
             Source::Postgres(_) => "limits-postgres",
@@ -318,7 +335,7 @@ fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>
             eprintln!("limits: {source}: load refused, keeping the previous limits: {e:#}");
             shared.update_status(|s| {
                 s.loads_failed.bump(reason);
-                s.last_error = Some(format!("{e:#}"));
+                s.failed(format!("{e:#}"));
             });
         }
         Ok(t) => {
@@ -329,7 +346,7 @@ fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>
                 .is_none_or(|c| c.as_deref() != Some(&t));
             // Counted before it is installed: whoever sees the new limits also sees the load
             // that brought them (the status is never behind the limits).
-            shared.update_status(|s| s.loads_ok.bump(reason));
+            shared.update_status(|s| s.accepted(reason));
             if changed {
                 for p in t.check() {
                     eprintln!("limits: {source}: invalid limits: {p}");
@@ -390,7 +407,7 @@ fn watch_postgres(shared: &Shared, url: &str, options: &Options) {
         shared.update_status(|s| {
             s.connected = false;
             s.connection_failures += 1;
-            s.last_error = Some(format!("{error:#}"));
+            s.failed(format!("{error:#}"));
         });
         // One line per outage, however many attempts it takes.
         if down_since.is_none() {

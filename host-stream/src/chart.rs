@@ -21,7 +21,10 @@
 //! - **Memory.** [`Windows`] keeps the latest [`CAP`] windows; older ones drop out and the
 //!   title says how many were left out.
 //!
-//! [`render`] is pure: window summaries in, a `String` out.
+//! [`render`] is pure: window summaries in, a `String` out. [`render_framed`] draws the same
+//! chart for inclusion in an HTML page ([`Frame::Inline`]: the `<svg>` element alone, without
+//! the XML declaration and the namespace, which HTML's parser supplies); the status page
+//! (`status.rs`) uses it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,7 +67,7 @@ pub struct Point {
 
 /// The windows judged so far, the latest [`CAP`] of them, in order of their start; a revised
 /// window replaces its first judgement.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Windows {
     points: BTreeMap<Millis, Point>,
     cap: usize,
@@ -117,11 +120,38 @@ impl Windows {
         self.dropped
     }
 
+    /// Forgets the windows that end before `end` (a view of a recent span only, as the status
+    /// page's last 24 hours); they are not counted as [`Windows::dropped`].
+    pub fn forget_ended_before(&mut self, end: Millis) {
+        self.points.retain(|_, p| p.end >= end);
+    }
+
+    /// The end of the latest window kept.
+    pub fn latest_end(&self) -> Option<Millis> {
+        self.points.values().map(|p| p.end).max()
+    }
+
     /// The chart of the windows kept, for traffic counted with `filter` (its text).
     pub fn render(&self, filter: &str) -> String {
         let points: Vec<Point> = self.points.values().cloned().collect();
         render(&points, filter, self.dropped)
     }
+
+    /// [`Windows::render`], framed as `frame` says.
+    pub fn render_framed(&self, filter: &str, frame: Frame) -> String {
+        let points: Vec<Point> = self.points.values().cloned().collect();
+        render_framed(&points, filter, self.dropped, frame)
+    }
+}
+
+/// How the chart is wrapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A standalone SVG file: the XML declaration, the `svg` element with its namespace.
+    Standalone,
+    /// An `svg` element inside an HTML document: no declaration, no namespace (HTML's parser
+    /// puts `svg` in it; the page then names no URL at all).
+    Inline,
 }
 
 /// Writes `svg` to `path` atomically (`path` + `.tmp`, then renamed over it), so that a reader
@@ -161,8 +191,8 @@ fn colour(v: Verdict) -> &'static str {
     }
 }
 
-/// Text safe in XML content and attribute values.
-fn esc(s: &str) -> String {
+/// Text safe in XML (and HTML) content and attribute values.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -364,12 +394,23 @@ fn time_label(t: Millis, step: Millis, span: Millis) -> String {
 /// `dropped` windows before them were left out (beyond [`CAP`]). Zero points: a valid SVG
 /// saying "no windows".
 pub fn render(points: &[Point], filter: &str, dropped: u64) -> String {
+    render_framed(points, filter, dropped, Frame::Standalone)
+}
+
+/// [`render`], framed as `frame` says.
+pub fn render_framed(points: &[Point], filter: &str, dropped: u64, frame: Frame) -> String {
     let mut s = String::new();
+    if frame == Frame::Standalone {
+        s.push_str(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"",
+        );
+    } else {
+        s.push_str("<svg");
+    }
     // Writing to a String cannot fail: the results of write! are ignored below.
     let _ = write!(
         s,
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+        " width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\" \
          data-windows=\"{}\" data-dropped=\"{dropped}\">\n\
          <defs><pattern id=\"no-data\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" \
@@ -839,6 +880,30 @@ mod tests {
         assert_eq!(marks(&svg, "limit-riser").len(), 1);
         assert!(marks(&svg, "alert-mark").is_empty());
         assert!(svg.contains("filter src 10.0.0.0/8"));
+    }
+
+    #[test]
+    fn inline_is_the_standalone_chart_without_declaration_and_namespace() {
+        let points = [point(0, 300, Verdict::Ok), point(1, 70, Verdict::NoData)];
+        let standalone = render(&points, "all", 0);
+        let inline = render_framed(&points, "all", 0, Frame::Inline);
+        assert_eq!(
+            standalone,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"{}",
+                inline.strip_prefix("<svg").unwrap()
+            )
+        );
+        assert!(!inline.contains("http"));
+        assert_eq!(marks(&inline, "window").len(), 2);
+        let mut w = Windows::default();
+        for p in points {
+            w.record(p);
+        }
+        assert_eq!(w.render_framed("all", Frame::Standalone), standalone);
+        assert_eq!(w.latest_end(), Some(1_795_694_400_000 + 600_000));
+        w.forget_ended_before(1_795_694_400_000 + 300_001);
+        assert_eq!((w.len(), w.dropped()), (1, 0));
     }
 
     #[test]

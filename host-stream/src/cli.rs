@@ -151,8 +151,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = units::duration)]
     pub stats_interval: Duration,
 
-    /// Serve Prometheus metrics (`/metrics`, and `/healthz`) on this address, e.g.
-    /// `127.0.0.1:9464` (port 0: any free port, logged on stderr). Off by default.
+    /// Serve Prometheus metrics (`/metrics`, and `/healthz`, `/readyz`, a status page at `/`)
+    /// on this address, e.g. `127.0.0.1:9464` (port 0: any free port, logged on stderr). Off by
+    /// default.
     #[arg(long, value_name = "ADDR")]
     pub metrics_address: Option<std::net::SocketAddr>,
 

@@ -29,6 +29,7 @@ use host_common::summary::Summary;
 use crate::engine::{Closed, Engine, SourceId, Taken};
 use crate::judge::{Judge, Settle};
 use crate::metrics::{self, StreamMetrics};
+use crate::status::Board;
 
 /// Where records come from (stdin lines, Kafka). The driver calls, per batch: [`Source::poll`],
 /// then (unless the input ended) [`Source::after_batch`], then [`Source::commit`] and
@@ -58,9 +59,9 @@ pub trait Source {
     /// The run is over, alerts flushed: the last commit, and what is left for a restart.
     fn close(&mut self, _engine: &Engine, _alerting: bool, _pending_alerts: usize) {}
 
-    /// Consumer lag per partition as last learnt (high watermark − position), for the
-    /// metrics; empty where the source does not know it.
-    fn lag(&self) -> Vec<(i32, i64)> {
+    /// Consumer lag per partition as last learnt (position and high watermark), for the
+    /// metrics and the status page; empty where the source does not know it.
+    fn lag(&self) -> Vec<Lag> {
         Vec::new()
     }
 
@@ -68,6 +69,24 @@ pub trait Source {
     /// A pipe is ready while it is open (the default: the loop ends when it closes).
     fn readiness(&self) -> Result<(), &'static str> {
         Ok(())
+    }
+}
+
+/// Where a partition's consumer stands, as of the last end-offset answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lag {
+    /// The partition.
+    pub partition: i32,
+    /// The next offset to read.
+    pub position: i64,
+    /// The high watermark (the offset after the last message).
+    pub high: i64,
+}
+
+impl Lag {
+    /// Records not read yet: high watermark − position (never negative).
+    pub fn records(&self) -> i64 {
+        self.high.saturating_sub(self.position).max(0)
     }
 }
 
@@ -299,6 +318,8 @@ pub struct Driver {
     metrics: Option<Arc<StreamMetrics>>,
     /// `/readyz` and systemd's notifications, updated after each batch with the metrics.
     health: Health,
+    /// The status page's state (`/`), told of the lag after each batch with the metrics.
+    board: Option<Arc<Board>>,
 }
 
 impl Driver {
@@ -312,12 +333,19 @@ impl Driver {
             stats_interval,
             metrics: None,
             health: Health::new(Notifier::disabled("host-stream")),
+            board: None,
         }
     }
 
     /// Publishes the counters to `metrics` after every batch.
     pub fn with_metrics(mut self, metrics: Option<Arc<StreamMetrics>>) -> Driver {
         self.metrics = metrics;
+        self
+    }
+
+    /// Tells `board` (the status page) where the input stands after every batch.
+    pub fn with_board(mut self, board: Option<Arc<Board>>) -> Driver {
+        self.board = board;
         self
     }
 
@@ -427,12 +455,16 @@ impl Driver {
         None
     }
 
-    /// Copies the counters into the metrics, if asked for: once per batch, a lock and a copy
-    /// of a few hundred bytes.
+    /// Copies the counters into the metrics and the lag into the status page, if asked for:
+    /// once per batch, a lock and a copy of a few hundred bytes each.
     fn publish<S: Source>(&self, source: &S) {
         let Some(m) = &self.metrics else {
             return;
         };
+        let lag = source.lag();
+        if let Some(board) = &self.board {
+            board.batch(lag.clone(), self.engine.source_count());
+        }
         let (late_records, late) = self.engine.late();
         let stats = &self.engine.stats;
         m.publish(metrics::Snapshot {
@@ -446,7 +478,7 @@ impl Driver {
             late_bytes: late.bytes,
             judge: self.judge.counts(),
             sources: self.engine.source_count(),
-            lag: source.lag(),
+            lag,
         });
     }
 

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use core_nostd::Filter;
@@ -20,6 +21,7 @@ use crate::alerts_out::{Alerts, Delivery};
 use crate::chart;
 use crate::cli::LogFormat;
 use crate::engine::{Closed, REVISABLE, Revision};
+use crate::status::Board;
 use crate::verdict::{self, Verdict};
 
 /// A window's instant on the limits' timeline.
@@ -122,6 +124,8 @@ pub struct Judge {
     remark: Option<String>,
     /// The windows judged, for `--plot` (none unless asked for).
     chart: Option<chart::Windows>,
+    /// The status page's state (`--metrics-address`): told of each window and message.
+    board: Option<Arc<Board>>,
     /// Windows judged, per verdict (index: `Verdict as usize`), for the metrics.
     verdicts: [u64; Verdict::ALL.len()],
     /// The last window judged (not revised), for the metrics.
@@ -190,6 +194,7 @@ impl Judge {
             gaps: 0,
             remark: None,
             chart: None,
+            board: None,
             verdicts: [0; Verdict::ALL.len()],
             last: None,
         }
@@ -198,6 +203,11 @@ impl Judge {
     /// Keeps the windows judged from now on (the latest [`chart::CAP`]) for a chart.
     pub fn collect_chart(&mut self) {
         self.chart = Some(chart::Windows::default());
+    }
+
+    /// Tells `board` (the status page) of every window judged and message sent from now on.
+    pub fn show_on(&mut self, board: Arc<Board>) {
+        self.board = Some(board);
     }
 
     /// The windows kept for the chart, if [`Judge::collect_chart`] was called.
@@ -252,25 +262,34 @@ impl Judge {
             filter: &filter,
         };
         self.line(&judged, revised, complete)?;
+        // Only once its line is written: the chart and the page show what the lines said.
+        let (min, max) = judged.bounds();
+        let point = chart::Point {
+            start: w.start,
+            end: w.end,
+            bytes: w.counts.bytes,
+            packets: w.counts.packets,
+            verdict,
+            min: min.map(|r| r.value),
+            max: max.map(|r| r.value),
+            complete,
+            revised,
+        };
         if let Some(chart) = &mut self.chart {
-            // Only once its line is written: the chart shows what the lines said.
-            let (min, max) = judged.bounds();
-            chart.record(chart::Point {
-                start: w.start,
-                end: w.end,
-                bytes: w.counts.bytes,
-                packets: w.counts.packets,
-                verdict,
-                min: min.map(|r| r.value),
-                max: max.map(|r| r.value),
-                complete,
-                revised,
-            });
+            chart.record(point.clone());
+        }
+        if let Some(board) = &self.board {
+            board.window(&point);
         }
         self.remark_on_limits(w, &limits);
         if revised {
             let payload = judged.to_json(AlertKind::Revised, &self.host, self.top);
-            return self.send(w.start, alert::key(&filter, w.start), payload);
+            return self.send(
+                AlertKind::Revised,
+                &point,
+                alert::key(&filter, w.start),
+                payload,
+            );
         }
         self.windows += 1;
         self.verdicts[verdict as usize] += 1;
@@ -295,8 +314,8 @@ impl Judge {
         if complete {
             if let Some(gap) = self.gap.take() {
                 let payload = alert::gap_end(&filter, &gap, w, &self.host);
-                pending |= self.send(w.start, alert::gap_key(&filter, gap.start), payload)?
-                    == Settle::WhenAcked;
+                let key = alert::gap_key(&filter, gap.start);
+                pending |= self.send(AlertKind::GapEnd, &point, key, payload)? == Settle::WhenAcked;
             }
         } else {
             self.incomplete += 1;
@@ -313,15 +332,16 @@ impl Judge {
                     });
                     self.gaps += 1;
                     let payload = alert::gap_start(&filter, w, &self.host);
-                    pending |= self.send(w.start, alert::gap_key(&filter, w.start), payload)?
-                        == Settle::WhenAcked;
+                    let key = alert::gap_key(&filter, w.start);
+                    pending |=
+                        self.send(AlertKind::GapStart, &point, key, payload)? == Settle::WhenAcked;
                 }
             }
         }
         if let Some(kind) = self.state.next(verdict) {
             let payload = judged.to_json(kind, &self.host, self.top);
-            pending |=
-                self.send(w.start, alert::key(&filter, w.start), payload)? == Settle::WhenAcked;
+            let key = alert::key(&filter, w.start);
+            pending |= self.send(kind, &point, key, payload)? == Settle::WhenAcked;
         }
         Ok(if pending {
             Settle::WhenAcked
@@ -381,17 +401,22 @@ impl Judge {
         self.remark = reason;
     }
 
-    /// Sends one message for the window at `start`.
+    /// Sends one message (`kind`) for the window `point`.
     fn send(
         &mut self,
-        start: Millis,
+        kind: AlertKind,
+        point: &chart::Point,
         key: String,
         payload: serde_json::Value,
     ) -> io::Result<Settle> {
+        let start = point.start;
         let delivery = self
             .alerts
             .send(start, key, payload.to_string(), &mut *self.out)?;
         self.alerts_sent += 1;
+        if let Some(board) = &self.board {
+            board.sent(kind, point, delivery == Delivery::Done);
+        }
         Ok(match delivery {
             Delivery::Done => Settle::Now(start),
             Delivery::Pending => Settle::WhenAcked,
@@ -431,12 +456,23 @@ impl Judge {
 
     /// Windows whose alert the broker acknowledged since the last call: to settle.
     pub fn acked(&mut self) -> Vec<Millis> {
-        self.alerts.poll()
+        let acked = self.alerts.poll();
+        self.delivered(&acked);
+        acked
     }
 
     /// Waits up to `timeout` for every alert to be acknowledged; returns the windows acked.
     pub fn flush(&mut self, timeout: Duration) -> Vec<Millis> {
-        self.alerts.flush(timeout)
+        let acked = self.alerts.flush(timeout);
+        self.delivered(&acked);
+        acked
+    }
+
+    /// Tells the status page that every message of these windows was acknowledged.
+    fn delivered(&self, windows: &[Millis]) {
+        if let (Some(board), false) = (&self.board, windows.is_empty()) {
+            board.delivered(windows);
+        }
     }
 
     /// Alerts not yet acknowledged.

@@ -20,7 +20,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::driver::{ClockBound, Intake, Polled, Source, TimeBounds};
+use crate::driver::{ClockBound, Intake, Lag, Polled, Source, TimeBounds};
 use crate::ends::{self, Ends};
 use crate::engine::{Closed, Engine};
 
@@ -415,9 +415,9 @@ pub struct Kafka {
     /// The positions last committed.
     last_commit: Vec<(i32, i64)>,
     next_commit: Instant,
-    /// Live: per partition, high watermark − position as of the last end-offset answer (the
-    /// numbers [`Kafka::prove`] has anyway), for the metrics.
-    lag: BTreeMap<i32, i64>,
+    /// Live: per partition, (position, high watermark) as of the last end-offset answer (the
+    /// numbers [`Kafka::prove`] has anyway), for the metrics and the status page.
+    lag: BTreeMap<i32, (i64, i64)>,
 }
 
 /// What the reading loop keeps besides the consumer.
@@ -546,7 +546,7 @@ impl Kafka {
             if ends::at_end(position, &end) {
                 engine.prove(p, end.asked_ms);
             }
-            self.lag.insert(p, end.high.saturating_sub(position).max(0));
+            self.lag.insert(p, (position, end.high));
             r.proofs_used.insert(p, end.asked_ms);
         }
     }
@@ -711,8 +711,15 @@ impl Source for Kafka {
         Ok(false)
     }
 
-    fn lag(&self) -> Vec<(i32, i64)> {
-        self.lag.iter().map(|(p, l)| (*p, *l)).collect()
+    fn lag(&self) -> Vec<Lag> {
+        self.lag
+            .iter()
+            .map(|(&partition, &(position, high))| Lag {
+                partition,
+                position,
+                high,
+            })
+            .collect()
     }
 
     /// Ready once partitions are assigned and each has been read to its end once since the

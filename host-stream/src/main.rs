@@ -19,9 +19,11 @@ mod judge;
 mod kafka_in;
 mod metrics;
 mod pipe_in;
+mod status;
 mod verdict;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -54,19 +56,8 @@ fn run(args: Args) -> Result<ExitCode> {
     let stop = host_common::stop::on_signals()?;
     let limits = limits(&args)?;
     let health = host_common::notify::Health::from_env("host-stream");
-    let metrics = metrics::start(args.metrics_address, limits.clone(), health.readiness())?;
-    let mut judge = Judge::new(
-        limits,
-        args.filter(),
-        alerts(&args)?,
-        Box::new(std::io::stdout()),
-        host_name(&args),
-        usize::from(args.top),
-        args.log_format,
-    );
-    if args.plot.is_some() {
-        judge.collect_chart();
-    }
+    let (metrics, board) = endpoint(&args, limits.as_ref(), &health)?;
+    let judge = judge(&args, limits, board.clone())?;
     // Live: the wall clock closes quiet windows too, and refuses records stamped too far from
     // it (ahead: a broken clock; behind: further back than a live start judges).
     let live = if args.input.is_some() {
@@ -86,6 +77,7 @@ fn run(args: Args) -> Result<ExitCode> {
     engine.set_max_ahead(millis(args.max_ahead.unwrap_or(default_ahead)));
     let driver = Driver::new(engine, judge, args.stats_interval)
         .with_metrics(metrics)
+        .with_board(board)
         .with_health(health);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
@@ -129,6 +121,91 @@ fn plot(path: &std::path::Path, windows: &chart::Windows, args: &Args) -> Result
         path.display()
     );
     Ok(())
+}
+
+/// The metrics (`--metrics-address`) and the status page's state served at `/`, if asked for.
+type Endpoint = (
+    Option<Arc<metrics::StreamMetrics>>,
+    Option<Arc<status::Board>>,
+);
+
+/// The metrics endpoint (`--metrics-address`) and the status page's state it serves at `/`.
+fn endpoint(
+    args: &Args,
+    limits: Option<&Limits>,
+    health: &host_common::notify::Health,
+) -> Result<Endpoint> {
+    let board = board(args, limits, health);
+    let page = board
+        .clone()
+        .map(|b| b as Arc<dyn host_common::metrics::Page>);
+    let metrics = metrics::start(
+        args.metrics_address,
+        limits.cloned(),
+        health.readiness(),
+        page,
+    )?;
+    Ok((metrics, board))
+}
+
+/// The judge: the limits, the filter, where lines and alerts go, the chart (`--plot`) and the
+/// status page (`board`) it feeds.
+fn judge(args: &Args, limits: Option<Limits>, board: Option<Arc<status::Board>>) -> Result<Judge> {
+    let mut judge = Judge::new(
+        limits,
+        args.filter(),
+        alerts(args)?,
+        Box::new(std::io::stdout()),
+        host_name(args),
+        usize::from(args.top),
+        args.log_format,
+    );
+    if args.plot.is_some() {
+        judge.collect_chart();
+    }
+    if let Some(b) = board {
+        judge.show_on(b);
+    }
+    Ok(judge)
+}
+
+/// The status page's state, when there is a metrics address to serve it on.
+fn board(
+    args: &Args,
+    limits: Option<&Limits>,
+    health: &host_common::notify::Health,
+) -> Option<Arc<status::Board>> {
+    args.metrics_address?;
+    let input = match args.input {
+        Some(_) => status::Input::Stdin,
+        None => status::Input::Kafka {
+            topic: args.topic.clone(),
+            group: args.group.clone(),
+            live: !args.until_end,
+        },
+    };
+    let header = status::Header {
+        host: host_name(args),
+        input,
+        filter: args.filter().to_string(),
+        window: args.window,
+    };
+    let limits = limits.map(|l| (l.clone(), limits_source(args)));
+    Some(Arc::new(status::Board::new(
+        header,
+        limits,
+        health.readiness(),
+    )))
+}
+
+/// Where the limits come from, for people: the file, or the database with its password
+/// hidden.
+fn limits_source(args: &Args) -> String {
+    match (&args.limits_file, &args.limits_db) {
+        (Some(f), _) => Source::File(f.clone()).to_string(),
+        (None, Some(url)) => Source::Postgres(url.clone()).to_string(),
+        (None, None) => String::new(),
+    }
 }
 
 /// The limits: a file or a database (its password from `--limits-password-file`), or none

@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use core_nostd::wire::WireError;
-use host_common::metrics::{Collect, Out, Published};
+use host_common::metrics::{Collect, Out, Page, Published};
 use host_common::notify::Readiness;
 use host_db::loader::{Limits, Reason};
 
+use crate::driver::Lag;
 use crate::judge::JudgeCounts;
 use crate::verdict::Verdict;
 
@@ -75,8 +76,8 @@ pub struct Snapshot {
     pub judge: JudgeCounts,
     /// Sources read: Kafka partitions assigned (a pipe is one).
     pub sources: usize,
-    /// Consumer lag per partition (high watermark − position), live Kafka only.
-    pub lag: Vec<(i32, i64)>,
+    /// Consumer lag per partition (position, high watermark), live Kafka only.
+    pub lag: Vec<Lag>,
 }
 
 /// The last [`Snapshot`] and the limits, as the endpoint serves them.
@@ -87,11 +88,12 @@ pub struct StreamMetrics {
 
 /// Starts the endpoint on `address`, if one is given (`--metrics-address`); `limits` (a
 /// handle on the loader the judge uses) gives the reload counters; `/readyz` answers from
-/// `readiness`.
+/// `readiness`, `/` from `page` (the status page).
 pub fn start(
     address: Option<SocketAddr>,
     limits: Option<Limits>,
     readiness: Arc<Readiness>,
+    page: Option<Arc<dyn Page>>,
 ) -> Result<Option<Arc<StreamMetrics>>> {
     let Some(address) = address else {
         return Ok(None);
@@ -103,6 +105,9 @@ pub fn start(
     let mut registry = host_common::metrics::Registry::new();
     registry.register(metrics.clone());
     registry.set_readiness(readiness);
+    if let Some(page) = page {
+        registry.set_page(page);
+    }
     host_common::metrics::http::serve("host-stream", address, registry)
         .with_context(|| format!("--metrics-address {address}: cannot listen"))?;
     Ok(Some(metrics))
@@ -220,11 +225,11 @@ impl Collect for StreamMetrics {
             Some(i64::try_from(s.sources).unwrap_or(i64::MAX)),
         )?;
         if !s.lag.is_empty() {
-            let names: Vec<String> = s.lag.iter().map(|(p, _)| p.to_string()).collect();
+            let names: Vec<String> = s.lag.iter().map(|l| l.partition.to_string()).collect();
             let per: Vec<(&str, i64)> = names
                 .iter()
                 .zip(&s.lag)
-                .map(|(n, (_, lag))| (n.as_str(), *lag))
+                .map(|(n, l)| (n.as_str(), l.records()))
                 .collect();
             out.gauges(
                 "streamchecker_stream_consumer_lag_records",
@@ -235,7 +240,7 @@ impl Collect for StreamMetrics {
             out.gauge(
                 "streamchecker_stream_consumer_lag_all_partitions_records",
                 "Records not read yet, all assigned partitions.",
-                Some(s.lag.iter().map(|(_, l)| *l).sum()),
+                Some(s.lag.iter().map(Lag::records).sum()),
             )?;
         }
         if let Some(limits) = &self.limits {

@@ -9,7 +9,7 @@
 //! Bad input never panics: a request head that is not HTTP gets `400`, one too large `431`,
 //! another method `405`, an unknown path `404`; a client that sends nothing is timed out.
 //! The paths are in [`ROUTES`], one line each; a route reads the program's state through the
-//! [`Registry`] it is given (the collectors, the readiness).
+//! [`Registry`] it is given (the collectors, the readiness, the status page).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -55,6 +55,14 @@ impl Response {
         }
     }
 
+    fn html(body: String) -> Response {
+        Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: body.into_bytes(),
+        }
+    }
+
     /// The bytes on the wire (`HEAD`: the head alone, with the body's length).
     fn to_bytes(&self, head_only: bool) -> Vec<u8> {
         let allow = if self.status == 405 {
@@ -95,8 +103,9 @@ fn reason(status: u16) -> &'static str {
 /// A route's answer to a request.
 pub type Handler = fn(&Request<'_>, &Registry) -> Response;
 
-/// The paths served. To add one (a status page at `/`), add a line.
+/// The paths served. To add one, add a line.
 pub const ROUTES: &[(&str, Handler)] = &[
+    ("/", page),
     ("/metrics", metrics),
     ("/healthz", healthz),
     ("/readyz", readyz),
@@ -112,6 +121,22 @@ fn metrics(request: &Request<'_>, registry: &Registry) -> Response {
         },
         Err(_) => Response::text(500, "the metrics could not be encoded\n"),
     }
+}
+
+/// The program's status page; 404 when it has none (host-capture: its state is all in the
+/// metrics, and a 404 keeps `/` what it was for anything that probes it).
+fn page(_: &Request<'_>, registry: &Registry) -> Response {
+    match registry.page() {
+        Some(p) => Response::html(p.render()),
+        None => not_found(),
+    }
+}
+
+fn not_found() -> Response {
+    Response::text(
+        404,
+        "not found: the paths are /metrics, /healthz and /readyz\n",
+    )
 }
 
 fn healthz(_: &Request<'_>, _: &Registry) -> Response {
@@ -266,10 +291,7 @@ fn answer(head: &[u8], registry: &Registry) -> (Response, bool) {
     };
     let response = match ROUTES.iter().find(|(p, _)| *p == path) {
         Some((_, handler)) => handler(&request, registry),
-        None => Response::text(
-            404,
-            "not found: the paths are /metrics, /healthz and /readyz\n",
-        ),
+        None => not_found(),
     };
     (response, head_only)
 }
@@ -384,6 +406,36 @@ mod tests {
         assert!(
             not.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
             "{not}"
+        );
+    }
+
+    struct Hello;
+
+    impl crate::metrics::Page for Hello {
+        fn render(&self) -> String {
+            "<!DOCTYPE html><title>hi</title>\n".into()
+        }
+    }
+
+    #[test]
+    fn the_status_page_is_served_as_html_when_the_program_has_one() {
+        let mut r = Registry::new();
+        r.set_page(Arc::new(Hello));
+        let addr = serve("test", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), r).unwrap();
+        let got = exchange(addr, b"GET /?refresh=1 HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            got,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+             Content-Length: 33\r\nConnection: close\r\n\r\n<!DOCTYPE html><title>hi</title>\n"
+        );
+        let head = exchange(addr, b"HEAD / HTTP/1.0\r\n\r\n");
+        assert!(
+            head.ends_with("Content-Length: 33\r\nConnection: close\r\n\r\n"),
+            "{head}"
+        );
+        assert!(
+            exchange(addr, b"POST / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "),
+            "POST"
         );
     }
 

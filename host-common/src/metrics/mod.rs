@@ -13,7 +13,8 @@
 //! text when the scraper asks for it in `Accept` (a Prometheus server does).
 //!
 //! A binary describes its metrics by implementing [`Collect`]: per scrape it writes its
-//! families through an [`Out`], which keeps the names and types consistent.
+//! families through an [`Out`], which keeps the names and types consistent. A binary may also
+//! give a status page for `/` ([`Page`]), rendered per request from its own copy of its state.
 
 pub mod http;
 
@@ -36,12 +37,21 @@ pub trait Collect: Send + Sync + 'static {
     fn collect(&self, out: &mut Out<'_>) -> fmt::Result;
 }
 
-/// The metrics a listener serves: the program's [`Collect`]s, and the readiness `/readyz`
-/// answers with.
+/// A status page for people (`/`): a whole HTML document, rendered on the listener's thread
+/// per request. The program's state is copied out under its own lock and rendered after it, so
+/// a page load never holds up the program's loop.
+pub trait Page: Send + Sync + 'static {
+    /// The page: a complete HTML document (served as `text/html; charset=utf-8`).
+    fn render(&self) -> String;
+}
+
+/// The metrics a listener serves: the program's [`Collect`]s, the readiness `/readyz`
+/// answers with, and the status page `/` serves, if the program has one.
 #[derive(Clone, Default)]
 pub struct Registry {
     collectors: Vec<Arc<dyn Collect>>,
     readiness: Option<Arc<Readiness>>,
+    page: Option<Arc<dyn Page>>,
 }
 
 impl Registry {
@@ -63,6 +73,16 @@ impl Registry {
     /// The readiness set, if any.
     pub fn readiness(&self) -> Option<&Readiness> {
         self.readiness.as_deref()
+    }
+
+    /// What `/` serves (without it: 404, the program has no status page).
+    pub fn set_page(&mut self, page: Arc<dyn Page>) {
+        self.page = Some(page);
+    }
+
+    /// The status page set, if any.
+    pub fn page(&self) -> Option<&dyn Page> {
+        self.page.as_deref()
     }
 
     /// The scrape in `format`.

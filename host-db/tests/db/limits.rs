@@ -360,6 +360,12 @@ fn a_notify_reaches_a_running_loader() {
     // and the status says so.
     let status = wait_for_status(&limits, "a reload on NOTIFY", |s| s.loads_ok.notified >= 1);
     assert_eq!(in_force_now(&limits).1, Some(2_000_000_000));
+    // The last accepted load is the notification's, just now (within the test's minute).
+    let loaded = status.last_load_ms.expect("a load time");
+    assert!(
+        (host_db::time_text::now_ms() - loaded).abs() < 60_000,
+        "{loaded}"
+    );
     assert_eq!(
         status,
         Status {
@@ -374,6 +380,8 @@ fn a_notify_reaches_a_running_loader() {
             connection_failures: 0,
             connected: true,
             last_error: None,
+            last_load_ms: Some(loaded),
+            last_error_ms: None,
         }
     );
 }

@@ -15,4 +15,5 @@ mod plot;
 mod restart;
 mod revised;
 mod settings;
+mod status;
 mod support;
