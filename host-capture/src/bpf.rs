@@ -53,7 +53,10 @@ impl FileFilter {
         let program = match self.compile(link_type) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("host-capture: {e:#}: frames of link type {link_type} are filtered out");
+                tracing::warn!(
+                    link_type,
+                    "{e:#}: frames of this link type are filtered out"
+                );
                 None
             }
         };

@@ -15,11 +15,16 @@ use crate::{kafka, live, offline, pipeline, sink, source};
 
 /// Where host-capture's settings live besides the command line: `[capture]` of the
 /// configuration file and `STREAMCHECKER_CAPTURE_…`, the brokers and librdkafka settings in
-/// `[kafka]` (shared with host-stream).
+/// `[kafka]` (shared with host-stream); `--log-level`, `--log-format` in `[log]` (all three
+/// programs).
 pub const SETTINGS: Settings<Args> = Settings {
     program: "host-capture",
     table: Some("capture"),
-    shared: &[("brokers", "kafka", "brokers")],
+    shared: &[
+        ("brokers", "kafka", "brokers"),
+        ("log_level", "log", "level"),
+        ("log_format", "log", "format"),
+    ],
     env_aliases: &[],
     kafka_version: true,
     kafka_options: Some(|a: &mut Args| &mut a.kafka_options),
@@ -124,6 +129,10 @@ pub struct Args {
     /// `127.0.0.1:9464` (port 0: any free port, logged on stderr). Off by default.
     #[arg(long, value_name = "ADDR")]
     pub metrics_address: Option<std::net::SocketAddr>,
+
+    /// `--log-level`, `--log-format`.
+    #[command(flatten)]
+    pub log: host_common::logging::LogArgs,
 
     /// Send no heartbeats, only records (for a consumer that reads records only: it then
     /// cannot tell a dead sensor from a quiet network).

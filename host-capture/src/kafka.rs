@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use core_nostd::Counts;
-use core_nostd::units::Count;
 use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
 use host_common::ratelimit::{OncePerChange, RateLimit};
 use host_common::summary::Summary;
@@ -198,7 +197,7 @@ impl Reports {
             return;
         };
         if last.allow(&message) {
-            eprintln!("host-capture: kafka: {message} (records wait in the queue)");
+            tracing::warn!(error = %message, "kafka: records wait in the queue");
         }
     }
 
@@ -206,7 +205,7 @@ impl Reports {
         if let Ok(mut last) = self.last_error.lock()
             && last.clear()
         {
-            eprintln!("host-capture: kafka: the broker takes records again");
+            tracing::info!("kafka: the broker takes records again");
         }
     }
 }
@@ -254,10 +253,11 @@ impl ProducerContext for Reports {
                         RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
                     )
                 ) {
-                    eprintln!(
-                        "host-capture: kafka: a record of {} / {} was not delivered: {e}",
-                        Count(counts.bytes, "byte"),
-                        Count(counts.packets, "packet")
+                    tracing::error!(
+                        bytes = counts.bytes,
+                        packets = counts.packets,
+                        error = %e,
+                        "kafka: a record was not delivered"
                     );
                 }
             }
@@ -486,10 +486,11 @@ impl KafkaSink {
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(record),
             Err((e, _)) => {
-                eprintln!(
-                    "host-capture: kafka: a record of {} / {} was refused: {e}",
-                    Count(counts.bytes, "byte"),
-                    Count(counts.packets, "packet")
+                tracing::error!(
+                    bytes = counts.bytes,
+                    packets = counts.packets,
+                    error = %e,
+                    "kafka: a record was refused"
                 );
                 self.refused.add(counts);
                 Ok(())
@@ -503,13 +504,13 @@ impl KafkaSink {
         }
         if self.drop_log.allow() {
             let d = self.refused.get().plus(self.parked.dropped());
-            eprintln!(
-                "host-capture: ERROR: the broker has been away longer than every buffer lasts \
-                 ({} parked): records are being dropped; so far {}, {}, {} undelivered",
-                Count(self.parked.len() as u64, "record"),
-                Count(d.records, "record"),
-                Count(d.bytes, "byte"),
-                Count(d.packets, "packet")
+            tracing::error!(
+                parked = self.parked.len(),
+                undelivered_records = d.records,
+                undelivered_bytes = d.bytes,
+                undelivered_packets = d.packets,
+                "the broker has been away longer than every buffer lasts: records are being \
+                 dropped"
             );
         }
     }
@@ -594,10 +595,10 @@ impl KafkaSink {
                 break;
             }
             if Instant::now() >= deadline {
-                eprintln!(
-                    "host-capture: kafka: --flush-timeout reached with {} records queued and {} parked",
-                    self.producer.in_flight_count(),
-                    self.parked.len()
+                tracing::warn!(
+                    queued = self.producer.in_flight_count(),
+                    parked = self.parked.len(),
+                    "kafka: --flush-timeout reached with records still queued or parked"
                 );
                 break;
             }

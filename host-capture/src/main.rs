@@ -39,6 +39,11 @@ use host_common::exit;
 
 fn main() -> ExitCode {
     let args: Args = host_common::config::parse(&cli::SETTINGS, env!("CARGO_PKG_VERSION"));
+    // (What failed before here was printed plainly: there was no log yet.)
+    if let Err(e) = host_common::logging::init(&args.log) {
+        eprintln!("host-capture: {e}");
+        return ExitCode::from(exit::CONFIG);
+    }
     // The pair table is a few MB: give the pipeline a stack that holds it in any build.
     let worker = std::thread::Builder::new()
         .name("capture".into())
@@ -47,15 +52,15 @@ fn main() -> ExitCode {
     match worker.map(|w| w.join()) {
         Ok(Ok(Ok(code))) => code,
         Ok(Ok(Err(e))) => {
-            eprintln!("host-capture: {e:#}");
+            tracing::error!("{e:#}");
             exit::code_of(&e)
         }
         Ok(Err(_)) => {
-            eprintln!("host-capture: internal error: the capture thread panicked");
+            tracing::error!("internal error: the capture thread panicked");
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("host-capture: cannot start the capture thread: {e}");
+            tracing::error!(error = %e, "cannot start the capture thread");
             ExitCode::FAILURE
         }
     }
@@ -75,11 +80,11 @@ fn run(args: Args) -> Result<ExitCode> {
         privileges::drop_to(user)?;
     }
     if let Source::Live(live) = &source {
-        eprintln!(
-            "host-capture: capturing on {} (link type {}), records every {:?}",
-            live.interface(),
-            live.link_type(),
-            args.flush_interval
+        tracing::info!(
+            interface = %live.interface(),
+            link_type = live.link_type(),
+            flush_interval = ?args.flush_interval,
+            "capturing"
         );
     }
     let outcome = Pipeline::new(args.pipeline(), sinks)
@@ -98,17 +103,17 @@ fn report(outcome: Outcome) -> Result<ExitCode> {
         delivery,
         damaged,
     } = outcome;
-    eprintln!("host-capture: summary {stats}{delivery}");
+    tracing::info!("summary {stats}{delivery}");
     if let Some(unsupported) = stats.only_unsupported() {
         return Err(exit::BadInput::new(unsupported.to_string()).into());
     }
     delivery.write_totals()?;
     if let Some(e) = damaged {
-        eprintln!("host-capture: {e:#}");
+        tracing::error!("{e:#}");
         return Ok(ExitCode::from(exit::BAD_INPUT));
     }
     if delivery.undelivered() {
-        eprintln!("host-capture: ERROR: some records were not delivered (see the summary)");
+        tracing::error!("some records were not delivered (see the summary)");
         return Ok(ExitCode::from(exit::UNDELIVERED));
     }
     Ok(ExitCode::SUCCESS)

@@ -136,13 +136,16 @@ impl Pipeline {
         let mut next_stats = Instant::now() + stats_interval;
         loop {
             if stop.load(Ordering::Relaxed) {
-                eprintln!("host-capture: stopping: signal received");
+                tracing::info!("stopping: signal received");
                 return Ok(None);
             }
             let live = source.is_live();
             match source.pump(&mut |lt, ts, data| self.frame(lt, ts, data, live))? {
                 Pumped::Frames => {}
-                Pumped::End => return Ok(None),
+                Pumped::End => {
+                    tracing::debug!("end of the input");
+                    return Ok(None);
+                }
                 Pumped::Damaged(e) => return Ok(Some(e)),
             }
             if source.is_live() {
@@ -159,17 +162,13 @@ impl Pipeline {
             }
             self.report_health(live);
             if self.sinks.stdout_closed() {
-                eprintln!("host-capture: stopping: stdout is closed");
+                tracing::info!("stopping: stdout is closed");
                 return Ok(None);
             }
             if !stats_interval.is_zero() && Instant::now() >= next_stats {
                 next_stats = Instant::now() + stats_interval;
                 self.counters(source);
-                eprintln!(
-                    "host-capture: stats {} {}",
-                    self.stats,
-                    self.sinks.progress()
-                );
+                tracing::info!("stats {} {}", self.stats, self.sinks.progress());
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod exit;
 pub mod generate;
 pub mod kafka;
+pub mod logging;
 pub mod machine;
 pub mod metrics;
 pub mod notify;

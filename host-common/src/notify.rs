@@ -165,7 +165,10 @@ impl Notifier {
     fn log(&mut self, what: &str) {
         if !self.logged {
             self.logged = true;
-            eprintln!("{}: {what} (further errors are not logged)", self.program);
+            tracing::warn!(
+                program = self.program,
+                "{what} (further errors are not logged)"
+            );
         }
     }
 }

@@ -251,8 +251,9 @@ impl Limits {
             }
         };
         for problem in first.check() {
-            eprintln!("limits: {source}: {problem}");
+            tracing::warn!(source = ?source.to_string(), "limits: {problem}");
         }
+        tracing::debug!(source = ?source.to_string(), "limits: first load");
         install(&shared, first);
         shared.update_status(|s| s.accepted(Reason::Start));
         let worker = Arc::clone(&shared);
@@ -332,7 +333,7 @@ fn install(shared: &Shared, timeline: Timeline) {
 fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>) {
     match loaded {
         Err(e) => {
-            eprintln!("limits: {source}: load refused, keeping the previous limits: {e:#}");
+            tracing::error!(?source, error = %format!("{e:#}"), "limits: load refused, keeping the previous limits");
             shared.update_status(|s| {
                 s.loads_failed.bump(reason);
                 s.failed(format!("{e:#}"));
@@ -349,10 +350,12 @@ fn offer(shared: &Shared, source: &str, reason: Reason, loaded: Result<Timeline>
             shared.update_status(|s| s.accepted(reason));
             if changed {
                 for p in t.check() {
-                    eprintln!("limits: {source}: invalid limits: {p}");
+                    tracing::warn!(?source, "limits: invalid limits: {p}");
                 }
                 install(shared, t);
-                eprintln!("limits: {source}: loaded new limits");
+                tracing::info!(?source, "limits: loaded new limits");
+            } else {
+                tracing::debug!(?source, ?reason, "limits: loaded, unchanged");
             }
         }
     }
@@ -391,9 +394,10 @@ fn watch_postgres(shared: &Shared, url: &str, options: &Options) {
         let error = match schema::connect(url) {
             Ok(client) => {
                 if let Some(since) = down_since.take() {
-                    eprintln!(
-                        "limits: {source}: reconnected after {:.1?}",
-                        since.elapsed()
+                    tracing::info!(
+                        ?source,
+                        after = %format!("{:.1?}", since.elapsed()),
+                        "limits: reconnected"
                     );
                 }
                 backoff = FIRST_BACKOFF;
@@ -411,9 +415,10 @@ fn watch_postgres(shared: &Shared, url: &str, options: &Options) {
         });
         // One line per outage, however many attempts it takes.
         if down_since.is_none() {
-            eprintln!(
-                "limits: {source}: connection lost, keeping the last limits and retrying \
-                 with backoff: {error:#}"
+            tracing::warn!(
+                ?source,
+                error = %format!("{error:#}"),
+                "limits: connection lost, keeping the last limits and retrying with backoff"
             );
             down_since = Some(Instant::now());
         }

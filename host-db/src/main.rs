@@ -20,6 +20,8 @@ const SETTINGS: Settings<Args> = Settings {
         ("database_url", "limits", "database_url"),
         ("password_file", "limits", "password_file"),
         ("limits_file", "limits", "file"),
+        ("log_level", "log", "level"),
+        ("log_format", "log", "format"),
     ],
     env_aliases: &[("database_url", "DATABASE_URL")],
     kafka_version: false,
@@ -50,6 +52,10 @@ struct Args {
     /// over DATABASE_URL.
     #[arg(long, global = true, value_name = "FILE")]
     limits_file: Option<PathBuf>,
+
+    /// `--log-level`, `--log-format`.
+    #[command(flatten)]
+    log: host_common::logging::LogArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -97,13 +103,16 @@ fn kind(text: &str) -> Result<LimitKind, String> {
 }
 
 fn main() -> ExitCode {
-    match run(host_common::config::parse(
-        &SETTINGS,
-        env!("CARGO_PKG_VERSION"),
-    )) {
+    let args: Args = host_common::config::parse(&SETTINGS, env!("CARGO_PKG_VERSION"));
+    // (What failed before here was printed plainly: there was no log yet.)
+    if let Err(e) = host_common::logging::init(&args.log) {
+        eprintln!("host-db: {e}");
+        return ExitCode::from(exit::CONFIG);
+    }
+    match run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("host-db: {e:#}");
+            tracing::error!("{e:#}");
             // Rows that are not limits make the limits invalid, as min above max does.
             if e.chain().any(|c| c.is::<host_db::model::BadRows>()) {
                 ExitCode::from(exit::INVALID_LIMITS)
@@ -204,8 +213,8 @@ fn set(
         .map(|p| p.to_string())
         .collect();
     if !problems.is_empty() && !force {
-        eprintln!(
-            "host-db: refused (nothing inserted; --force to insert anyway): {}",
+        tracing::error!(
+            "refused (nothing inserted; --force to insert anyway): {}",
             problems.join("; ")
         );
         return Ok(ExitCode::from(exit::INVALID_LIMITS));
@@ -214,7 +223,7 @@ fn set(
     tx.commit()?;
     println!("id {id}: {name} = {value} from {}", time_text::format(at));
     for p in problems {
-        eprintln!("host-db: warning: {p}");
+        tracing::warn!("{p}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub struct Reports {
 
 impl ClientContext for Reports {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        eprintln!("host-stream: kafka (alerts): {error}: {reason}");
+        tracing::warn!(%error, reason, "kafka (alerts): client error");
     }
 }
 
@@ -154,7 +154,7 @@ impl Alerts {
                             rdkafka::types::RDKafkaErrorCode::QueueFull
                         )
                     ) {
-                        eprintln!("host-stream: kafka (alerts): cannot send an alert yet: {e}");
+                        tracing::warn!(error = %e, "kafka (alerts): cannot send an alert yet");
                     }
                     break;
                 }
@@ -195,10 +195,10 @@ impl Alerts {
         for (id, e) in failed {
             if let Some(i) = in_flight.iter().position(|m| m.id == id) {
                 let m = in_flight.remove(i);
-                eprintln!(
-                    "host-stream: kafka (alerts): a message for window {} not delivered, \
-                     sending it again: {e}",
-                    m.window
+                tracing::warn!(
+                    window = m.window,
+                    error = %e,
+                    "kafka (alerts): a message not delivered, sending it again"
                 );
                 waiting.push(m);
             }

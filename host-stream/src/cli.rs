@@ -4,14 +4,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser};
 use core_nostd::{Filter, Prefix, units};
 use host_common::config::{ConfigError, Settings};
+use host_common::logging::LogArgs;
 
 /// Where host-stream's settings live besides the command line: `[stream]` of the
 /// configuration file and `STREAMCHECKER_STREAM_…`; the brokers and librdkafka settings in
 /// `[kafka]` (shared with host-capture); the limits' source in `[limits]` (shared with
-/// host-db), `DATABASE_URL` too.
+/// host-db), `DATABASE_URL` too; `--log-level`, `--log-format` in `[log]` (all three programs).
 pub const SETTINGS: Settings<Args> = Settings {
     program: "host-stream",
     table: Some("stream"),
@@ -21,6 +22,8 @@ pub const SETTINGS: Settings<Args> = Settings {
         ("limits_password_file", "limits", "password_file"),
         ("limits_file", "limits", "file"),
         ("limits_refresh", "limits", "refresh"),
+        ("log_level", "log", "level"),
+        ("log_format", "log", "format"),
     ],
     env_aliases: &[("limits_db", "DATABASE_URL")],
     kafka_version: true,
@@ -135,9 +138,9 @@ pub struct Args {
     #[arg(long, default_value = "alerts")]
     pub alerts_topic: String,
 
-    /// Format of the per-window lines on stdout.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// `--log-level`, `--log-format` (the latter also chooses the per-window lines' format).
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// Host name written into alerts (default: this machine's).
     #[arg(long)]
@@ -175,14 +178,8 @@ pub struct Args {
     pub max_ahead: Option<Duration>,
 }
 
-/// How the per-window lines look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// `window START END bytes=… packets=… verdict=… min=… max=… filter=…`
-    Text,
-    /// One JSON object per window.
-    Json,
-}
+/// How the per-window lines look: as the log's lines (`--log-format`), text or JSON.
+pub use host_common::logging::Format as LogFormat;
 
 impl Args {
     /// The Kafka settings of the consumer: `-X` as given, and `group.instance.id` from

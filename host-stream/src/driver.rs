@@ -226,8 +226,9 @@ impl Intake<'_> {
         let refuse = |count: &mut u64, by: u64, when: &str, flag: &str| {
             *count += 1;
             if *count <= 5 {
-                eprintln!(
-                    "host-stream: skipped a record stamped {by} ms in the {when} (more than {flag})"
+                tracing::warn!(
+                    ms = by,
+                    "skipped a record stamped in the {when} (more than {flag})"
                 );
             }
             true
@@ -256,10 +257,9 @@ impl Intake<'_> {
         rejects.undecodable += 1;
         rejects.undecodable_by[metrics::undecodable_reason(&e)] += 1;
         if rejects.log.allow() {
-            eprintln!(
-                "host-stream: skipped a record that does not decode ({where_}): {e} \
-                 ({} so far)",
-                rejects.undecodable
+            tracing::warn!(
+                so_far = rejects.undecodable,
+                "skipped a record that does not decode ({where_}): {e}"
             );
         }
     }
@@ -368,8 +368,8 @@ impl Driver {
             Ended::StdoutFailed(_) => "writing stdout failed",
         });
         match &ended {
-            Ended::Signal => eprintln!("host-stream: stopping: signal received{}", S::STOPPING),
-            Ended::StdoutClosed => eprintln!("host-stream: stopping: stdout closed{}", S::STOPPING),
+            Ended::Signal => tracing::info!("stopping: signal received{}", S::STOPPING),
+            Ended::StdoutClosed => tracing::info!("stopping: stdout closed{}", S::STOPPING),
             Ended::Input | Ended::StdoutFailed(_) => {}
         }
         for w in self.judge.flush(Duration::from_secs(30)) {
@@ -423,7 +423,7 @@ impl Driver {
                 && Instant::now() >= next_stats
             {
                 next_stats = Instant::now() + self.stats_interval;
-                eprintln!("host-stream: stats {}", self.summary());
+                tracing::info!("stats {}", self.summary());
             }
             if polled == Polled::End || source.finished(&self.engine)? {
                 self.engine.finish(&mut self.closed);

@@ -84,9 +84,11 @@ fn ask(consumer: &BaseConsumer, topic: &str, answers: &Mutex<Learnt>, stop: &Ato
                 Ok(partitions) => partitions,
                 Err(e) => {
                     if log.allow() {
-                        eprintln!(
-                            "host-stream: kafka: cannot read the end offsets of {topic} ({e}): \
-                         windows are closed only by the records' own times until it can"
+                        tracing::warn!(
+                            topic,
+                            error = %e,
+                            "kafka: cannot read the end offsets: windows are closed only by the \
+                             records' own times until it can"
                         );
                     }
                     Vec::new()
@@ -114,9 +116,11 @@ fn ask(consumer: &BaseConsumer, topic: &str, answers: &Mutex<Learnt>, stop: &Ato
                 }
                 Err(e) => {
                     if log.allow() {
-                        eprintln!(
-                            "host-stream: kafka: cannot read the end offset of partition {p} \
-                             ({e}): windows are closed only by the records' own times until it can"
+                        tracing::warn!(
+                            partition = p,
+                            error = %e,
+                            "kafka: cannot read the end offset of a partition: windows are \
+                             closed only by the records' own times until it can"
                         );
                     }
                 }

@@ -750,11 +750,11 @@ impl Engine {
             for s in &suspects {
                 self.skipped(s);
             }
-            eprintln!(
-                "host-stream: skipped {} records stamped more than --max-ahead after the rest \
-                 of the input, with nothing near them (first: {} ms)",
-                suspects.len(),
-                suspects.first().map_or(0, |s| s.time)
+            tracing::warn!(
+                first_ms = suspects.first().map_or(0, |s| s.time),
+                "skipped {} records stamped more than --max-ahead after the rest of the input, \
+                 with nothing near them",
+                suspects.len()
             );
         }
         self.windows.finish(on_close(

@@ -391,12 +391,12 @@ impl Judge {
             return;
         }
         match &reason {
-            Some(why) => eprintln!(
-                "host-stream: windows from {span} are not judged against limits: {why} \
+            Some(why) => tracing::warn!(
+                "windows from {span} are not judged against limits: {why} \
                  (said once; their verdict is {})",
                 verdict::judge(0, limits)
             ),
-            None => eprintln!("host-stream: limits in force again from the window {span}"),
+            None => tracing::info!("limits in force again from the window {span}"),
         }
         self.remark = reason;
     }

@@ -136,7 +136,7 @@ impl ConsumerContext for Events {
                 }
             }
             Rebalance::Error(e) => {
-                eprintln!("host-stream: kafka: rebalance error: {e}");
+                tracing::error!(error = %e, "kafka: rebalance error");
                 return;
             }
         };
@@ -149,7 +149,7 @@ impl ConsumerContext for Events {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(e) = result {
             self.commit_failed.store(true, Ordering::Relaxed);
-            eprintln!("host-stream: kafka: offset commit failed (will retry): {e}");
+            tracing::warn!(error = %e, "kafka: offset commit failed (will retry)");
         }
     }
 }
@@ -338,8 +338,10 @@ impl Input {
             self.consumer.resume(&tpl)
         };
         if let Err(e) = r {
-            eprintln!(
-                "host-stream: kafka: cannot {} partition {partition}: {e}",
+            tracing::warn!(
+                partition,
+                error = %e,
+                "kafka: cannot {} a partition",
                 if paused { "pause" } else { "resume" }
             );
         }
@@ -509,7 +511,7 @@ impl Kafka {
         };
         match self.input.commit(&positions, resume, mode) {
             Ok(()) => self.last_commit = positions,
-            Err(e) => eprintln!("host-stream: {e:#}"),
+            Err(e) => tracing::warn!("{e:#}"),
         }
     }
 
@@ -557,16 +559,16 @@ impl Reading {
     /// warning, a replay's end offsets.
     fn assignment(&mut self, input: &Input, a: Assignment, intake: &mut Intake<'_>) -> Result<()> {
         if !a.revoked.is_empty() {
-            eprintln!(
-                "host-stream: WARNING: partitions {:?} were taken from this instance: window \
-                 sums cover only what it read",
-                a.revoked
+            tracing::warn!(
+                partitions = ?a.revoked,
+                "partitions were taken from this instance: window sums cover only what it read"
             );
         }
         if !a.partitions.is_empty() {
-            eprintln!(
-                "host-stream: kafka: reading partitions {:?} of {}",
-                a.partitions, input.topic
+            tracing::info!(
+                "kafka: reading partitions {:?} of {}",
+                a.partitions,
+                input.topic
             );
         }
         self.assigned = !a.partitions.is_empty();
@@ -582,17 +584,14 @@ impl Reading {
                 intake.engine.start_at(next);
             }
             alerting = Some(r.alerting);
-            eprintln!(
-                "host-stream: resuming from the committed offsets ({})",
-                r.encode()
-            );
+            tracing::info!("resuming from the committed offsets ({})", r.encode());
         }
         let total = input.partition_count().unwrap_or(0);
         let partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
         if let Some((have, all)) = partial {
-            eprintln!(
-                "host-stream: WARNING: the group gave this instance {have} of the {all} \
-                 partitions of {}: every window sum is PARTIAL (run one instance per group)",
+            tracing::warn!(
+                "the group gave this instance {have} of the {all} partitions of {}: every \
+                 window sum is PARTIAL (run one instance per group)",
                 input.topic
             );
         }
@@ -671,7 +670,7 @@ impl Source for Kafka {
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => reading.at_end(&self.input, p, intake),
-                Some(Err(e)) => eprintln!("host-stream: kafka: {e}"),
+                Some(Err(e)) => tracing::warn!(error = %e, "kafka: consumer error"),
                 None => break,
             }
         }
@@ -739,8 +738,10 @@ impl Source for Kafka {
 
     fn close(&mut self, engine: &Engine, alerting: bool, pending_alerts: usize) {
         if pending_alerts > 0 {
-            eprintln!(
-                "host-stream: {pending_alerts} alerts not acknowledged: their windows are not committed and will be judged again after a restart"
+            tracing::warn!(
+                pending_alerts,
+                "alerts not acknowledged: their windows are not committed and will be judged \
+                 again after a restart"
             );
         }
         // The last one is waited for: the process ends next.

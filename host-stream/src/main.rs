@@ -39,13 +39,16 @@ use crate::kafka_in::Kafka;
 use crate::pipe_in::Pipe;
 
 fn main() -> ExitCode {
-    match run(host_common::config::parse(
-        &cli::SETTINGS,
-        env!("CARGO_PKG_VERSION"),
-    )) {
+    let args: Args = host_common::config::parse(&cli::SETTINGS, env!("CARGO_PKG_VERSION"));
+    // (What failed before here was printed plainly: there was no log yet.)
+    if let Err(e) = host_common::logging::init(&args.log) {
+        eprintln!("host-stream: {e}");
+        return ExitCode::from(host_common::exit::CONFIG);
+    }
+    match run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("host-stream: {e:#}");
+            tracing::error!("{e:#}");
             host_common::exit::code_of(&e)
         }
     }
@@ -115,8 +118,8 @@ fn plot(path: &std::path::Path, windows: &chart::Windows, args: &Args) -> Result
             chart::CAP
         ),
     };
-    eprintln!(
-        "host-stream: chart of {} written to {}{left_out}",
+    tracing::info!(
+        "chart of {} written to {}{left_out}",
         core_nostd::units::Count(u64::try_from(windows.len()).unwrap_or(u64::MAX), "window"),
         path.display()
     );
@@ -158,7 +161,7 @@ fn judge(args: &Args, limits: Option<Limits>, board: Option<Arc<status::Board>>)
         Box::new(std::io::stdout()),
         host_name(args),
         usize::from(args.top),
-        args.log_format,
+        args.log.log_format,
     );
     if args.plot.is_some() {
         judge.collect_chart();
@@ -227,8 +230,8 @@ fn limits(args: &Args) -> Result<Option<Limits>> {
             Some(Limits::start(Source::Postgres(url), options).context("--limits-db")?)
         }
         (None, None) => {
-            eprintln!(
-                "host-stream: no limits (--allow-no-limits): every window is no_limits, no alert is sent"
+            tracing::warn!(
+                "no limits (--allow-no-limits): every window is no_limits, no alert is sent"
             );
             None
         }
@@ -252,7 +255,7 @@ fn host_name(args: &Args) -> String {
 
 /// The summary line; the exit status (a closed stdout is a normal end).
 fn report_end(report: Report) -> Result<ExitCode> {
-    eprintln!("host-stream: summary {}", report.summary);
+    tracing::info!("summary {}", report.summary);
     match report.ended {
         Ended::StdoutFailed(e) => Err(e).context("writing to stdout"),
         Ended::Input | Ended::Signal | Ended::StdoutClosed => Ok(ExitCode::SUCCESS),

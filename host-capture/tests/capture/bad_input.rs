@@ -11,9 +11,9 @@ fn unsupported_link_type_names_the_number() {
     // Bad input: status 4.
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(
-        text(&out.stderr),
+        testkit::log::text(&out.stderr),
         format!(
-            "host-capture: --read {}: unsupported link type 127 (supported: {:?})\n",
+            "ERROR host_capture: --read {}: unsupported link type 127 (supported: {:?})\n",
             path.display(),
             core_nostd::linktype::SUPPORTED
         )
@@ -28,9 +28,9 @@ fn a_bad_filter_is_refused_at_once() {
     assert_eq!(out.status.code(), Some(1));
     // One line, naming the filter, then libpcap's words (which vary with its version); no
     // summary: nothing was read.
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(
-        stderr.starts_with("host-capture: --filter \"port port\": libpcap error: "),
+        stderr.starts_with("ERROR host_capture: --filter \"port port\": libpcap error: "),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -40,7 +40,7 @@ fn a_bad_filter_is_refused_at_once() {
 #[test]
 fn a_filter_selects_frames_in_files_too() {
     let out = run(&["--read", &sample(), "--totals", "--filter", "ip6 or vlan"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "192.0.2.11 203.0.113.5 576 1\n2001:db8::1 2001:db8::2 1260 1\nTOTAL 1836 2\n"
@@ -57,10 +57,11 @@ fn a_broker_name_that_does_not_resolve_is_refused_at_once() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     // One line (the resolver's words vary with the libc); no summary: nothing was read.
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(
-        stderr
-            .starts_with("host-capture: --brokers: cannot resolve \"no-such-host.invalid:9092\": "),
+        stderr.starts_with(
+            "ERROR host_capture: --brokers: cannot resolve \"no-such-host.invalid:9092\": "
+        ),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -71,7 +72,7 @@ fn a_broker_name_that_does_not_resolve_is_refused_at_once() {
 /// line of stderr to be `first_line`; returns stderr.
 fn refused(args: &[&str], code: i32, first_line: &str) -> String {
     let out = run(args);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
     assert_eq!(
         stderr.lines().next(),
@@ -114,28 +115,28 @@ fn missing_and_contradictory_options() {
     refused(
         &["--read", s, "--output", "-", "--totals"],
         5,
-        "host-capture: --output - and --totals both write to stdout: choose one",
+        "ERROR host_capture: --output - and --totals both write to stdout: choose one",
     );
     refused(
         &["--read", s, "--output", "out.txt"],
         5,
-        "host-capture: --output out.txt: only `-` (stdout) is supported",
+        "ERROR host_capture: --output out.txt: only `-` (stdout) is supported",
     );
     refused(
         &["--read", s, "--totals", "--format", "json"],
         5,
-        "host-capture: --format json only applies to Kafka: give --brokers too",
+        "ERROR host_capture: --format json only applies to Kafka: give --brokers too",
     );
     refused(
         &["--read", s, "--totals", "-X", "acks=1"],
         5,
-        "host-capture: --kafka-option only applies to Kafka: give --brokers too",
+        "ERROR host_capture: --kafka-option only applies to Kafka: give --brokers too",
     );
     // A failure while starting: status 1.
     refused(
         &["--read", "/no/such/file.pcap", "--totals"],
         1,
-        "host-capture: --read /no/such/file.pcap: cannot open: No such file or directory (os \
+        "ERROR host_capture: --read /no/such/file.pcap: cannot open: No such file or directory (os \
          error 2)",
     );
 }
@@ -158,7 +159,7 @@ fn random_bytes_never_panic() {
         let path = dir.join(format!("g{round}.pcap"));
         std::fs::write(&path, &bytes).unwrap();
         let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
-        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let (stdout, stderr) = (text(&out.stdout), testkit::log::text(&out.stderr));
         // Only round 0 (the file header, nothing after it) is a whole file; every other round
         // has garbage after its last whole record, and is damaged (status 4) with one line
         // saying where, besides the summary.
@@ -171,13 +172,13 @@ fn random_bytes_never_panic() {
         let mut lines = stderr.lines();
         let summary = lines.next().unwrap_or_default();
         assert!(
-            summary.starts_with("host-capture: summary frames="),
+            summary.starts_with("INFO host_capture: summary frames="),
             "round {round}: {stderr}"
         );
         if round > 0 {
             let damage = lines.next().unwrap_or_default();
             let at = damage
-                .strip_prefix(&format!("host-capture: --read {}: ", path.display()))
+                .strip_prefix(&format!("ERROR host_capture: --read {}: ", path.display()))
                 .unwrap_or_default();
             assert!(
                 at.starts_with("damaged at byte ") || at.starts_with("file cut short at byte "),
@@ -224,7 +225,7 @@ fn a_record_past_the_snap_length_is_damage_after_the_counts_before_it() {
     let path = dir.join("beyond.pcap");
     std::fs::write(&path, &file).unwrap();
     let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert_eq!(text(&out.stdout), "10.0.0.1 192.0.2.1 46 1\nTOTAL 46 1\n");
     assert!(

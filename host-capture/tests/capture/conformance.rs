@@ -44,7 +44,7 @@ fn corpus_totals_equal_the_reference() {
         );
         let out = run(&["--read", f.to_str().unwrap(), "--totals"]);
         let stdout = text(&out.stdout);
-        let stderr = text(&out.stderr);
+        let stderr = testkit::log::text(&out.stderr);
         let last = stderr.lines().last().unwrap_or("");
         let code = out.status.code();
         let fail = |why: String| format!("  {rel_str} ({label}, exit {code:?}): {why}");

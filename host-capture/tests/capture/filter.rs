@@ -26,7 +26,7 @@ fn a_link_type_the_filter_cannot_compile_for_is_reported_once() {
         "--filter",
         filter,
     ]);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // The three Ethernet frames, and nothing of the three raw ones.
     assert_eq!(text(&out.stdout), "10.0.0.1 10.0.0.2 180 3\nTOTAL 180 3\n");
@@ -34,13 +34,13 @@ fn a_link_type_the_filter_cannot_compile_for_is_reported_once() {
     assert_eq!(lines.len(), 2, "{stderr}");
     // libpcap's words in between vary with its version.
     assert!(
-        lines[0].starts_with(&format!("host-capture: --filter {filter:?}: "))
-            && lines[0].ends_with(": frames of link type 228 are filtered out"),
+        lines[0].starts_with(&format!("WARN host_capture::bpf: --filter {filter:?}: "))
+            && lines[0].ends_with(": frames of this link type are filtered out link_type=228"),
         "{stderr}"
     );
     assert_eq!(
         lines[1],
-        "host-capture: summary frames=3 counted_packets=3 counted_bytes=180 not_ip=0 \
+        "INFO host_capture: summary frames=3 counted_packets=3 counted_bytes=180 not_ip=0 \
          malformed=0 records=1 early_flushes=0"
     );
     std::fs::remove_dir_all(dir).ok();

@@ -36,8 +36,8 @@ fn sample_records_are_exact_in_key_value_header_timestamp_and_partition() {
         "--sensor-id",
         "test/sample",
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
+    let stderr = testkit::log::text(&out.stderr);
     assert!(
         stderr.contains(
             "delivered_records=8 delivered_bytes=5224 delivered_packets=8 undelivered_records=0"
@@ -184,7 +184,7 @@ fn a_corpus_capture_read_back_equals_the_reference_totals() {
             args.extend(["--format", "json"]);
         }
         let out = run(&args);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
         let records = read_topic(&brokers, &topic);
         let records: Vec<Consumed> = if format_json {
             records
@@ -349,7 +349,7 @@ fn a_broker_outage_in_the_middle_loses_and_moves_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let out = child.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(status.success(), "{stderr}");
     let total_bytes: u64 = truth.values().map(|v| v.0).sum();
     assert!(
@@ -391,7 +391,7 @@ fn a_broker_that_never_comes_back_is_reported_exactly() {
         "--flush-timeout",
         "2s",
     ]);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let bytes: u64 = truth.values().map(|v| v.0).sum();
     assert!(

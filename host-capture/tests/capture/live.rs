@@ -51,7 +51,7 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
     ]));
     // The capture is open (and root dropped) once it says so.
     child.wait_for("capture start", Duration::from_secs(10), |l| {
-        l.starts_with("host-capture: capturing on lo (link type 1)")
+        l.starts_with("INFO host_capture: capturing interface=lo link_type=1 ")
     });
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
@@ -72,7 +72,8 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
     }
     // Stop once the periodic counters show every datagram counted.
     let line = child.wait_for("70 counted packets", Duration::from_secs(20), |l| {
-        l.starts_with("host-capture: stats ") && counter(l, "counted_packets") >= Some(70)
+        l.starts_with("INFO host_capture::pipeline: stats ")
+            && counter(l, "counted_packets") >= Some(70)
     });
     assert_eq!(counter(&line, "counted_bytes"), Some(expected), "{line}");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
@@ -84,13 +85,13 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
         format!("127.0.0.1 127.0.0.1 {expected} 70\nTOTAL {expected} 70\n")
     );
     assert!(
-        stderr.contains("host-capture: stopping: signal received"),
+        stderr.contains("INFO host_capture::pipeline: stopping: signal received"),
         "{stderr}"
     );
     // (One record per second the datagrams spanned: one or two.)
     assert!(
         stderr.contains(&format!(
-            "host-capture: summary frames=70 counted_packets=70 counted_bytes={expected} \
+            "INFO host_capture: summary frames=70 counted_packets=70 counted_bytes={expected} \
              not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
         )),
         "{stderr}"

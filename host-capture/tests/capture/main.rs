@@ -5,6 +5,7 @@ mod conformance;
 mod filter;
 mod kafka;
 mod live;
+mod logs;
 mod metrics;
 mod overflow;
 mod privileges;

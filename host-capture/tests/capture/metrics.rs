@@ -126,8 +126,8 @@ fn an_address_that_cannot_be_bound_is_an_error_before_the_capture() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
-        text(&out.stderr),
-        "host-capture: --metrics-address 192.0.2.1:9464: cannot listen: Cannot assign requested address (os error 99)\n"
+        testkit::log::text(&out.stderr),
+        "ERROR host_capture: --metrics-address 192.0.2.1:9464: cannot listen: Cannot assign requested address (os error 99)\n"
     );
     assert!(out.stdout.is_empty());
 }

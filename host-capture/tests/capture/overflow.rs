@@ -60,13 +60,13 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     ]));
     // Logged once, at the first drop: that of the last record.
     let dropped = child.wait_for("drop report", Duration::from_secs(30), |l| {
-        l.starts_with("host-capture: ERROR: the broker has been away")
+        l.starts_with("ERROR host_capture::kafka: the broker has been away")
     });
     assert_eq!(
         dropped,
-        "host-capture: ERROR: the broker has been away longer than every buffer lasts (2 \
-         records parked): records are being dropped; so far 1 record, 700 bytes, 1 packet \
-         undelivered"
+        "ERROR host_capture::kafka: the broker has been away longer than every buffer lasts: \
+         records are being dropped parked=2 undelivered_records=1 undelivered_bytes=700 \
+         undelivered_packets=1"
     );
     cluster.up(1).unwrap();
     let end = child.finish(Duration::from_secs(90));
@@ -74,17 +74,17 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     assert_eq!(end.status.code(), Some(3), "{stderr}");
     let summary = stderr
         .lines()
-        .find(|l| l.starts_with("host-capture: summary "))
+        .find(|l| l.starts_with("INFO host_capture: summary "))
         .unwrap_or_else(|| panic!("no summary: {stderr}"));
     assert_eq!(
         summary,
-        "host-capture: summary frames=6 counted_packets=6 counted_bytes=1750 not_ip=0 \
+        "INFO host_capture: summary frames=6 counted_packets=6 counted_bytes=1750 not_ip=0 \
          malformed=0 records=6 early_flushes=0 delivered_records=3 delivered_bytes=1050 \
          delivered_packets=5 undelivered_records=1 undelivered_bytes=700 undelivered_packets=1 \
          heartbeats_delivered=1"
     );
     assert!(
-        stderr.contains("host-capture: ERROR: some records were not delivered (see the summary)"),
+        stderr.contains("ERROR host_capture: some records were not delivered (see the summary)"),
         "{stderr}"
     );
     assert!(end.stdout.is_empty());

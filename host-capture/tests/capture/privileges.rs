@@ -17,8 +17,8 @@ fn an_unknown_user_is_refused_before_any_frame_is_counted() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        text(&out.stderr),
-        "host-capture: --user no-such-user-streamchecker: no such user\n"
+        testkit::log::text(&out.stderr),
+        "ERROR host_capture: --user no-such-user-streamchecker: no such user\n"
     );
     assert!(out.stdout.is_empty());
 }
@@ -36,10 +36,15 @@ fn a_user_other_than_root_cannot_switch_to_root() {
     let capture = pcap(1, &[(1_000, ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 60))]);
     assert!(capture.len() < 512);
     let out = fed(&mut cmd, &capture);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(
-        text(&out.stderr),
-        "host-capture: --user root: only root can switch to another user\n"
+        out.status.code(),
+        Some(1),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
+    assert_eq!(
+        testkit::log::text(&out.stderr),
+        "ERROR host_capture: --user root: only root can switch to another user\n"
     );
     assert!(out.stdout.is_empty());
 }

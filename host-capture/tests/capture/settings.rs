@@ -26,7 +26,7 @@ fn the_file_sets_the_filter_the_environment_and_a_flag_override_it() {
     std::fs::write(&config, "[capture]\nfilter = \"ip6 or vlan\"\n").unwrap();
     let s = sample();
     let out = with_config(&config, &["--read", &s, "--totals"], &[]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "192.0.2.11 203.0.113.5 576 1\n2001:db8::1 2001:db8::2 1260 1\nTOTAL 1836 2\n"
@@ -73,7 +73,12 @@ fn print_config_hides_the_kafka_secrets_and_names_every_origin() {
         &["-i", "eth0", "--print-config", "-X", "linger.ms=5"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(!stdout.contains("s3cret"), "{stdout}");
     let c = config.display();
@@ -118,9 +123,14 @@ fn a_bad_file_is_refused_naming_its_line_with_status_5() {
         let config = dir.join("c.toml");
         std::fs::write(&config, text_of_file).unwrap();
         let out = with_config(&config, &["--read", &s, "--totals"], &[]);
-        assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
         assert_eq!(
-            text(&out.stderr),
+            out.status.code(),
+            Some(5),
+            "{}",
+            testkit::log::text(&out.stderr)
+        );
+        assert_eq!(
+            testkit::log::text(&out.stderr),
             format!("host-capture: {}{want}\n", config.display())
         );
         assert!(out.stdout.is_empty());

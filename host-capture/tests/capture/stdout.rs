@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::*;
 
-const SAMPLE_SUMMARY: &str = "host-capture: summary frames=11 counted_packets=8 \
+const SAMPLE_SUMMARY: &str = "INFO host_capture: summary frames=11 counted_packets=8 \
     counted_bytes=5224 not_ip=1 malformed=2 truncated_ip=1 total_length_too_small=1 records=8 \
     early_flushes=0";
 
@@ -32,7 +32,7 @@ fn lines_on_stdout_are_the_records() {
         "--sensor-id",
         "test/sample",
     ]);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
     // The eight records, each interval's heartbeat after its records: the file's 11 frames
@@ -88,21 +88,34 @@ fn lines_on_stdout_are_the_records() {
 #[test]
 fn totals_into_a_closed_stdout_are_a_normal_end() {
     let out = closed_stdout(&["--read", &sample(), "--totals"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), format!("{SAMPLE_SUMMARY}\n"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
+    assert_eq!(
+        testkit::log::text(&out.stderr),
+        format!("{SAMPLE_SUMMARY}\n")
+    );
 }
 
 #[test]
 fn lines_into_a_closed_stdout_are_counted_as_unwritten() {
     let out = closed_stdout(&["--read", &sample(), "--output", "-"]);
     // Those records were not delivered: status 3, and the summary says which.
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(
-        text(&out.stderr),
+        out.status.code(),
+        Some(3),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
+    assert_eq!(
+        testkit::log::text(&out.stderr),
         format!(
             "{SAMPLE_SUMMARY} written_records=0 written_bytes=0 unwritten_records=8 \
              unwritten_bytes=5224\n\
-             host-capture: ERROR: some records were not delivered (see the summary)\n"
+             ERROR host_capture: some records were not delivered (see the summary)\n"
         )
     );
 }
@@ -131,11 +144,14 @@ fn lines_into_a_closed_stdout_stop_a_long_run() {
         "--flush-interval",
         "0",
     ]);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{stderr}");
-    assert_eq!(lines[0], "host-capture: stopping: stdout is closed");
+    assert_eq!(
+        lines[0],
+        "INFO host_capture::pipeline: stopping: stdout is closed"
+    );
     assert!(
         lines[1].ends_with(
             " written_records=0 written_bytes=0 unwritten_records=4096 \
@@ -145,7 +161,7 @@ fn lines_into_a_closed_stdout_stop_a_long_run() {
     );
     assert_eq!(
         lines[2],
-        "host-capture: ERROR: some records were not delivered (see the summary)"
+        "ERROR host_capture: some records were not delivered (see the summary)"
     );
     std::fs::remove_dir_all(dir).ok();
 }

@@ -14,7 +14,7 @@ fn run(args: &[&str]) -> (String, String, Option<i32>) {
     } = crate::support::run(args);
     (
         String::from_utf8(stdout).expect("utf-8 stdout"),
-        String::from_utf8(stderr).expect("utf-8 stderr"),
+        testkit::log::untimed(&String::from_utf8(stderr).expect("utf-8 stderr")),
         status.code(),
     )
 }
@@ -90,7 +90,7 @@ fn stdin_reads_the_same() {
     let (file_stdout, file_stderr, file_code) = run(&["--read", &sample(), "--totals"]);
     assert_eq!(file_code, Some(0), "{file_stderr}");
     let out = fed(Command::new(bin()).args(["--read", "-", "--totals"]), &data);
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), file_stdout);
     let summary = |e: &str| {

@@ -40,6 +40,8 @@ impl Watched {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Log lines without their timestamps (testkit::log).
+                let line = testkit::log::untimed_line(&line).unwrap_or(line);
                 if send.send(line).is_err() {
                     break;
                 }

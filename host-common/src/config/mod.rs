@@ -5,7 +5,7 @@
 //!
 //! The file has one table per part: `[kafka]` (both Kafka clients: `brokers` and any
 //! librdkafka key), `[capture]` (host-capture), `[stream]` (host-stream), `[limits]`
-//! (host-stream and host-db). A key is an option's long name with `_` for `-`
+//! (host-stream and host-db), `[log]` (all three: `level`, `format`; [`crate::logging`]). A key is an option's long name with `_` for `-`
 //! (`flush_interval` is `--flush-interval`); a few options live in a shared table
 //! ([`Settings::shared`]).
 //!
@@ -45,11 +45,14 @@ const ENV_PREFIX: &str = "STREAMCHECKER_";
 const ENV_CONFIG: &str = "STREAMCHECKER_CONFIG";
 
 /// The file's tables.
-const TABLES: [&str; 4] = ["kafka", "capture", "stream", "limits"];
+const TABLES: [&str; 5] = ["kafka", "capture", "stream", "limits", "log"];
 
 /// The keys of `[limits]`, whichever program reads them (host-db reads fewer than
 /// host-stream; a key of the other is not an error).
 const LIMITS_KEYS: [&str; 4] = ["database_url", "password_file", "file", "refresh"];
+
+/// The keys of `[log]`, the same for every program ([`crate::logging::LogArgs`]).
+const LOG_KEYS: [&str; 2] = ["level", "format"];
 
 /// Argument ids that are never settings.
 const NOT_SETTINGS: [&str; 4] = ["help", "version", ARG_CONFIG, ARG_PRINT];
@@ -395,9 +398,10 @@ fn check_env<T>(
             continue;
         }
         let is_limits = name.starts_with("STREAMCHECKER_LIMITS_");
+        let is_log = name.starts_with("STREAMCHECKER_LOG_");
         let is_own = own.as_deref().is_some_and(|p| name.starts_with(p));
         let limits_known = LIMITS_KEYS.iter().any(|k| env_name("limits", k) == *name);
-        if is_own || is_limits && !limits_known {
+        if is_own || is_limits && !limits_known || is_log {
             return Err(ConfigError::new(format!(
                 "{name}: no such setting of {} (see --help; variables are \
                  STREAMCHECKER_<TABLE>_<KEY>, e.g. STREAMCHECKER_STREAM_WINDOW)",
@@ -414,8 +418,8 @@ fn check_file<T>(settings: &Settings<T>, options: &[Opt], file: &File) -> Result
         let known = match e.table.as_str() {
             t if !TABLES.contains(&t) => {
                 return Err(ConfigError::new(format!(
-                    "{}:{}: unknown table [{t}] (the tables are [kafka], [capture], [stream] \
-                     and [limits])",
+                    "{}:{}: unknown table [{t}] (the tables are [kafka], [capture], [stream], \
+                     [limits] and [log])",
                     file.path.display(),
                     e.table_line
                 )));
@@ -423,6 +427,7 @@ fn check_file<T>(settings: &Settings<T>, options: &[Opt], file: &File) -> Result
             // Any librdkafka key (librdkafka checks it when the options are merged).
             "kafka" => true,
             "limits" => LIMITS_KEYS.contains(&e.key.as_str()),
+            "log" => LOG_KEYS.contains(&e.key.as_str()),
             t if Some(t) == settings.table => {
                 options.iter().any(|o| o.table == t && o.key == e.key)
             }

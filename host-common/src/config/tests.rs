@@ -255,8 +255,8 @@ fn bad_settings_are_errors_that_name_the_line_the_variable_or_the_key() {
         ),
         (
             "[streams]\nwindow = \"60s\"\n",
-            "{f}:1: unknown table [streams] (the tables are [kafka], [capture], [stream] and \
-             [limits])",
+            "{f}:1: unknown table [streams] (the tables are [kafka], [capture], [stream], \
+             [limits] and [log])",
         ),
         (
             "[limits]\nrefresh = \"1m\"\nurl = \"x\"\n",

@@ -153,7 +153,7 @@ fn readyz(_: &Request<'_>, registry: &Registry) -> Response {
 }
 
 /// Listens on `address` (port 0: any free port) and serves `registry` from a thread until the
-/// process ends; logs `PROGRAM: metrics on http://ADDRESS/metrics` on stderr and returns the
+/// process ends; logs `metrics on http://ADDRESS/metrics` (an info event) and returns the
 /// address bound (so that a test or an operator learns the port chosen).
 pub fn serve(program: &str, address: SocketAddr, registry: Registry) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(address)?;
@@ -162,7 +162,7 @@ pub fn serve(program: &str, address: SocketAddr, registry: Registry) -> io::Resu
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || accept_loop(&name, &listener, &registry))?;
-    eprintln!("{program}: metrics on http://{bound}/metrics");
+    tracing::info!(program, "metrics on http://{bound}/metrics");
     Ok(bound)
 }
 
@@ -173,7 +173,7 @@ fn accept_loop(program: &str, listener: &TcpListener, registry: &Registry) {
             Ok(stream) => handle(stream, registry),
             Err(e) => {
                 if log.allow() {
-                    eprintln!("{program}: metrics: cannot accept a connection: {e}");
+                    tracing::warn!(program, error = %e, "metrics: cannot accept a connection");
                 }
                 // Out of file descriptors, say: do not spin on an error that repeats at once.
                 std::thread::sleep(Duration::from_millis(50));

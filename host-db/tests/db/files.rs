@@ -135,7 +135,7 @@ fn a_connection_error_never_shows_the_password() {
             .env_remove("DATABASE_URL")
             .output()
             .unwrap();
-        let stderr = text(&out.stderr);
+        let stderr = testkit::log::text(&out.stderr);
         assert!(!out.status.success(), "{stderr}");
         assert!(
             stderr.contains(&format!("{port}")),
@@ -169,7 +169,12 @@ fn the_configuration_file_names_the_limits_and_hides_the_database_password() {
     )
     .unwrap();
     let out = host_db_with(&config, &["show", "--at", "2026-06-01T00:00:00Z"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     assert_eq!(
         text(&out.stdout),
         "limits in force at 2026-06-01T00:00:00Z:\n  min = 1024 bytes per window, from entry 1 \
@@ -177,7 +182,12 @@ fn the_configuration_file_names_the_limits_and_hides_the_database_password() {
          window, from entry 2 (Maximum = 1073741824, effective 2026-01-01T00:00:00Z)\n"
     );
     let out = host_db_with(&config, &["--print-config"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let c = config.display();
     assert_eq!(
         text(&out.stdout),
@@ -185,7 +195,8 @@ fn the_configuration_file_names_the_limits_and_hides_the_database_password() {
             "# host-db: the effective settings (a flag wins over a STREAMCHECKER_ variable, a \
              variable over the file, the file over the default)\n# configuration file: {c}\n\n\
              [limits]\ndatabase_url = \"postgresql://sc:***@db.invalid/x\" # {c}:3\n\
-             # password_file is not set\nfile = \"{}\" # {c}:2\n",
+             # password_file is not set\nfile = \"{}\" # {c}:2\n\n\
+             [log]\nlevel = \"info\" # default\nformat = \"text\" # default\n",
             limits.display()
         )
     );
@@ -212,8 +223,8 @@ fn a_password_in_two_places_is_refused_with_status_5() {
     );
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
-        text(&out.stderr),
-        "host-db: --password-file: postgresql://sc:***@db.invalid/x already holds a password; \
+        testkit::log::text(&out.stderr),
+        "ERROR host_db: --password-file: postgresql://sc:***@db.invalid/x already holds a password; \
          give it in one place only\n"
     );
     std::fs::remove_dir_all(dir).ok();
@@ -234,7 +245,7 @@ fn a_bad_instant_is_a_usage_error_that_says_why_once() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out.stderr).lines().next(),
+        testkit::log::text(&out.stderr).lines().next(),
         Some(
             "error: invalid value '2026-13-01' for '--at <AT>': not an RFC 3339 instant (e.g. \
              2026-11-26T18:00:00Z): the 'separator' component could not be parsed"

@@ -55,13 +55,21 @@ fn quick() -> Options {
 fn init_twice_is_harmless_and_seeds_once() {
     let Some(db) = Db::fresh("init") else { return };
     let first = host_db(&db.url, &["init"]);
-    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        testkit::log::text(&first.stderr)
+    );
     assert_eq!(
         text(&first.stdout),
         "created traffic_limits.limits_per_hour\nseeded min = 1024 and max = 1073741824\n"
     );
     let second = host_db(&db.url, &["init"]);
-    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        second.status.success(),
+        "{}",
+        testkit::log::text(&second.stderr)
+    );
     assert_eq!(text(&second.stdout), "schema is up to date\n");
     assert_eq!(count_rows(&db), 2);
     let show = text(&host_db(&db.url, &["show"]).stdout);
@@ -114,7 +122,7 @@ fn init_upgrades_the_plain_table_of_the_task() {
     .unwrap();
     let out = host_db(&db.url, &["init"]);
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     // Every step, in order; a table with rows is not seeded.
     assert_eq!(
         stdout,
@@ -140,7 +148,7 @@ added constraint limits_per_hour_value_check
     );
     // New rows get ids after the existing ones.
     let set = host_db(&db.url, &["set", "max", "6000"]);
-    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(set.status.success(), "{}", testkit::log::text(&set.stderr));
     assert!(
         text(&set.stdout).starts_with("id 8: max = 6000"),
         "{}",
@@ -163,7 +171,11 @@ fn init_accepts_uuid_ids_too() {
     )
     .unwrap();
     let init = host_db(&db.url, &["init"]);
-    assert!(init.status.success(), "{}", text(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        testkit::log::text(&init.stderr)
+    );
     assert_eq!(
         text(&init.stdout),
         "gave column id a default
@@ -188,7 +200,7 @@ added constraint limits_per_hour_value_check
             "2000-01-01T00:00:00Z",
         ],
     );
-    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(set.status.success(), "{}", testkit::log::text(&set.stderr));
     // The new row got a uuid from the default.
     let stdout = text(&set.stdout);
     let (id, rest) = stdout
@@ -223,7 +235,7 @@ fn future_rows_wait_for_their_time() {
     let at = (time_text::now_ms() / 1000 + 2) * 1000;
     let at_text = time_text::format(at);
     let set = host_db(&db.url, &["set", "min", "10", "--effective-date", &at_text]);
-    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(set.status.success(), "{}", testkit::log::text(&set.stderr));
     assert_eq!(
         text(&set.stdout),
         format!("id 3: min = 10 from {at_text}\n")
@@ -254,9 +266,11 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     assert!(host_db(&db.url, &["init"]).status.success());
     let out = host_db(&db.url, &["set", "max", "100"]);
     assert_eq!(out.status.code(), Some(6));
-    let err = text(&out.stderr);
+    let err = testkit::log::text(&out.stderr);
     assert!(
-        err.starts_with("host-db: refused (nothing inserted; --force to insert anyway): from "),
+        err.starts_with(
+            "ERROR host_db: refused (nothing inserted; --force to insert anyway): from "
+        ),
         "{err}"
     );
     assert!(
@@ -303,14 +317,18 @@ fn min_above_max_is_refused_naming_both_rows_and_earlier_limits_stay() {
     assert_eq!(text(&check.stdout), format!("invalid: {e}\n"));
     // --force inserts anyway (an operator who means it), with a warning.
     let forced = host_db(&db.url, &["set", "max", "50", "--force"]);
-    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert!(
+        forced.status.success(),
+        "{}",
+        testkit::log::text(&forced.stderr)
+    );
     assert!(
         text(&forced.stdout).starts_with("id 5: max = 50 from "),
         "{}",
         text(&forced.stdout)
     );
-    let warning = text(&forced.stderr);
-    assert!(warning.starts_with("host-db: warning: from "), "{warning}");
+    let warning = testkit::log::text(&forced.stderr);
+    assert!(warning.starts_with("WARN host_db: from "), "{warning}");
     assert!(
         warning.contains(" > max from the new row (max = 50, effective "),
         "{warning}"
@@ -341,7 +359,10 @@ fn bad_rows_stop_a_start_with_a_clear_error() {
     // The operator's tools say the same.
     let check = host_db(&db.url, &["check"]);
     assert_eq!(check.status.code(), Some(6));
-    assert_eq!(text(&check.stderr), format!("host-db: {rows}\n"));
+    assert_eq!(
+        testkit::log::text(&check.stderr),
+        format!("ERROR host_db: {rows}\n")
+    );
     assert_eq!(text(&check.stdout), "");
 }
 
@@ -355,7 +376,7 @@ fn a_notify_reaches_a_running_loader() {
     wait_until_listening(&limits);
     assert_eq!(in_force_now(&limits).1, Some(1_073_741_824));
     let out = host_db(&db.url, &["set", "max", "2000000000"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     // The refresh period is 20 minutes: a reload within the deadline is the notification's,
     // and the status says so.
     let status = wait_for_status(&limits, "a reload on NOTIFY", |s| s.loads_ok.notified >= 1);
@@ -489,7 +510,7 @@ fn import_export_round_trip_the_seed_format() {
     )
     .unwrap();
     let out = host_db(&db.url, &["import", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         format!("imported 2 rows from {}\n", file.display())
@@ -527,7 +548,11 @@ fn import_export_round_trip_the_seed_format() {
             "2020-01-01T00:00:00Z",
         ],
     );
-    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert!(
+        show.status.success(),
+        "{}",
+        testkit::log::text(&show.stderr)
+    );
     assert_eq!(
         text(&show.stdout),
         "limits in force at 2020-01-01T00:00:00Z:
@@ -544,9 +569,9 @@ fn import_export_round_trip_the_seed_format() {
     let out = host_db(&db.url, &["import", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(6));
     assert_eq!(
-        text(&out.stderr),
+        testkit::log::text(&out.stderr),
         format!(
-            "host-db: {}: nothing imported: 1 bad row: entry 1: limit_value -3 is negative\n",
+            "ERROR host_db: {}: nothing imported: 1 bad row: entry 1: limit_value -3 is negative\n",
             file.display()
         )
     );

@@ -65,7 +65,7 @@ fn ok(out: &std::process::Output) -> String {
         out.status.success(),
         "exit {:?}: {}",
         out.status,
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
     text(&out.stdout)
 }
@@ -164,7 +164,7 @@ fn a_wrong_ca_is_refused_naming_the_certificate_and_sslrootcert() {
         ];
         let expected = reasons.map(|reason| {
             format!(
-                "host-db: --database-url postgresql://{}:***@localhost:{}/{}?sslmode=verify-full&sslrootcert={ca}: \
+                "ERROR host_db: --database-url postgresql://{}:***@localhost:{}/{}?sslmode=verify-full&sslrootcert={ca}: \
                  cannot connect to the database: the server's certificate is not signed by a CA \
                  in sslrootcert={ca}: certificate verify failed ({reason})\n",
                 db.server.role,
@@ -173,7 +173,7 @@ fn a_wrong_ca_is_refused_naming_the_certificate_and_sslrootcert() {
                 ca = other.ca_pem.display()
             )
         });
-        let stderr = text(&out.stderr);
+        let stderr = testkit::log::text(&out.stderr);
         assert!(expected.contains(&stderr), "{command:?}: {stderr}");
         assert!(!stderr.contains("hunter2"));
     }
@@ -186,18 +186,22 @@ fn a_wrong_ca_is_refused_naming_the_certificate_and_sslrootcert() {
         let out = host_db(&u, &["show"]);
         assert_eq!(out.status.code(), Some(1), "{mode}");
         assert!(
-            text(&out.stderr).contains(&format!(
+            testkit::log::text(&out.stderr).contains(&format!(
                 "not signed by a CA in sslrootcert={}: certificate verify failed",
                 other.ca_pem.display()
             )),
             "{mode}: {}",
-            text(&out.stderr)
+            testkit::log::text(&out.stderr)
         );
     }
     // prefer and require without a root certificate encrypt but do not verify (libpq).
     for query in ["", "sslmode=prefer", "sslmode=require"] {
         let out = host_db(&db.url("localhost", query), &["init"]);
-        assert!(out.status.success(), "{query}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{query}: {}",
+            testkit::log::text(&out.stderr)
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }
@@ -219,13 +223,13 @@ fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
     let out = host_db(&full, &["show"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).ends_with(
+        testkit::log::text(&out.stderr).ends_with(
             ": cannot connect to the database: the server's certificate is not issued for the \
              host name not-in-the-certificate.invalid (sslmode=verify-full checks it; verify-ca \
              does not): certificate verify failed (hostname mismatch)\n"
         ),
         "{}",
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
     let ca = db.url("not-in-the-certificate.invalid", &query("verify-ca"));
     let shown = ok(&host_db(&ca, &["show"]));
@@ -242,7 +246,7 @@ fn the_tls_role_is_refused_without_tls() {
     };
     let out = host_db(&db.url("localhost", "sslmode=disable"), &["show"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(
         stderr.contains(&format!(
             "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"{}\", database \"{}\", \
@@ -361,12 +365,12 @@ fn a_client_certificate_logs_in_the_role_that_needs_one() {
     let out = host_db(&base, &["show"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).ends_with(
+        testkit::log::text(&out.stderr).ends_with(
             ": cannot connect to the database: db error: FATAL: connection requires a valid \
              client certificate\n"
         ),
         "{}",
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
     // A key in the traditional (PKCS#1) form is refused here, naming sslkey.
     let dir = std::env::temp_dir().join(testkit::unique("hostdb-tls-pkcs1"));
@@ -379,7 +383,11 @@ fn a_client_certificate_logs_in_the_role_that_needs_one() {
         .arg(&pkcs1)
         .output()
         .expect("openssl");
-    assert!(conv.status.success(), "{}", text(&conv.stderr));
+    assert!(
+        conv.status.success(),
+        "{}",
+        testkit::log::text(&conv.stderr)
+    );
     let url = format!(
         "{base}&sslcert={}&sslkey={}",
         server.client_cert.display(),
@@ -388,12 +396,12 @@ fn a_client_certificate_logs_in_the_role_that_needs_one() {
     let out = host_db(&url, &["show"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains(&format!(
+        testkit::log::text(&out.stderr).contains(&format!(
             ": sslkey={}: not an unencrypted PKCS#8 PEM key",
             pkcs1.display()
         )),
         "{}",
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
     std::fs::remove_dir_all(dir).ok();
     let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));

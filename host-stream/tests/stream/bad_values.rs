@@ -17,7 +17,7 @@ fn run(input: &[u8], extra: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json:
             .env_remove("DATABASE_URL"),
         input,
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
     let alerts = stdout
@@ -49,7 +49,7 @@ fn text_lines(input: &str) -> String {
             .env_remove("DATABASE_URL"),
         input.as_bytes(),
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     text(&out.stdout)
 }
 

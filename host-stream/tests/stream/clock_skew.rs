@@ -23,7 +23,7 @@ fn run(extra: &[&str]) -> (Vec<(u64, u64)>, String) {
             .args(extra),
         lines.as_bytes(),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let w = summary(&windows(&text(&out.stdout)));
     let first = now / WINDOW * WINDOW;
@@ -110,7 +110,7 @@ fn behind(extra: &[&str]) -> (Vec<(String, u64, u64)>, String) {
             .args(extra),
         lines.as_bytes(),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let traffic = summary(&windows(&text(&out.stdout)))
         .into_iter()
@@ -169,7 +169,7 @@ fn replay(
         "--limits-file",
         limits.to_str().unwrap(),
     ]));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let w = summary(&windows(&text(&out.stdout)))
         .into_iter()

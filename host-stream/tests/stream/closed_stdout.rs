@@ -25,11 +25,10 @@ fn closed_stdout(input: &'static str) -> (Option<i32>, String) {
     });
     let out = child.wait_with_output().expect("the child's output");
     writer.join().unwrap();
-    (out.status.code(), text(&out.stderr))
+    (out.status.code(), testkit::log::text(&out.stderr))
 }
 
-const NO_LIMITS: &str =
-    "host-stream: no limits (--allow-no-limits): every window is no_limits, no alert is sent\n";
+const NO_LIMITS: &str = "WARN host_stream: no limits (--allow-no-limits): every window is no_limits, no alert is sent\n";
 
 #[test]
 fn a_closed_stdout_stops_the_run_at_the_first_window_and_exits_0() {
@@ -47,8 +46,8 @@ fn a_closed_stdout_stops_the_run_at_the_first_window_and_exits_0() {
     assert_eq!(
         stderr,
         format!(
-            "{NO_LIMITS}host-stream: stopping: stdout closed\n\
-             host-stream: summary records=3 filtered_out=0 undecodable=0 future=0 behind=0 \
+            "{NO_LIMITS}INFO host_stream::driver: stopping: stdout closed\n\
+             INFO host_stream: summary records=3 filtered_out=0 undecodable=0 future=0 behind=0 \
              late_records=0 late_bytes=0 windows=0 revised=0 alerts=0 incomplete=0 gaps=0 \
              heartbeats=0\n"
         )
@@ -67,8 +66,8 @@ fn a_closed_stdout_at_the_end_of_the_input_exits_0() {
     assert_eq!(
         stderr,
         format!(
-            "{NO_LIMITS}host-stream: stopping: stdout closed\n\
-             host-stream: summary records=2 filtered_out=0 undecodable=0 future=0 behind=0 \
+            "{NO_LIMITS}INFO host_stream::driver: stopping: stdout closed\n\
+             INFO host_stream: summary records=2 filtered_out=0 undecodable=0 future=0 behind=0 \
              late_records=0 late_bytes=0 windows=0 revised=0 alerts=0 incomplete=0 gaps=0 \
              heartbeats=0\n"
         )

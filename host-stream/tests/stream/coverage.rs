@@ -36,7 +36,7 @@ fn sensor_lines(
         "--sensor-id",
         sensor,
     ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
@@ -59,7 +59,7 @@ fn a_sensor_that_stops_is_a_gap_not_a_quiet_network() {
             .args(["--stats-interval", "0", "--host-name", "test-host"]),
         input.as_bytes(),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
     let lines = windows(&stdout);
@@ -144,7 +144,12 @@ fn without_heartbeats_an_empty_window_is_no_data_and_one_with_records_is_judged(
         input.as_bytes(),
     );
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let verdicts: Vec<(u64, String)> = windows(&stdout)
         .iter()
         .map(|w| {
@@ -234,7 +239,7 @@ fn live_a_killed_sensor_is_a_gap_and_never_a_quiet_network() {
         ]);
         Running::start(&mut c)
     };
-    let started = "host-capture: capturing on lo";
+    let started = "INFO host_capture: capturing interface=lo ";
     let mut sensor = capture();
     sensor
         .stderr

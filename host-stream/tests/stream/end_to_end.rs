@@ -67,7 +67,7 @@ fn capture_to_alerts_with_exact_windows() {
         "--host-name",
         "test-host",
     ]));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let lines = windows(&text(&out.stdout));
     assert_eq!(
@@ -101,7 +101,7 @@ fn capture_to_alerts_with_exact_windows() {
     assert_eq!(intervals.len(), traffic().len());
     assert!(
         stderr.contains(&format!(
-            "host-stream: summary records={} filtered_out=0 undecodable=0 future=0 behind=0 \
+            "INFO host_stream: summary records={} filtered_out=0 undecodable=0 future=0 behind=0 \
              late_records=0 late_bytes=0 windows=5 revised=0 alerts=6 incomplete=1 gaps=1 \
              heartbeats=",
             intervals.len()
@@ -222,7 +222,7 @@ fn a_corpus_capture_adds_up_to_its_reference_total() {
         "--window",
         "60s",
     ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     let lines = windows(&text(&out.stdout));
     let bytes: u64 = lines.iter().map(|w| w["bytes"].as_u64().unwrap()).sum();
     let packets: u64 = lines.iter().map(|w| w["packets"].as_u64().unwrap()).sum();
@@ -263,7 +263,7 @@ fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
         )
     };
     let out = capture(&ca.ca_pem, "30s");
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(
@@ -277,7 +277,7 @@ fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
             .args(["--until-end", "--log-format", "json", "--window", "60s"])
             .args(ssl(&ca.ca_pem)),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let lines = windows(&text(&out.stdout));
     let total: (u64, u64) = lines.iter().fold((0, 0), |(b, p), w| {
@@ -293,7 +293,7 @@ fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
     );
 
     let out = capture(&wrong.ca_pem, "3s");
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     eprintln!("with another CA, host-capture says:\n{stderr}");
     assert!(stderr.contains("certificate verify failed"), "{stderr}");
@@ -325,7 +325,7 @@ fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
             .args(["-X", &format!("sasl.password={secret}")])
             .args(["-X", &format!("ssl.ca.location={}", ca.ca_pem.display())]),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
         !stderr.contains("rejected") && !stderr.contains("not available"),

@@ -18,7 +18,7 @@ fn run(filter: &[&str]) -> Vec<(String, u64, u64, String)> {
             .args(filter),
         LINES.as_bytes(),
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     summary(&windows(&text(&out.stdout)))
 }
 
@@ -49,7 +49,7 @@ fn filters_select_exactly() {
 fn a_bad_prefix_is_refused_naming_the_flag() {
     let out = output(host_stream().args(["--input", "-", "--source", "10.0.0.1/8"]));
     assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let err = testkit::log::text(&out.stderr);
     assert!(
         err.contains("--source") && err.contains("did you mean 10.0.0.0/8"),
         "{err}"
@@ -64,7 +64,7 @@ fn garbage_lines_are_skipped_and_counted() {
         host_stream().args(["--input", "-", "--log-format", "json"]),
         input.as_bytes(),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(
         summary(&windows(&text(&out.stdout))),

@@ -175,7 +175,7 @@ fn limits_change_while_running_and_invalid_limits_send_nothing() {
     assert_eq!(said.len(), 1, "{stderr}");
     assert!(
         said[0].starts_with(&format!(
-            "host-stream: windows from {} to {} are not judged against limits: the limits in \
+            "WARN host_stream::judge: windows from {} to {} are not judged against limits: the limits in \
              force are invalid (",
             w(2),
             w(3)

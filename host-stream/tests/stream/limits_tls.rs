@@ -72,7 +72,7 @@ fn limits_read_over_verify_full_judge_the_window() {
         ],
     );
     let out = judge(&url);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -118,7 +118,7 @@ fn a_wrong_ca_stops_host_stream_at_the_start() {
         &format!("sslmode=verify-full&sslrootcert={}", other.ca_pem.display()),
     );
     let out = judge(&url);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(text(&out.stdout), "");
     assert!(

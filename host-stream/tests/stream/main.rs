@@ -8,6 +8,7 @@ mod end_to_end;
 mod filters;
 mod limits_db;
 mod limits_tls;
+mod logs;
 mod metrics;
 mod outage;
 mod partial;

@@ -74,7 +74,7 @@ fn two_members_of_one_group_each_warn_and_mark_their_windows_partial() {
     // The assignment has settled when each member has said it has half the partitions (an
     // earlier assignment, before the other member joined, may have given one all of them).
     let warning = format!(
-        "host-stream: WARNING: the group gave this instance {half} of the {partitions} \
+        "WARN host_stream::kafka_in: the group gave this instance {half} of the {partitions} \
          partitions of {topic}: every window sum is PARTIAL (run one instance per group)"
     );
     for m in [&mut text_member, &mut json_member] {

@@ -68,7 +68,7 @@ fn the_sample_chart_has_its_two_windows_and_the_seed_limits() {
     let dir = scratch("plot-sample");
     let plot = dir.join("X.svg");
     let out = pipeline(&repo().join("samples/gateway.pcap"), &plot);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         text(&out.stdout)
@@ -79,7 +79,7 @@ fn the_sample_chart_has_its_two_windows_and_the_seed_limits() {
     );
     assert!(
         stderr.ends_with(&format!(
-            "host-stream: chart of 2 windows written to {}\n",
+            "INFO host_stream: chart of 2 windows written to {}\n",
             plot.display()
         )),
         "{stderr}"
@@ -116,10 +116,19 @@ fn the_demo_chart_has_its_four_verdicts_and_a_browser_draws_it() {
         .arg(&capture)
         .output()
         .expect("python3 scripts/make-demo-pcap");
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        testkit::log::text(&made.stderr)
+    );
     let plot = dir.join("windows.svg");
     let out = pipeline(&capture, &plot);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let svg = read(&plot);
     let marks = window_marks(&svg);
     let got: Vec<(u64, &str)> = marks.iter().map(|(_, b, v)| (*b, v.as_str())).collect();
@@ -180,7 +189,7 @@ fn screenshot(svg: &Path, png: &Path) {
         out.status.success() && size > 0,
         "chromium: {:?}, screenshot {size} bytes\n{}",
         out.status,
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
     let head = std::fs::read(png).unwrap();
     assert!(head.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
@@ -197,7 +206,7 @@ fn an_unwritable_chart_fails_the_run_after_the_windows_are_judged() {
     let dir = scratch("plot-error");
     let plot = dir.join("missing-dir").join("X.svg");
     let out = pipeline(&repo().join("samples/gateway.pcap"), &plot);
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -206,10 +215,10 @@ fn an_unwritable_chart_fails_the_run_after_the_windows_are_judged() {
         "{stdout}"
     );
     assert!(stdout.contains("verdict=below_min"), "{stdout}");
-    assert!(stderr.contains("host-stream: summary "), "{stderr}");
+    assert!(stderr.contains("INFO host_stream: summary "), "{stderr}");
     assert!(
         stderr.ends_with(&format!(
-            "host-stream: writing the chart to {}: No such file or directory (os error 2)\n",
+            "ERROR host_stream: writing the chart to {}: No such file or directory (os error 2)\n",
             plot.display()
         )),
         "{stderr}"
@@ -222,8 +231,8 @@ fn a_live_run_cannot_plot() {
     let out = output(host_stream().args(["--brokers", "127.0.0.1:1", "--plot", "x.svg"]));
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
-        text(&out.stderr),
-        "host-stream: --plot x.svg: the chart is written when the run ends, so it needs a \
+        testkit::log::text(&out.stderr),
+        "ERROR host_stream: --plot x.svg: the chart is written when the run ends, so it needs a \
          replay (--until-end, or --input -)\n"
     );
 }
@@ -248,7 +257,12 @@ fn a_revised_window_is_drawn_as_last_judged() {
             .arg(&plot),
         input.as_bytes(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let svg = read(&plot);
     assert_eq!(
         window_marks(&svg),

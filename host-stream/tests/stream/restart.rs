@@ -91,7 +91,7 @@ fn placed(
 fn counter(stderr: &[String], name: &str) -> u64 {
     let line = stderr
         .iter()
-        .find(|l| l.starts_with("host-stream: summary "))
+        .find(|l| l.starts_with("INFO host_stream: summary "))
         .unwrap_or_else(|| panic!("no summary line: {stderr:#?}"));
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(&format!("{name}=")[..]))
@@ -162,7 +162,7 @@ fn kill_9_mid_window_and_restart_gives_the_same_sums() {
 
     produce(&brokers, &topic, &second);
     let out = output(&mut stream(&brokers, &topic, &group, &["--until-end"]));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -188,7 +188,11 @@ fn kill_9_mid_window_and_restart_gives_the_same_sums() {
         &unique("whole"),
         &["--until-end"],
     ));
-    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    assert!(
+        whole.status.success(),
+        "{}",
+        testkit::log::text(&whole.stderr)
+    );
     let whole = sums(&text(&whole.stdout));
     assert_eq!(whole, want, "the uninterrupted run");
 }
@@ -314,7 +318,7 @@ fn an_alert_before_kill_9_is_sent_once_and_recovered_follows_after_the_restart()
 
     produce(&brokers, &topic, &second);
     let out = output(&mut with_limits(&["--until-end"]));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -412,12 +416,12 @@ fn garbage_records_in_the_topic_are_skipped_and_counted() {
         "--log-format",
         "json",
     ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     assert_eq!(
         summary(&windows(&text(&out.stdout))),
         vec![("2027-01-15T08:00:00Z".into(), 300, 3, "no_limits".into())]
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert!(
         stderr.contains("summary records=2 filtered_out=0 undecodable=4 "),
         "{stderr}"
@@ -448,7 +452,7 @@ fn a_restarted_instance_gets_its_partitions_back_within_the_session_timeout() {
         c.args(["-X", "session.timeout.ms=6000"]);
         c
     };
-    let reading = "host-stream: kafka: reading partitions";
+    let reading = "INFO host_stream::kafka_in: kafka: reading partitions";
     let mut gaps = Vec::new();
     for how in ["SIGTERM", "kill -9"] {
         let mut first = Running::start(&mut live("gap-test"));
@@ -462,7 +466,7 @@ fn a_restarted_instance_gets_its_partitions_back_within_the_session_timeout() {
             ended
                 .stderr
                 .iter()
-                .any(|l| l.starts_with("host-stream: summary "))
+                .any(|l| l.starts_with("INFO host_stream: summary "))
                 == (how == "SIGTERM"),
             "{how}: {:#?}",
             ended.stderr

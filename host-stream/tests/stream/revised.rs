@@ -31,7 +31,7 @@ fn a_late_record_for_a_judged_window_revises_it() {
             .env_remove("DATABASE_URL"),
         input.as_bytes(),
     );
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
     let lines = windows(&stdout);

@@ -9,7 +9,7 @@ fn sample_lines(file: &str) -> Vec<u8> {
     let path = repo().join("samples").join(file);
     let out =
         output(sibling("host-capture").args(["--read", path.to_str().unwrap(), "--output", "-"]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
     out.stdout
 }
 
@@ -36,7 +36,12 @@ fn the_readme_one_liner_on_the_sample_prints_real_verdicts() {
         ]),
         &sample_lines("gateway.pcap"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     assert_eq!(
         text(&out.stdout),
         "window 2026-11-26T12:00:00Z 2026-11-26T12:05:00Z bytes=258940 packets=252 verdict=ok \
@@ -54,8 +59,8 @@ fn the_readme_one_liner_on_the_sample_prints_real_verdicts() {
          \"2026-11-26T12:05:00Z\"}\n"
     );
     assert_eq!(
-        text(&out.stderr),
-        "host-stream: summary records=205 filtered_out=0 undecodable=0 future=0 behind=0 \
+        testkit::log::text(&out.stderr),
+        "INFO host_stream: summary records=205 filtered_out=0 undecodable=0 future=0 behind=0 \
          late_records=0 late_bytes=0 windows=2 revised=0 alerts=1 incomplete=0 gaps=0 \
          heartbeats=153\n"
     );
@@ -70,11 +75,11 @@ fn windows_before_the_first_limit_say_why_once() {
         &sample_lines("mixed.pcap"),
     );
     assert_eq!(out.status.code(), Some(0));
-    let stderr = text(&out.stderr);
+    let stderr = testkit::log::text(&out.stderr);
     assert_eq!(
         stderr.lines().next(),
         Some(
-            "host-stream: windows from 2023-11-14T22:10:00Z to 2023-11-14T22:15:00Z are not \
+            "WARN host_stream::judge: windows from 2023-11-14T22:10:00Z to 2023-11-14T22:15:00Z are not \
              judged against limits: no limit is in force yet: the first takes effect at \
              2026-01-01T00:00:00Z (said once; their verdict is no_limits)"
         ),
@@ -88,8 +93,8 @@ fn no_limits_is_an_error_unless_allowed() {
     let out = fed(host_stream_bare().args(["--input", "-"]), input);
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
-        text(&out.stderr),
-        "host-stream: no limits: give --limits-db URL or --limits-file FILE (or [limits] \
+        testkit::log::text(&out.stderr),
+        "ERROR host_stream: no limits: give --limits-db URL or --limits-file FILE (or [limits] \
          database_url / file in the configuration file, or DATABASE_URL); --allow-no-limits \
          runs without them (every window no_limits, no alert)\n"
     );
@@ -98,7 +103,12 @@ fn no_limits_is_an_error_unless_allowed() {
         host_stream_bare().args(["--input", "-", "--allow-no-limits"]),
         input,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     assert_eq!(
         text(&out.stdout),
         "window 2027-01-15T08:00:00Z 2027-01-15T08:05:00Z bytes=100 packets=1 \
@@ -131,7 +141,12 @@ fn the_file_and_the_environment_set_what_the_flags_do_not() {
     };
     // The file: 60 s windows (ten of them), the file's limits, the file's host name.
     let out = run(&[], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     let windows: Vec<&str> = stdout
         .lines()
@@ -183,7 +198,12 @@ fn print_config_shows_the_effective_settings_with_secrets_hidden() {
             ])
             .env("STREAMCHECKER_STREAM_GROUP", "gw-group"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(!stdout.contains("s3cret"), "{stdout}");
     let c = config.display();
@@ -224,7 +244,7 @@ fn refusals_say_exactly_what_is_wrong() {
         (
             vec!["--input", "-", "--until-end", "--allow-no-limits"],
             5,
-            "host-stream: --until-end applies to Kafka (it stops at the end offsets current at \
+            "ERROR host_stream: --until-end applies to Kafka (it stops at the end offsets current at \
              start); with --input - the run ends at the end of stdin\n"
                 .to_string(),
         ),
@@ -234,9 +254,9 @@ fn refusals_say_exactly_what_is_wrong() {
             out.status.code(),
             Some(code),
             "{args:?}: {}",
-            text(&out.stderr)
+            testkit::log::text(&out.stderr)
         );
-        assert_eq!(text(&out.stderr), want, "{args:?}");
+        assert_eq!(testkit::log::text(&out.stderr), want, "{args:?}");
     }
     // Nothing listens on port 1: the one line names the brokers and says why once
     // (librdkafka's own log lines may come before it).
@@ -249,11 +269,16 @@ fn refusals_say_exactly_what_is_wrong() {
         ]),
         b"",
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(
-        text(&out.stderr).lines().last(),
+        out.status.code(),
+        Some(1),
+        "{}",
+        testkit::log::text(&out.stderr)
+    );
+    assert_eq!(
+        testkit::log::text(&out.stderr).lines().last(),
         Some(
-            "host-stream: --brokers 127.0.0.1:1: reading the metadata of topic traffic: \
+            "ERROR host_stream: --brokers 127.0.0.1:1: reading the metadata of topic traffic: \
              BrokerTransportFailure (Local: Broker transport failure): no broker answered \
              (check the address, that a broker runs there, and the TLS/SASL settings)"
         )

@@ -106,7 +106,7 @@ pub fn host_db(url: &str, args: &[&str]) {
     assert!(
         out.status.success(),
         "host-db {args:?}: {}",
-        text(&out.stderr)
+        testkit::log::text(&out.stderr)
     );
 }
 
@@ -128,7 +128,7 @@ pub fn capture_into(brokers: &str, topic: &str, capture: &Path) {
         "--topic",
         topic,
     ]));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", testkit::log::text(&out.stderr));
 }
 
 /// Where a record landed (partition, offset), or why it did not.
@@ -468,6 +468,9 @@ impl Lines {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for l in BufReader::new(from).lines().map_while(Result::ok) {
+                // Log lines without their timestamps, JSON ones as text (testkit::log; no
+                // stdout line looks like one).
+                let l = testkit::log::untimed_line(&l).unwrap_or(l);
                 if tx.send(l).is_err() {
                     break;
                 }

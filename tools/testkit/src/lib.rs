@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
 
 pub mod conformance;
+pub mod log;
 pub mod metrics;
 pub mod netns;
 pub mod notify;
@@ -196,16 +197,16 @@ pub fn unique(name: &str) -> String {
     format!("{name}-{}-{nanos}", std::process::id())
 }
 
-/// No configuration file, and none of the machine's `STREAMCHECKER_<TABLE>_…` settings or
-/// `DATABASE_URL`, for `cmd`: a test runs the same on a machine where StreamChecker is
-/// installed and configured.
+/// No configuration file, and none of the machine's `STREAMCHECKER_<TABLE>_…` settings,
+/// `DATABASE_URL`, `RUST_LOG` or `JOURNAL_STREAM`, for `cmd`: a test runs the same on a
+/// machine where StreamChecker is installed and configured (and logs in the default format).
 pub fn isolated(cmd: &mut Command) -> &mut Command {
     cmd.env("STREAMCHECKER_CONFIG", "/dev/null");
     for (k, _) in std::env::vars() {
-        let setting = ["KAFKA_", "CAPTURE_", "STREAM_", "LIMITS_"]
+        let setting = ["KAFKA_", "CAPTURE_", "STREAM_", "LIMITS_", "LOG_"]
             .iter()
             .any(|t| k.starts_with(&format!("STREAMCHECKER_{t}")));
-        if setting || k == "DATABASE_URL" {
+        if setting || ["DATABASE_URL", "RUST_LOG", "JOURNAL_STREAM"].contains(&k.as_str()) {
             cmd.env_remove(&k);
         }
     }

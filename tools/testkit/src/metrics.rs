@@ -20,21 +20,24 @@ impl Stderr {
     }
 }
 
-/// Reads `child`'s stderr up to `PROGRAM: metrics on http://ADDR/metrics` and returns ADDR;
+/// Reads `child`'s stderr up to its log line `metrics on http://ADDR/metrics program=PROGRAM`
+/// and returns ADDR;
 /// the rest of stderr is read by a thread into the returned [`Stderr`].
 pub fn endpoint(child: &mut Child, program: &str) -> (SocketAddr, Stderr) {
     let stderr = child.stderr.take().expect("a piped stderr");
     let mut reader = BufReader::new(stderr);
-    let prefix = format!("{program}: metrics on http://");
+    let prefix = "INFO host_common::metrics::http: metrics on http://";
+    let suffix = format!("/metrics program={program:?}");
     let mut before = String::new();
     loop {
         let mut line = String::new();
         let n = reader.read_line(&mut line).expect("read stderr");
         assert!(n > 0, "stderr ended before the metrics line:\n{before}");
         before.push_str(&line);
-        if let Some(rest) = line.trim_end().strip_prefix(&prefix) {
+        let untimed = crate::log::untimed_line(line.trim_end()).unwrap_or_default();
+        if let Some(rest) = untimed.as_str().strip_prefix(prefix) {
             let addr = rest
-                .strip_suffix("/metrics")
+                .strip_suffix(&suffix)
                 .and_then(|a| a.parse().ok())
                 .unwrap_or_else(|| panic!("not an address in {line:?}"));
             let thread = std::thread::spawn(move || {
