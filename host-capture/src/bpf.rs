@@ -53,7 +53,11 @@ impl FileFilter {
         let program = match self.compile(link_type) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("host-capture: {e:#}: frames of link type {link_type} are filtered out");
+                host_common::progress::suspend(|| {
+                    eprintln!(
+                        "host-capture: {e:#}: frames of link type {link_type} are filtered out"
+                    );
+                });
                 None
             }
         };

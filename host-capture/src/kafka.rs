@@ -26,6 +26,7 @@ use clap::ValueEnum;
 use core_nostd::Counts;
 use core_nostd::units::Count;
 use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
+use host_common::progress::suspend;
 use host_common::ratelimit::{OncePerChange, RateLimit};
 use host_common::summary::Summary;
 use rdkafka::ClientContext;
@@ -198,7 +199,7 @@ impl Reports {
             return;
         };
         if last.allow(&message) {
-            eprintln!("host-capture: kafka: {message} (records wait in the queue)");
+            suspend(|| eprintln!("host-capture: kafka: {message} (records wait in the queue)"));
         }
     }
 
@@ -206,7 +207,7 @@ impl Reports {
         if let Ok(mut last) = self.last_error.lock()
             && last.clear()
         {
-            eprintln!("host-capture: kafka: the broker takes records again");
+            suspend(|| eprintln!("host-capture: kafka: the broker takes records again"));
         }
     }
 }
@@ -254,11 +255,13 @@ impl ProducerContext for Reports {
                         RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
                     )
                 ) {
-                    eprintln!(
-                        "host-capture: kafka: a record of {} / {} was not delivered: {e}",
-                        Count(counts.bytes, "byte"),
-                        Count(counts.packets, "packet")
-                    );
+                    suspend(|| {
+                        eprintln!(
+                            "host-capture: kafka: a record of {} / {} was not delivered: {e}",
+                            Count(counts.bytes, "byte"),
+                            Count(counts.packets, "packet")
+                        );
+                    });
                 }
             }
         }
@@ -486,11 +489,13 @@ impl KafkaSink {
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(record),
             Err((e, _)) => {
-                eprintln!(
-                    "host-capture: kafka: a record of {} / {} was refused: {e}",
-                    Count(counts.bytes, "byte"),
-                    Count(counts.packets, "packet")
-                );
+                suspend(|| {
+                    eprintln!(
+                        "host-capture: kafka: a record of {} / {} was refused: {e}",
+                        Count(counts.bytes, "byte"),
+                        Count(counts.packets, "packet")
+                    );
+                });
                 self.refused.add(counts);
                 Ok(())
             }
@@ -503,14 +508,16 @@ impl KafkaSink {
         }
         if self.drop_log.allow() {
             let d = self.refused.get().plus(self.parked.dropped());
-            eprintln!(
-                "host-capture: ERROR: the broker has been away longer than every buffer lasts \
-                 ({} parked): records are being dropped; so far {}, {}, {} undelivered",
-                Count(self.parked.len() as u64, "record"),
-                Count(d.records, "record"),
-                Count(d.bytes, "byte"),
-                Count(d.packets, "packet")
-            );
+            suspend(|| {
+                eprintln!(
+                    "host-capture: ERROR: the broker has been away longer than every buffer lasts \
+                     ({} parked): records are being dropped; so far {}, {}, {} undelivered",
+                    Count(self.parked.len() as u64, "record"),
+                    Count(d.records, "record"),
+                    Count(d.bytes, "byte"),
+                    Count(d.packets, "packet")
+                );
+            });
         }
     }
 

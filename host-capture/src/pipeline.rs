@@ -17,6 +17,7 @@ use core_nostd::savefile::Timestamp;
 use core_nostd::wire::{Record, SensorId};
 use host_common::clock::now_ms;
 use host_common::notify::Health;
+use host_common::progress::{self, Progress, Unit};
 
 use crate::aggregate::Aggregator;
 use crate::beats::Beats;
@@ -40,6 +41,8 @@ pub struct Options {
     pub flush_timeout: Duration,
     /// The sensor whose heartbeats go with the records (none: records only).
     pub sensor: Option<SensorId>,
+    /// Show the replay's progress on stderr ([`host_common::progress::wanted`]).
+    pub progress: bool,
 }
 
 /// Everything a frame passes through after it is read.
@@ -55,6 +58,8 @@ pub struct Pipeline {
     next_drops: Instant,
     /// `/readyz` and systemd's notifications, updated once per batch.
     health: Health,
+    /// A replay's progress bar (bytes of the file, packets), updated once per batch.
+    progress: Progress,
 }
 
 /// How a run ended.
@@ -79,6 +84,7 @@ impl Pipeline {
             metrics: None,
             next_drops: Instant::now(),
             health: Health::new(host_common::notify::Notifier::disabled("host-capture")),
+            progress: Progress::new(options.progress, Unit::Bytes, "packets"),
         }
     }
 
@@ -104,7 +110,11 @@ impl Pipeline {
         }
         self.publish(true);
         self.report_health(live);
+        self.show_progress(&source);
         let damaged = self.pump(&mut source, stop)?;
+        // Cleared before the summary (on an error, dropping the pipeline clears it).
+        self.show_progress(&source);
+        self.progress.finish();
         // A clean stop starts here (an error above is no clean stop: the exit status says it).
         self.health.stopping(if stop.load(Ordering::Relaxed) {
             "signal received"
@@ -136,7 +146,7 @@ impl Pipeline {
         let mut next_stats = Instant::now() + stats_interval;
         loop {
             if stop.load(Ordering::Relaxed) {
-                eprintln!("host-capture: stopping: signal received");
+                progress::suspend(|| eprintln!("host-capture: stopping: signal received"));
                 return Ok(None);
             }
             let live = source.is_live();
@@ -145,6 +155,7 @@ impl Pipeline {
                 Pumped::End => return Ok(None),
                 Pumped::Damaged(e) => return Ok(Some(e)),
             }
+            self.show_progress(source);
             if source.is_live() {
                 self.live_interval_end(now_ms());
             }
@@ -159,17 +170,19 @@ impl Pipeline {
             }
             self.report_health(live);
             if self.sinks.stdout_closed() {
-                eprintln!("host-capture: stopping: stdout is closed");
+                progress::suspend(|| eprintln!("host-capture: stopping: stdout is closed"));
                 return Ok(None);
             }
             if !stats_interval.is_zero() && Instant::now() >= next_stats {
                 next_stats = Instant::now() + stats_interval;
                 self.counters(source);
-                eprintln!(
-                    "host-capture: stats {} {}",
-                    self.stats,
-                    self.sinks.progress()
-                );
+                progress::suspend(|| {
+                    eprintln!(
+                        "host-capture: stats {} {}",
+                        self.stats,
+                        self.sinks.progress()
+                    );
+                });
             }
         }
     }
@@ -244,6 +257,17 @@ impl Pipeline {
             lines,
             up,
         });
+    }
+
+    /// The file's bytes consumed (of its size) and the frames read, to the bar if one is
+    /// shown: once per batch, nothing at all when it is off.
+    #[inline]
+    fn show_progress(&mut self, source: &Source) {
+        if self.progress.is_on()
+            && let Some((done, size)) = source.position()
+        {
+            self.progress.update(done, size, self.stats.frames);
+        }
     }
 
     /// Readiness (the source is open while the loop runs; the sinks say whether they accept)

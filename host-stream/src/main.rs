@@ -21,11 +21,13 @@ mod metrics;
 mod pipe_in;
 mod verdict;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use host_common::clock::millis;
+use host_common::progress::{Progress, Unit};
 use host_db::loader::{Limits, Options, Source};
 
 use crate::alerts_out::Alerts;
@@ -55,11 +57,24 @@ fn run(args: Args) -> Result<ExitCode> {
     let limits = limits(&args)?;
     let health = host_common::notify::Health::from_env("host-stream");
     let metrics = metrics::start(args.metrics_address, limits.clone(), health.readiness())?;
+    // Only a replay of Kafka ends at a known offset: a pipe has no size to measure against,
+    // and the capture that feeds it has a bar of its own on the same terminal.
+    let progress = Progress::new(
+        args.input.is_none() && args.until_end && host_common::progress::wanted(args.no_progress),
+        Unit::Offsets,
+        "records",
+    );
+    // Window lines on the bar's terminal are written whole, with the bar hidden.
+    let stdout: Box<dyn std::io::Write> = if progress.is_on() && std::io::stdout().is_terminal() {
+        Box::new(host_common::progress::Lines::new(std::io::stdout()))
+    } else {
+        Box::new(std::io::stdout())
+    };
     let mut judge = Judge::new(
         limits,
         args.filter(),
         alerts(&args)?,
-        Box::new(std::io::stdout()),
+        stdout,
         host_name(&args),
         usize::from(args.top),
         args.log_format,
@@ -86,7 +101,8 @@ fn run(args: Args) -> Result<ExitCode> {
     engine.set_max_ahead(millis(args.max_ahead.unwrap_or(default_ahead)));
     let driver = Driver::new(engine, judge, args.stats_interval)
         .with_metrics(metrics)
-        .with_health(health);
+        .with_health(health)
+        .with_progress(progress);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
         behind: live.then(|| millis(args.max_catch_up)),

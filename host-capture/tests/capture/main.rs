@@ -8,6 +8,7 @@ mod live;
 mod metrics;
 mod overflow;
 mod privileges;
+mod progress;
 mod settings;
 mod stdout;
 mod support;
