@@ -1,5 +1,6 @@
 //! The command line: what an operator can ask for, checked before anything starts.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -138,6 +139,11 @@ pub struct Args {
     /// cannot tell a dead sensor from a quiet network).
     #[arg(long, conflicts_with = "sensor_id")]
     pub no_heartbeats: bool,
+
+    /// Show no progress bar while a file is read (`--read`). The bar is drawn on stderr only
+    /// when it is a terminal and `TERM` is not `dumb`; never for a live capture.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 impl Args {
@@ -224,6 +230,11 @@ impl Args {
             stats_interval: self.stats_interval,
             flush_timeout: self.flush_timeout,
             sensor: self.sensor(),
+            // A replay ends, a live capture does not: only a replay has progress to show. Records
+            // on the same terminal would bury it (and be cut by its redraws): none then.
+            progress: self.read.is_some()
+                && !(self.output.is_some() && std::io::stdout().is_terminal())
+                && host_common::progress::wanted(self.no_progress),
         }
     }
 

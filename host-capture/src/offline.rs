@@ -42,6 +42,8 @@ pub struct Input {
     eof: bool,
     /// Offset in the file of `buf[0]`, for error messages.
     offset: u64,
+    /// The file's size, when it is a regular file (not stdin, a pipe, a device).
+    size: Option<u64>,
 }
 
 /// Opens the file of `options` (errors name it as `--read PATH`), reads its file header and
@@ -58,10 +60,17 @@ pub fn open(options: &Options) -> Result<Input> {
 
 fn read_header(path: &Path) -> Result<Input> {
     let stdin = path.as_os_str() == "-";
+    let mut size = None;
     let mut source: Box<dyn Read> = if stdin {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(File::open(path).context("cannot open")?)
+        let file = File::open(path).context("cannot open")?;
+        size = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        Box::new(file)
     };
     let mut buf = vec![0; FIRST_READ];
     // From a file, the first records are read too, to tell the pcap variants apart; from a
@@ -91,6 +100,7 @@ fn read_header(path: &Path) -> Result<Input> {
         end,
         eof,
         offset: 0,
+        size,
     })
 }
 
@@ -128,6 +138,16 @@ impl Input {
             self.eof = eof;
         }
         Ok(())
+    }
+
+    /// Bytes of the file consumed so far (handed over or passed over), for the progress bar.
+    pub fn consumed(&self) -> u64 {
+        self.offset + self.start as u64
+    }
+
+    /// The file's size, when known (a regular file).
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     /// The file, as given (`-` for stdin).

@@ -17,6 +17,7 @@ use core_nostd::savefile::Timestamp;
 use core_nostd::wire::{Record, SensorId};
 use host_common::clock::now_ms;
 use host_common::notify::Health;
+use host_common::progress::{Progress, Unit};
 
 use crate::aggregate::Aggregator;
 use crate::beats::Beats;
@@ -40,6 +41,8 @@ pub struct Options {
     pub flush_timeout: Duration,
     /// The sensor whose heartbeats go with the records (none: records only).
     pub sensor: Option<SensorId>,
+    /// Show the replay's progress on stderr ([`host_common::progress::wanted`]).
+    pub progress: bool,
 }
 
 /// Everything a frame passes through after it is read.
@@ -55,6 +58,8 @@ pub struct Pipeline {
     next_drops: Instant,
     /// `/readyz` and systemd's notifications, updated once per batch.
     health: Health,
+    /// A replay's progress bar (bytes of the file, packets), updated once per batch.
+    progress: Progress,
 }
 
 /// How a run ended.
@@ -79,6 +84,7 @@ impl Pipeline {
             metrics: None,
             next_drops: Instant::now(),
             health: Health::new(host_common::notify::Notifier::disabled("host-capture")),
+            progress: Progress::new(options.progress, Unit::Bytes, "packets"),
         }
     }
 
@@ -104,7 +110,11 @@ impl Pipeline {
         }
         self.publish(true);
         self.report_health(live);
+        self.show_progress(&source);
         let damaged = self.pump(&mut source, stop)?;
+        // Cleared before the summary (on an error, dropping the pipeline clears it).
+        self.show_progress(&source);
+        self.progress.finish();
         // A clean stop starts here (an error above is no clean stop: the exit status says it).
         self.health.stopping(if stop.load(Ordering::Relaxed) {
             "signal received"
@@ -148,6 +158,7 @@ impl Pipeline {
                 }
                 Pumped::Damaged(e) => return Ok(Some(e)),
             }
+            self.show_progress(source);
             if source.is_live() {
                 self.live_interval_end(now_ms());
             }
@@ -243,6 +254,17 @@ impl Pipeline {
             lines,
             up,
         });
+    }
+
+    /// The file's bytes consumed (of its size) and the frames read, to the bar if one is
+    /// shown: once per batch, nothing at all when it is off.
+    #[inline]
+    fn show_progress(&mut self, source: &Source) {
+        if self.progress.is_on()
+            && let Some((done, size)) = source.position()
+        {
+            self.progress.update(done, size, self.stats.frames);
+        }
     }
 
     /// Readiness (the source is open while the loop runs; the sinks say whether they accept)

@@ -74,6 +74,14 @@ impl Source {
         matches!(self, Source::Live(_))
     }
 
+    /// A file's bytes consumed so far and its size when known; `None` for a live capture.
+    pub fn position(&self) -> Option<(u64, Option<u64>)> {
+        match self {
+            Source::Live(_) => None,
+            Source::File(input) => Some((input.consumed(), input.size())),
+        }
+    }
+
     /// Kernel and interface drop counters (live capture only).
     pub fn drops(&mut self) -> Option<(u64, u64)> {
         match self {

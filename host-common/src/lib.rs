@@ -1,6 +1,6 @@
 //! What the host binaries share, written once: the stop flag and its signals ([`stop`]), the
 //! clock in the core's [`Millis`] ([`clock`]), value parsers for clap ([`args`]), the settings from flags, environment and file ([`config`]), exit statuses ([`exit`]), man pages and completions for packaging ([`generate`]), the Kafka
-//! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]), the Prometheus endpoint ([`metrics`]), readiness and sd_notify ([`notify`]), secrets kept out of every output ([`secrets`]) and the
+//! clients' baseline settings per role ([`kafka`]), rate-limited logging ([`ratelimit`]), the Prometheus endpoint ([`metrics`]), readiness and sd_notify ([`notify`]), a replay's progress bar ([`progress`]), secrets kept out of every output ([`secrets`]) and the
 //! `key=value` summary line ([`summary`]).
 //!
 //! A std crate over `core-nostd`: the dependencies point one way (hosts → host-common → core).
@@ -19,6 +19,7 @@ pub mod logging;
 pub mod machine;
 pub mod metrics;
 pub mod notify;
+pub mod progress;
 pub mod ratelimit;
 pub mod secrets;
 pub mod stop;

@@ -183,16 +183,36 @@ where
 }
 
 /// Where every log line goes: stderr, locked for the line, which the formatter hands over in
-/// one write. The one writer of the log: wrap it here to share the terminal with something
-/// else.
+/// one write, with a progress bar on the same terminal hidden while it is written
+/// ([`crate::progress::suspend`]; nothing more than the lock when no bar is shown). The one
+/// writer of the log.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogWriter;
 
 impl<'w> MakeWriter<'w> for LogWriter {
-    type Writer = io::StderrLock<'static>;
+    type Writer = LogLine;
 
     fn make_writer(&'w self) -> Self::Writer {
-        io::stderr().lock()
+        LogLine
+    }
+}
+
+/// One log line on its way to stderr (see [`LogWriter`]).
+#[derive(Debug)]
+pub struct LogLine;
+
+impl io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    // The whole line in one go, with the bar hidden once, not once per partial write.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        crate::progress::suspend(|| io::stderr().lock().write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().lock().flush()
     }
 }
 

@@ -176,6 +176,11 @@ pub struct Args {
     /// every window up to it). Default: 10m live, 24h for a replay.
     #[arg(long, value_name = "DURATION", value_parser = units::duration)]
     pub max_ahead: Option<Duration>,
+
+    /// Show no progress bar during a replay (`--until-end`). The bar is drawn on stderr only
+    /// when it is a terminal and `TERM` is not `dumb`; never when reading live or a pipe.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// How the per-window lines look: as the log's lines (`--log-format`), text or JSON.

@@ -23,6 +23,7 @@ use core_nostd::windows::Millis;
 use core_nostd::wire::{Decoded, Heartbeat, Record, WireError};
 use host_common::clock::now_ms;
 use host_common::notify::{Health, Notifier};
+use host_common::progress::Progress;
 use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
 
@@ -63,6 +64,13 @@ pub trait Source {
     /// metrics and the status page; empty where the source does not know it.
     fn lag(&self) -> Vec<Lag> {
         Vec::new()
+    }
+
+    /// How far a replay is: offsets read of the offsets to read, summed over the partitions;
+    /// `None` where there is no end to measure against (live, a pipe). Asked once per batch
+    /// while a progress bar is shown.
+    fn progress(&self, _engine: &Engine) -> Option<(u64, u64)> {
+        None
     }
 
     /// Whether the source is ready (`/readyz`, `READY=1`), or why not; asked once per batch.
@@ -320,6 +328,8 @@ pub struct Driver {
     health: Health,
     /// The status page's state (`/`), told of the lag after each batch with the metrics.
     board: Option<Arc<Board>>,
+    /// A replay's progress bar (offsets, records), updated after each batch.
+    progress: Progress,
 }
 
 impl Driver {
@@ -334,7 +344,14 @@ impl Driver {
             metrics: None,
             health: Health::new(Notifier::disabled("host-stream")),
             board: None,
+            progress: Progress::off(),
         }
+    }
+
+    /// Shows the replay's progress on stderr ([`Source::progress`]) after every batch.
+    pub fn with_progress(mut self, progress: Progress) -> Driver {
+        self.progress = progress;
+        self
     }
 
     /// Publishes the counters to `metrics` after every batch.
@@ -360,6 +377,10 @@ impl Driver {
     pub fn run<S: Source>(mut self, source: &mut S, stop: &AtomicBool) -> Result<Report> {
         source.start(&mut self.engine);
         let ended = self.drive(source, stop)?;
+        // Cleared before the last lines and the summary (on an error, dropping the driver
+        // clears it).
+        self.show_progress(source);
+        self.progress.finish();
         // A clean stop starts here (an error above is none: the exit status says it).
         self.health.stopping(match &ended {
             Ended::Input => "end of the input",
@@ -412,6 +433,7 @@ impl Driver {
             }
             source.commit(&self.engine, self.judge.alerting());
             self.publish(source);
+            self.show_progress(source);
             if polled == Polled::Batch {
                 // The limits were loaded before the loop began (a first load that fails ends
                 // the run), so the source alone decides.
@@ -453,6 +475,18 @@ impl Driver {
             self.engine.settle(acked);
         }
         None
+    }
+
+    /// The source's progress and the records taken, to the bar if one is shown: once per
+    /// batch, nothing at all when it is off.
+    #[inline]
+    fn show_progress<S: Source>(&mut self, source: &S) {
+        if self.progress.is_on()
+            && let Some((done, total)) = source.progress(&self.engine)
+        {
+            self.progress
+                .update(done, Some(total), self.engine.stats.records);
+        }
     }
 
     /// Copies the counters into the metrics and the lag into the status page, if asked for:

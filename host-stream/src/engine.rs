@@ -631,6 +631,11 @@ impl Engine {
         }
     }
 
+    /// The offset of the last record (or undecodable one) taken from `source`, if any.
+    pub fn last_offset(&self, source: SourceId) -> Option<i64> {
+        self.sources.get(&source).and_then(|s| s.last_offset)
+    }
+
     /// `source` is finished (a replay reached its end offset, the pipe closed).
     pub fn done(&mut self, source: SourceId) {
         self.sources.entry(source).or_default().done = true;

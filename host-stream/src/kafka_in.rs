@@ -293,13 +293,11 @@ impl Input {
         Ok(md.topics().first().map_or(0, |t| t.partitions().len()))
     }
 
-    /// The end offset (high watermark) of a partition now.
-    pub fn end_offset(&self, partition: i32) -> Result<i64> {
-        let (_low, high) = self
-            .consumer
+    /// The first offset still there and the end offset (high watermark) of a partition now.
+    pub fn watermarks(&self, partition: i32) -> Result<(i64, i64)> {
+        self.consumer
             .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))
-            .map_err(|e| self.failed(&format!("reading the end of partition {partition}"), &e))?;
-        Ok(high)
+            .map_err(|e| self.failed(&format!("reading the end of partition {partition}"), &e))
     }
 
     /// Where reading will start for a partition (the committed offset, else the beginning).
@@ -431,6 +429,9 @@ struct Reading {
     /// A replay's own assignment, taken before the first poll.
     first_assignment: Option<Assignment>,
     end_offsets: BTreeMap<i32, i64>,
+    /// A replay: where reading starts per partition (the committed offset, or the first one
+    /// still there), for the progress bar.
+    start_offsets: BTreeMap<i32, i64>,
     assigned: bool,
     /// The partitions of the assignment that have been read to their end since it was made
     /// (a partition-EOF event, or a replay's end offset reached): caught up, for `/readyz`.
@@ -480,6 +481,7 @@ impl Kafka {
                 bounds,
                 first_assignment,
                 end_offsets: BTreeMap::new(),
+                start_offsets: BTreeMap::new(),
                 assigned: false,
                 caught_up: BTreeSet::new(),
                 partitions: 0,
@@ -598,10 +600,13 @@ impl Reading {
         intake.scope(partial, alerting);
         if self.until_end {
             self.end_offsets.clear();
+            self.start_offsets.clear();
             for p in &a.partitions {
-                let end = input.end_offset(*p)?;
+                let (low, end) = input.watermarks(*p)?;
+                let start = input.start_offset(*p);
                 self.end_offsets.insert(*p, end);
-                if input.start_offset(*p) >= end {
+                self.start_offsets.insert(*p, start.max(low).min(end));
+                if start >= end {
                     intake.engine.done(*p);
                     self.caught_up.insert(*p);
                 }
@@ -719,6 +724,27 @@ impl Source for Kafka {
                 high,
             })
             .collect()
+    }
+
+    /// A replay: per partition, the offsets from its start to the record last taken (all of
+    /// them once it is done), of those from its start to its end offset.
+    fn progress(&self, engine: &Engine) -> Option<(u64, u64)> {
+        let r = &self.reading;
+        if !r.until_end || !r.assigned {
+            return None;
+        }
+        let (mut done, mut total) = (0u64, 0u64);
+        for (p, end) in &r.end_offsets {
+            let start = r.start_offsets.get(p).copied().unwrap_or(*end);
+            let len = end.saturating_sub(start).max(0);
+            let read = engine
+                .last_offset(*p)
+                .map_or(0, |last| (last + 1).saturating_sub(start))
+                .clamp(0, len);
+            total += u64::try_from(len).unwrap_or(0);
+            done += u64::try_from(read).unwrap_or(0);
+        }
+        Some((done, total))
     }
 
     /// Ready once partitions are assigned and each has been read to its end once since the

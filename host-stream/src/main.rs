@@ -22,12 +22,14 @@ mod pipe_in;
 mod status;
 mod verdict;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use host_common::clock::millis;
+use host_common::progress::{Progress, Unit};
 use host_db::loader::{Limits, Options, Source};
 
 use crate::alerts_out::Alerts;
@@ -60,7 +62,14 @@ fn run(args: Args) -> Result<ExitCode> {
     let limits = limits(&args)?;
     let health = host_common::notify::Health::from_env("host-stream");
     let (metrics, board) = endpoint(&args, limits.as_ref(), &health)?;
-    let judge = judge(&args, limits, board.clone())?;
+    // Only a replay of Kafka ends at a known offset: a pipe has no size to measure against,
+    // and the capture that feeds it has a bar of its own on the same terminal.
+    let progress = Progress::new(
+        args.input.is_none() && args.until_end && host_common::progress::wanted(args.no_progress),
+        Unit::Offsets,
+        "records",
+    );
+    let judge = judge(&args, limits, board.clone(), stdout(&progress))?;
     // Live: the wall clock closes quiet windows too, and refuses records stamped too far from
     // it (ahead: a broken clock; behind: further back than a live start judges).
     let live = if args.input.is_some() {
@@ -81,7 +90,8 @@ fn run(args: Args) -> Result<ExitCode> {
     let driver = Driver::new(engine, judge, args.stats_interval)
         .with_metrics(metrics)
         .with_board(board)
-        .with_health(health);
+        .with_health(health)
+        .with_progress(progress);
     let bounds = TimeBounds {
         ahead: live.then(|| millis(args.max_clock_skew)),
         behind: live.then(|| millis(args.max_catch_up)),
@@ -153,12 +163,17 @@ fn endpoint(
 
 /// The judge: the limits, the filter, where lines and alerts go, the chart (`--plot`) and the
 /// status page (`board`) it feeds.
-fn judge(args: &Args, limits: Option<Limits>, board: Option<Arc<status::Board>>) -> Result<Judge> {
+fn judge(
+    args: &Args,
+    limits: Option<Limits>,
+    board: Option<Arc<status::Board>>,
+    stdout: Box<dyn std::io::Write>,
+) -> Result<Judge> {
     let mut judge = Judge::new(
         limits,
         args.filter(),
         alerts(args)?,
-        Box::new(std::io::stdout()),
+        stdout,
         host_name(args),
         usize::from(args.top),
         args.log.log_format,
@@ -170,6 +185,16 @@ fn judge(args: &Args, limits: Option<Limits>, board: Option<Arc<status::Board>>)
         judge.show_on(b);
     }
     Ok(judge)
+}
+
+/// Where the window lines go: on the progress bar's terminal they are written whole, with the
+/// bar hidden.
+fn stdout(progress: &Progress) -> Box<dyn std::io::Write> {
+    if progress.is_on() && std::io::stdout().is_terminal() {
+        Box::new(host_common::progress::Lines::new(std::io::stdout()))
+    } else {
+        Box::new(std::io::stdout())
+    }
 }
 
 /// The status page's state, when there is a metrics address to serve it on.

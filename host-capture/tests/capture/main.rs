@@ -9,6 +9,7 @@ mod logs;
 mod metrics;
 mod overflow;
 mod privileges;
+mod progress;
 mod settings;
 mod stdout;
 mod support;

@@ -13,6 +13,7 @@ mod metrics;
 mod outage;
 mod partial;
 mod plot;
+mod progress;
 mod restart;
 mod revised;
 mod settings;

@@ -21,6 +21,7 @@ pub mod log;
 pub mod metrics;
 pub mod netns;
 pub mod notify;
+pub mod pty;
 pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
