@@ -8,7 +8,7 @@
 use core::hash::{Hash, Hasher};
 use core::net::IpAddr;
 
-use heapless::index_map::IndexMap;
+use heapless::Vec;
 
 /// A (source, destination) address pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,7 +110,7 @@ impl Counts {
 }
 
 /// A multiply-rotate hasher (the FxHash step) whose `finish` folds the well-mixed high bits
-/// down: `heapless` keeps only the low 16 bits of the hash.
+/// down: [`PairTable`] takes a slot from the low bits and a tag from the top 16.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PairHasher(u64);
 
@@ -175,10 +175,37 @@ pub enum Added {
     Overflowed,
 }
 
+/// One pair held: its counts and the index slot that points at it (so that emptying the table
+/// visits the pairs held, not every slot).
+#[derive(Clone, Copy)]
+struct Entry {
+    pair: Pair,
+    counts: Counts,
+    slot: u16,
+}
+
+/// Where a pair is, or where it would go.
+enum Probe {
+    /// At this position of `entries`.
+    Found(usize),
+    /// Not held; this free slot would take it, with this tag.
+    Vacant(usize, u32),
+    /// Not held and no free slot (only when every slot is taken: `N` below 4).
+    NoRoom,
+}
+
 /// Per-pair counts for up to [`PairTable::CAPACITY`] pairs (`N` slots, a power of two, at most
 /// 65,536; a quarter is kept free so lookups stay short).
+///
+/// Open addressing with linear probing over `N` slots of 32 bits (0: free; else 16 bits of the
+/// pair's hash above the pair's position in `entries` plus one), the pairs themselves kept in
+/// insertion order, which is the order [`PairTable::drain`] hands them back in. Nothing is ever
+/// removed alone, so probing needs no tombstones; [`PairTable::drain`] frees the slots of the
+/// pairs it hands back, one each: its cost follows the pairs held, not the capacity (a table
+/// flushed every few packets on sparse traffic must not clear 128 KiB of slots each time).
 pub struct PairTable<const N: usize> {
-    map: IndexMap<Pair, Counts, BuildPairHasher, N>,
+    slots: [u32; N],
+    entries: Vec<Entry, N>,
     overflow: Counts,
 }
 
@@ -192,28 +219,37 @@ impl<const N: usize> PairTable<N> {
     /// How many distinct pairs fit.
     pub const CAPACITY: usize = N - N / 4;
 
-    /// An empty table. `N` must be a power of two between 2 and 65,536 (`heapless`'s rule,
-    /// checked when the table is built).
+    /// `N` is a power of two from 2 to 65,536: a slot's position is the hash masked by `N - 1`,
+    /// and the slot and entry numbers fit in 16 bits.
+    const VALID_SLOTS: () = assert!(
+        N.is_power_of_two() && N >= 2 && N <= 65_536,
+        "PairTable<N>: N must be a power of two from 2 to 65,536"
+    );
+
+    /// An empty table. `N` must be a power of two between 2 and 65,536 (checked when the table
+    /// is built: another `N` does not compile).
     pub const fn new() -> Self {
+        let () = Self::VALID_SLOTS;
         PairTable {
-            map: IndexMap::new(),
+            slots: [0; N],
+            entries: Vec::new(),
             overflow: Counts::ZERO,
         }
     }
 
     /// Distinct pairs in the table.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// True when no pair is held and nothing overflowed.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.overflow.is_zero()
+        self.entries.is_empty() && self.overflow.is_zero()
     }
 
     /// True when a pair not yet in the table would not fit.
     pub fn is_full(&self) -> bool {
-        self.map.len() >= Self::CAPACITY
+        self.entries.len() >= Self::CAPACITY
     }
 
     /// Counts that arrived for new pairs while the table was full (via [`PairTable::add`]).
@@ -224,35 +260,70 @@ impl<const N: usize> PairTable<N> {
     /// Everything recorded: the sum of every pair plus the overflow.
     pub fn total(&self) -> Counts {
         let mut t = self.overflow;
-        for c in self.map.values() {
-            t.add(*c);
+        for e in &self.entries {
+            t.add(e.counts);
         }
         t
     }
 
     /// The counts of one pair, if it is in the table.
     pub fn get(&self, pair: &Pair) -> Option<Counts> {
-        self.map.get(pair).copied()
+        match self.probe(pair) {
+            Probe::Found(i) => self.entries.get(i).map(|e| e.counts),
+            Probe::Vacant(..) | Probe::NoRoom => None,
+        }
+    }
+
+    /// Finds `pair`: from the slot its hash names, on to the next free slot (there is one
+    /// while a quarter of the slots is kept free; the walk is bounded by `N` regardless).
+    #[inline]
+    fn probe(&self, pair: &Pair) -> Probe {
+        let mut hasher = PairHasher::default();
+        pair.hash(&mut hasher);
+        let hash = hasher.finish();
+        let tag = ((hash >> 48) as u32) << 16;
+        let mask = N - 1;
+        let mut at = (hash as usize) & mask;
+        for _ in 0..N {
+            let slot = self.slots.get(at).copied().unwrap_or(0);
+            if slot == 0 {
+                return Probe::Vacant(at, tag);
+            }
+            if slot & 0xffff_0000 == tag {
+                let i = ((slot & 0xffff) as usize).wrapping_sub(1);
+                if self.entries.get(i).is_some_and(|e| e.pair == *pair) {
+                    return Probe::Found(i);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        Probe::NoRoom
     }
 
     /// Adds `counts` to `pair`; when the pair is new and the table is full, hands both back
     /// and records nothing.
     #[inline]
     pub fn try_add(&mut self, pair: Pair, counts: Counts) -> Result<(), Full> {
-        let full = self.is_full();
-        match self.map.entry(pair) {
-            heapless::index_map::Entry::Occupied(mut e) => {
-                e.get_mut().add(counts);
+        let full = Full { pair, counts };
+        match self.probe(&pair) {
+            Probe::Found(i) => match self.entries.get_mut(i) {
+                Some(e) => {
+                    e.counts.add(counts);
+                    Ok(())
+                }
+                None => Err(full),
+            },
+            Probe::Vacant(at, tag) if !self.is_full() => {
+                let mark = u32::try_from(self.entries.len() + 1).map_err(|_| full)?;
+                let slot = u16::try_from(at).map_err(|_| full)?;
+                let free = self.slots.get_mut(at).ok_or(full)?;
+                self.entries
+                    .push(Entry { pair, counts, slot })
+                    .map_err(|_| full)?;
+                *free = tag | mark;
                 Ok(())
             }
-            heapless::index_map::Entry::Vacant(e) => {
-                if full {
-                    return Err(Full { pair, counts });
-                }
-                e.insert(counts)
-                    .map(|_| ())
-                    .map_err(|counts| Full { pair, counts })
-            }
+            Probe::Vacant(..) | Probe::NoRoom => Err(full),
         }
     }
 
@@ -260,9 +331,9 @@ impl<const N: usize> PairTable<N> {
     /// the overflow counter, so totals stay exact.
     #[inline]
     pub fn add(&mut self, pair: Pair, counts: Counts) -> Added {
-        let before = self.map.len();
+        let before = self.entries.len();
         match self.try_add(pair, counts) {
-            Ok(()) if self.map.len() == before => Added::Merged,
+            Ok(()) if self.entries.len() == before => Added::Merged,
             Ok(()) => Added::Inserted,
             Err(full) => {
                 self.overflow.add(full.counts);
@@ -272,18 +343,22 @@ impl<const N: usize> PairTable<N> {
     }
 
     /// Hands every pair to `sink` exactly once (in insertion order), empties the table and
-    /// returns the overflow counts, which are reset too.
+    /// returns the overflow counts, which are reset too. Frees only the slots of the pairs
+    /// held: the cost follows the pairs, not the capacity.
     pub fn drain(&mut self, mut sink: impl FnMut(Pair, Counts)) -> Counts {
-        for (pair, counts) in self.map.iter() {
-            sink(*pair, *counts);
+        for e in &self.entries {
+            sink(e.pair, e.counts);
+            if let Some(slot) = self.slots.get_mut(usize::from(e.slot)) {
+                *slot = 0;
+            }
         }
-        self.map.clear();
+        self.entries.clear();
         core::mem::take(&mut self.overflow)
     }
 
     /// The pairs and their counts, in insertion order, without removing them.
     pub fn iter(&self) -> impl Iterator<Item = (Pair, Counts)> + '_ {
-        self.map.iter().map(|(p, c)| (*p, *c))
+        self.entries.iter().map(|e| (e.pair, e.counts))
     }
 }
 
@@ -368,6 +443,73 @@ mod tests {
         assert_eq!(overflow, Counts::new(6 + 7 + 8 + 9, 4));
         assert!(t.is_empty());
         assert_eq!(t.total(), Counts::ZERO);
+    }
+
+    #[test]
+    fn filled_and_drained_many_times_stays_exact() {
+        // 2,000 rounds over a small table: each round adds a different mix of pairs (some
+        // rounds past the capacity), checks every count against a plain tally, drains, and
+        // checks that every slot is free again and the table forgot everything.
+        let mut t = PairTable::<64>::new();
+        assert_eq!(PairTable::<64>::CAPACITY, 48);
+        for round in 0..2_000u32 {
+            let distinct = round % 70; // 0 to 69 pairs: up to 21 past the capacity
+            let mut truth = [Counts::ZERO; 70];
+            let mut order = [0u32; 70];
+            let mut held = 0;
+            let mut overflow = Counts::ZERO;
+            for k in 0..distinct * 3 {
+                let id = round.wrapping_mul(7919).wrapping_add(k % distinct.max(1)) % 5_000;
+                let c = Counts::new(u64::from(k + round), 1);
+                let slot = (k % distinct.max(1)) as usize;
+                match t.add(pair(id), c) {
+                    Added::Inserted => {
+                        order[held] = id;
+                        held += 1;
+                        truth[slot].add(c);
+                    }
+                    Added::Merged => truth[slot].add(c),
+                    Added::Overflowed => overflow.add(c),
+                }
+            }
+            assert_eq!(t.len(), held);
+            assert_eq!(t.len(), (distinct as usize).min(48), "round {round}");
+            for k in 0..distinct.min(48) {
+                let id = round.wrapping_mul(7919).wrapping_add(k) % 5_000;
+                assert_eq!(t.get(&pair(id)), Some(truth[k as usize]), "round {round}");
+            }
+            let mut got = 0;
+            let mut sum = Counts::ZERO;
+            let o = t.drain(|p, c| {
+                assert_eq!(p, pair(order[got]), "insertion order, round {round}");
+                got += 1;
+                sum.add(c);
+            });
+            assert_eq!(got, held);
+            assert_eq!(o, overflow);
+            let want = truth.iter().fold(Counts::ZERO, |a, c| a.plus(*c));
+            assert_eq!(sum, want, "round {round}");
+            assert!(t.is_empty());
+            assert!(
+                t.slots.iter().all(|s| *s == 0),
+                "a slot left taken, round {round}"
+            );
+            assert_eq!(t.get(&pair(round % 5_000)), None);
+        }
+    }
+
+    #[test]
+    fn a_table_with_every_slot_usable_still_finds_and_refuses() {
+        // N = 2 keeps no slot free (CAPACITY = 2): a lookup walks every slot and stops.
+        let mut t = PairTable::<2>::new();
+        assert_eq!(PairTable::<2>::CAPACITY, 2);
+        assert_eq!(t.add(pair(1), Counts::new(1, 1)), Added::Inserted);
+        assert_eq!(t.add(pair(2), Counts::new(2, 1)), Added::Inserted);
+        assert_eq!(t.add(pair(2), Counts::new(2, 1)), Added::Merged);
+        assert_eq!(t.add(pair(3), Counts::new(3, 1)), Added::Overflowed);
+        assert_eq!(t.get(&pair(3)), None);
+        assert_eq!(t.get(&pair(2)), Some(Counts::new(4, 2)));
+        assert_eq!(t.total(), Counts::new(8, 4));
     }
 
     #[test]

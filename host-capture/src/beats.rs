@@ -8,8 +8,9 @@
 //!   past its end (plus the flush delay) and its records are out, a heartbeat up to that end,
 //!   also when there was no traffic. At the stop, one up to the stop.
 //! - **Replay**: the file's span, from the start of its first frame's flush interval to the end
-//!   of its last frame's: a heartbeat each time the file's time moves to a later interval
-//!   (one heartbeat for a silence in the file, however long), and one at the end.
+//!   of its last frame's: a heartbeat each time the file's time moves to a later interval, up
+//!   to the start of the interval before the frame's (the aggregator holds that one open for
+//!   late packets; one heartbeat for a silence in the file, however long), and at the end.
 //!
 //! Frames that arrive out of order change nothing here: coverage only moves forward.
 
@@ -62,8 +63,9 @@ impl Beats {
         self.beat(window_start(flushed_to, self.step_ms))
     }
 
-    /// Replay: a frame stamped `ts_ms`, after the aggregator took it (so the records of the
-    /// intervals before it are out). The heartbeat up to its interval, if coverage moved.
+    /// Replay: a frame stamped `ts_ms`, after the aggregator took it. The heartbeat up to the
+    /// start of the interval before the frame's (a late packet may still join that one), if
+    /// coverage moved; the caller flushes what ends by there before sending it.
     pub fn replay_frame(&mut self, ts_ms: u64) -> Option<Heartbeat> {
         let start = window_start(ts_ms, self.step_ms);
         self.last_end = self.last_end.max(Some(start.saturating_add(self.step_ms)));
@@ -72,8 +74,20 @@ impl Beats {
                 self.covered_to = Some(start);
                 None
             }
-            Some(_) => self.beat(start),
+            Some(_) => self.beat(start.saturating_sub(self.step_ms)),
         }
+    }
+
+    /// Replay: the end of the interval before the last frame's one (held open for late
+    /// packets; at the end of the file it is flushed and covered first).
+    pub fn held_end(&self) -> Option<u64> {
+        self.last_end.map(|e| e.saturating_sub(self.step_ms))
+    }
+
+    /// Replay, at the end: the heartbeat up to `end_ms` (see [`Beats::held_end`]), once the
+    /// records up to there are out, if coverage moves.
+    pub fn cover(&mut self, end_ms: u64) -> Option<Heartbeat> {
+        self.beat(end_ms)
     }
 
     /// The end: everything is flushed. Live, coverage ends at `now_ms`; a replay, at the end of
@@ -106,15 +120,23 @@ mod tests {
         let got = [
             b.replay_frame(10_500),
             b.replay_frame(10_900),
-            b.replay_frame(11_000),
+            b.replay_frame(11_000), // 10_000 may still get late packets: nothing yet
             b.replay_frame(10_999), // out of order: nothing
+            b.replay_frame(12_000),
             b.replay_frame(60_001),
+            b.held_end().and_then(|e| b.cover(e)), // the end: the interval held open first
+            b.cover(60_000),
             b.finish(false, 0),
             b.finish(false, 0),
         ];
         assert_eq!(
             spans(&got),
-            vec![(10_000, 11_000), (11_000, 60_000), (60_000, 61_000)]
+            vec![
+                (10_000, 11_000),
+                (11_000, 59_000),
+                (59_000, 60_000),
+                (60_000, 61_000)
+            ]
         );
     }
 

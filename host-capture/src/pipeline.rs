@@ -127,6 +127,18 @@ impl Pipeline {
         });
         self.counters(&mut source);
         drop(source);
+        if !live
+            && let Some(b) = self.beats.as_mut()
+            && let Some(end) = b.held_end()
+        {
+            // A replay: the interval held open behind the last one goes first, with its
+            // heartbeat, as it would have had the file gone on.
+            self.aggregator
+                .flush_ended_by(end, &mut to_sinks(&mut self.stats.records, &mut self.sinks));
+            if let Some(h) = b.cover(end) {
+                self.sinks.heartbeat(h);
+            }
+        }
         self.aggregator
             .flush(&mut to_sinks(&mut self.stats.records, &mut self.sinks));
         if let Some(h) = self.beats.as_mut().and_then(|b| b.finish(live, now_ms())) {
@@ -184,16 +196,15 @@ impl Pipeline {
         }
     }
 
-    /// Live, at wall-clock time `now`: an interval whose end is `LIVE_FLUSH_DELAY_MS` behind is
-    /// flushed, and then (its records out) the heartbeat up to there.
+    /// Live, at wall-clock time `now`: every open interval whose end is `LIVE_FLUSH_DELAY_MS`
+    /// behind is flushed, and then (its records out) the heartbeat up to there.
     fn live_interval_end(&mut self, now: u64) {
         let flushed_to = now.saturating_sub(LIVE_FLUSH_DELAY_MS);
-        if self
-            .aggregator
-            .current_end()
-            .is_some_and(|end| end <= flushed_to)
-        {
-            self.flush();
+        if self.aggregator.flush_ended_by(
+            flushed_to,
+            &mut to_sinks(&mut self.stats.records, &mut self.sinks),
+        ) {
+            self.sinks.flush();
         }
         if let Some(h) = self.beats.as_mut().and_then(|b| b.live_tick(flushed_to)) {
             self.sinks.heartbeat(h);
@@ -224,20 +235,12 @@ impl Pipeline {
             Err(e) => stats.reject(&e),
         }
         if !live && let Some(h) = beats.as_mut().and_then(|b| b.replay_frame(ts_ms)) {
-            // A frame of a later interval: the records of the earlier ones go first (a counted
-            // frame has flushed them already; one that was not counted has not).
-            if aggregator.current_end().is_some_and(|end| end <= h.end_ms) {
-                aggregator.flush(&mut to_sinks(&mut stats.records, sinks));
-            }
+            // Coverage up to the interval before this frame's (which the aggregator holds open
+            // for late packets): the records of what it covers go first (a counted frame has
+            // flushed them already; one that was not counted may not have).
+            aggregator.flush_ended_by(h.end_ms, &mut to_sinks(&mut stats.records, sinks));
             sinks.heartbeat(h);
         }
-    }
-
-    /// Ends the interval being filled: its records to the sinks, and the sinks flushed.
-    fn flush(&mut self) {
-        self.aggregator
-            .flush(&mut to_sinks(&mut self.stats.records, &mut self.sinks));
-        self.sinks.flush();
     }
 
     /// Copies the counters into the metrics, if asked for (once per batch: a lock and a copy).

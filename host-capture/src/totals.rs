@@ -2,15 +2,18 @@
 //! `*.expected46` files).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
 
+use core_nostd::pairs::PairHasher;
 use core_nostd::wire::Record;
 use core_nostd::{Counts, Pair};
 
-/// Per-pair counts of everything counted.
+/// Per-pair counts of everything counted, hashed as the core's pair table hashes (on sparse
+/// traffic a record comes every few packets: this hash is on that path).
 #[derive(Default)]
 pub struct PairTotals {
-    pairs: HashMap<Pair, Counts>,
+    pairs: HashMap<Pair, Counts, BuildHasherDefault<PairHasher>>,
 }
 
 impl PairTotals {

@@ -68,6 +68,41 @@ proptest! {
     }
 
     #[test]
+    fn pair_table_refilled_after_drains_stays_exact(
+        rounds in prop::collection::vec(prop::collection::vec((0u16..80, 1u32..10_000), 0..120), 1..12),
+    ) {
+        // The same table filled and drained again and again: each drain hands back exactly
+        // what went in since the last one, in insertion order, and nothing of earlier rounds.
+        let mut table = PairTable::<32>::new();
+        for keys in rounds {
+            let mut truth: Vec<(Pair, Counts)> = Vec::new();
+            let mut overflow = Counts::ZERO;
+            for (k, bytes) in keys {
+                let c = Counts::new(u64::from(bytes), 1);
+                match table.add(pair(k), c) {
+                    Added::Inserted => truth.push((pair(k), c)),
+                    Added::Merged => {
+                        let held = truth.iter_mut().find(|(p, _)| *p == pair(k));
+                        prop_assert!(held.is_some(), "merged into a pair not held");
+                        if let Some((_, t)) = held {
+                            t.add(c);
+                        }
+                    }
+                    Added::Overflowed => {
+                        prop_assert!(table.is_full());
+                        overflow.add(c);
+                    }
+                }
+            }
+            let mut drained = Vec::new();
+            let o = table.drain(|p, c| drained.push((p, c)));
+            prop_assert_eq!(&drained, &truth);
+            prop_assert_eq!(o, overflow);
+            prop_assert!(table.is_empty());
+        }
+    }
+
+    #[test]
     fn windows_lose_nothing_and_close_each_window_once(
         length in prop_oneof![Just(300_000u64), 1u64..100_000],
         grace_windows in 0u64..3,

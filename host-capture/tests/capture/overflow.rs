@@ -21,18 +21,19 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     let brokers = cluster.bootstrap_servers();
     cluster.down(1).unwrap();
 
-    // One pair (P) going back and forth between two intervals, so that each packet closes the
-    // interval before it and makes a record of its own; then another pair (Q) in a third
-    // interval, whose record is made at the end of the input.
+    // One pair (P) going back and forth between two intervals two apart (a packet up to one
+    // interval late joins its interval, still open; one further back is a jump of the clock
+    // that closes both open intervals), so that each packet makes a record of its own; then
+    // another pair (Q) in a third interval, whose record is made at the end of the input.
     let p = ([10, 0, 0, 1], [192, 0, 2, 1]);
     let q = ([10, 0, 0, 2], [192, 0, 2, 1]);
     let packets = [
         (1_000, p, 100), // record 1: queued (the queue is now full)
-        (2_000, p, 200), // record 2: parked, entry (2000, P)
+        (3_000, p, 200), // record 2: parked, entry (3000, P)
         (1_000, p, 300), // record 3: parked, entry (1000, P): the buffer (2) is full
-        (2_000, p, 400), // record 4: merged into (2000, P): 600 bytes, 2 packets
+        (3_000, p, 400), // record 4: merged into (3000, P): 600 bytes, 2 packets
         (1_000, p, 50),  // record 5: merged into (1000, P): 350 bytes, 2 packets
-        (3_000, q, 700), // record 6, at the end: a new entry, no room: dropped
+        (5_000, q, 700), // record 6, at the end: a new entry, no room: dropped
     ];
     let frames: Vec<(u64, Vec<u8>)> = packets
         .iter()
@@ -94,7 +95,7 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     let want = [
         ("100", "1", 1_000),
         ("350", "2", 1_000),
-        ("600", "2", 2_000),
+        ("600", "2", 3_000),
     ]
     .map(|(bytes, packets, t)| Consumed {
         partition: 0,
@@ -106,13 +107,13 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     });
     assert_eq!(read_topic(&brokers, topic), want);
     // The heartbeats made while the broker was away merged into one, sent after the parked
-    // records: the file's span, 1,000 to 4,000.
+    // records: the file's span, 1,000 to 6,000.
     assert_eq!(
         read_heartbeats(&brokers, topic),
         [Consumed {
             partition: 0,
             key: "test/overflow".into(),
-            value: (BASE + 4_000).to_string(),
+            value: (BASE + 6_000).to_string(),
             packets: None,
             timestamp: Some((BASE + 1_000) as i64),
             heartbeat: true,
