@@ -412,6 +412,10 @@ fn check_env<T>(
     Ok(())
 }
 
+/// Keys that moved to another table: (table, key, where it is now). A file written for an
+/// earlier version is refused with the new place named, not only "unknown".
+const MOVED: &[(&str, &str, &str)] = &[("stream", "log_format", "[log] format")];
+
 /// Unknown tables, and unknown keys of this program's tables, are errors that name the line.
 fn check_file<T>(settings: &Settings<T>, options: &[Opt], file: &File) -> Result<(), ConfigError> {
     for e in &file.entries {
@@ -434,6 +438,18 @@ fn check_file<T>(settings: &Settings<T>, options: &[Opt], file: &File) -> Result
             // Another program's table: that program checks it.
             _ => true,
         };
+        if let Some((_, _, now)) = MOVED
+            .iter()
+            .find(|(t, k, _)| *t == e.table && *k == e.key)
+            .filter(|_| !known)
+        {
+            return Err(ConfigError::new(format!(
+                "{}: `{}` in [{}] is now {now}",
+                file.place(e),
+                e.key,
+                e.table
+            )));
+        }
         if !known {
             return Err(ConfigError::new(format!(
                 "{}: unknown key `{}` in [{}] (see {} --help: a key is an option's long name \

@@ -254,6 +254,10 @@ fn bad_settings_are_errors_that_name_the_line_the_variable_or_the_key() {
              name with `_` for `-`)",
         ),
         (
+            "[stream]\nlog_format = \"json\"\n",
+            "{f}:2: `log_format` in [stream] is now [log] format",
+        ),
+        (
             "[streams]\nwindow = \"60s\"\n",
             "{f}:1: unknown table [streams] (the tables are [kafka], [capture], [stream], \
              [limits] and [log])",
