@@ -2,7 +2,7 @@
 //! after two windows closed (exact values, `promtool check metrics`), and a real Prometheus
 //! server scraping it inside a network namespace of the test (fixed ports, free there by
 //! construction), its HTTP API queried for the windows by verdict; in Kafka mode, the lag per
-//! partition and `/readyz` while catching up.
+//! partition and `/readyz` while catching up, and the status page's consumer table.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -355,7 +355,8 @@ fn systemd_is_told_ready_then_stopping_and_readyz_agrees() {
 /// Kafka: the consumer lag per partition (high watermark − position) and the partitions
 /// assigned are published; `/readyz` answers 503 with its reason until every partition has
 /// been read to its end once, then 200; from then on the lag of every partition is 0 (a
-/// position that is not read back would show the partition's whole length as lag).
+/// position that is not read back would show the partition's whole length as lag), on
+/// `/metrics` and in the status page's consumer table.
 #[test]
 fn kafka_mode_publishes_the_lag_per_partition_and_is_ready_once_caught_up() {
     let Some(brokers) = brokers() else { return };
@@ -438,4 +439,32 @@ fn kafka_mode_publishes_the_lag_per_partition_and_is_ready_once_caught_up() {
         assert_eq!(value(&s, &series), Some(0.0), "{series}\n{s}");
     }
     promtool_check(&s);
+    // The status page's consumer table says the same, partition by partition: 3 records each,
+    // all read (position = high watermark = 3). It is told once per batch, as the metrics are.
+    let rows: Vec<String> = (0..partitions)
+        .map(|p| {
+            format!(
+                "<tr data-partition=\"{p}\" data-lag=\"0\"><td class=\"num\">{p}</td>\
+                 <td class=\"num\">3</td><td class=\"num\">3</td><td class=\"num\">0</td></tr>"
+            )
+        })
+        .collect();
+    let owned = format!("<span id=\"partitions\">{partitions}</span>");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, page) = get(addr, "/", "");
+        assert_eq!(status, 200, "{page}");
+        if rows.iter().all(|r| page.contains(r.as_str())) {
+            assert!(page.contains(&owned), "{page}");
+            assert!(
+                page.contains("<tr id=\"lag-total\" data-lag=\"0\">"),
+                "{page}"
+            );
+            assert_eq!(page.matches("<tr data-partition=").count(), partitions);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page's lag table:\n{page}");
+        // A poll of a condition, with a deadline.
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
