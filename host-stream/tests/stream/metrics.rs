@@ -6,10 +6,10 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::metrics::{Stderr, endpoint, get, promtool_check, value, wait_for};
+use testkit::metrics::{Stderr, endpoint, get, get_until, promtool_check, value, wait_for};
 use testkit::netns::Netns;
 
 use crate::support::*;
@@ -30,16 +30,6 @@ fn lines() -> Vec<u8> {
     let mut lines = out.stdout;
     lines.extend_from_slice(b"1795695006000 192.168.1.11 198.51.100.53 80 1\n");
     lines
-}
-
-/// A child that is killed (and reaped) on every path.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn limits() -> String {
@@ -382,28 +372,19 @@ fn kafka_mode_publishes_the_lag_per_partition_and_is_ready_once_caught_up() {
         .expect("spawn host-stream");
     let (addr, _stderr) = endpoint(&mut child, "host-stream");
     let _child = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match get(addr, "/readyz", "") {
-            (200, body) => {
-                assert_eq!(body, "ready\n");
-                break;
-            }
-            (503, body) => assert!(
-                [
-                    "starting\n",
-                    "no partition assigned yet\n",
-                    "catching up: not every assigned partition has been read to its end yet\n"
-                ]
-                .contains(&body.as_str()),
-                "{body:?}"
-            ),
-            other => panic!("/readyz: {other:?}"),
-        }
-        assert!(Instant::now() < deadline, "not ready after 60 s");
-        // A poll of a condition, with a deadline.
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let not_yet = [
+        "starting\n",
+        "no partition assigned yet\n",
+        "catching up: not every assigned partition has been read to its end yet\n",
+    ];
+    let ready = get_until(addr, "/readyz", Duration::from_secs(60), |status, body| {
+        assert!(
+            status == 200 || (status == 503 && not_yet.contains(&body)),
+            "/readyz: {status} {body:?}"
+        );
+        status == 200
+    });
+    assert_eq!(ready, (200, "ready\n".to_string()));
     let s = wait_for(
         addr,
         "streamchecker_stream_records_total",
@@ -450,21 +431,14 @@ fn kafka_mode_publishes_the_lag_per_partition_and_is_ready_once_caught_up() {
         })
         .collect();
     let owned = format!("<span id=\"partitions\">{partitions}</span>");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, page) = get(addr, "/", "");
+    let (_, page) = get_until(addr, "/", Duration::from_secs(30), |status, page| {
         assert_eq!(status, 200, "{page}");
-        if rows.iter().all(|r| page.contains(r.as_str())) {
-            assert!(page.contains(&owned), "{page}");
-            assert!(
-                page.contains("<tr id=\"lag-total\" data-lag=\"0\">"),
-                "{page}"
-            );
-            assert_eq!(page.matches("<tr data-partition=").count(), partitions);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the page's lag table:\n{page}");
-        // A poll of a condition, with a deadline.
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        rows.iter().all(|r| page.contains(r.as_str()))
+    });
+    assert!(page.contains(&owned), "{page}");
+    assert!(
+        page.contains("<tr id=\"lag-total\" data-lag=\"0\">"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<tr data-partition=").count(), partitions);
 }

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use testkit::metrics::{Stderr, endpoint, wait_for};
@@ -64,16 +64,6 @@ fn lines() -> String {
         T0 + 12 * WINDOW + 6_000
     ));
     out
-}
-
-/// A child that is killed (and reaped) on every path.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// host-stream in pipe mode against `limits`, fed [`lines`], stdin kept open; returns once

@@ -270,6 +270,16 @@ pub fn rec(ts: u64, src: &str, dst: &str, bytes: u64, packets: u64) -> Record {
     }
 }
 
+/// A child that is killed (and reaped) on every path.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Writes a limits file in the seed's format.
 pub fn limits_file(dir: &Path, min: u64, max: u64) -> PathBuf {
     let path = dir.join("traffic_limits.json");

@@ -85,15 +85,30 @@ pub fn value(scrape: &str, series: &str) -> Option<f64> {
 /// Scrapes until `series` has `expected` (what the binary has done is published after each
 /// batch), and returns that scrape; fails with the last scrape after `limit`.
 pub fn wait_for(addr: SocketAddr, series: &str, expected: f64, limit: Duration) -> String {
+    get_until(addr, "/metrics", limit, |status, text| {
+        assert_eq!(status, 200, "{text}");
+        value(text, series) == Some(expected)
+    })
+    .1
+}
+
+/// `GET path` until `done(status, body)` holds, and that answer; fails with the last answer
+/// after `limit`.
+pub fn get_until(
+    addr: SocketAddr,
+    path: &str,
+    limit: Duration,
+    done: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
     let deadline = Instant::now() + limit;
     loop {
-        let text = scrape(addr);
-        if value(&text, series) == Some(expected) {
-            return text;
+        let (status, body) = get(addr, path, "");
+        if done(status, &body) {
+            return (status, body);
         }
         assert!(
             Instant::now() < deadline,
-            "{series} is not {expected} after {limit:?}:\n{text}"
+            "GET {path}: not as awaited after {limit:?}: {status}\n{body}"
         );
         // A poll of a condition, with a deadline: not a sleep standing in for it.
         std::thread::sleep(Duration::from_millis(20));
