@@ -8,15 +8,29 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use core_nostd::wire::{Heartbeat, LINE_MAX, Record};
+use core_nostd::wire::{HEARTBEAT_LINE_MAX, Heartbeat, LINE_MAX, Record};
 use host_common::summary::Summary;
 
 /// Lines gathered before they are handed to the pipe (at the latest at each flush interval).
 const BUFFER: usize = 64 * 1024;
 
+/// Room for one line past [`BUFFER`], whichever kind: a line is written in place, never
+/// split across a flush.
+const SLACK: usize = max(LINE_MAX + 4, HEARTBEAT_LINE_MAX);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+
 /// Records written to stdout.
 pub struct Lines {
-    buf: Vec<u8>,
+    /// `BUFFER + SLACK` bytes, of which `len` hold lines not yet handed to the pipe. Lines are
+    /// built in place here (no second copy, no growth).
+    buf: Box<[u8]>,
+    len: usize,
+    /// The start of the interval whose records come now, and its text with the space after
+    /// it: every record of an interval shares it, and it is the longest number of the line.
+    start: Option<(u64, Start)>,
     /// Per record in `buf`: where its line ends there, and its bytes.
     pending: Vec<(usize, u64)>,
     counts: Written,
@@ -65,7 +79,9 @@ impl Lines {
     /// Lines to stdout.
     pub fn new() -> Lines {
         Lines {
-            buf: Vec::with_capacity(BUFFER),
+            buf: vec![0; BUFFER + SLACK].into_boxed_slice(),
+            len: 0,
+            start: None,
             pending: Vec::new(),
             counts: Written::default(),
             failed: None,
@@ -79,17 +95,45 @@ impl Lines {
             self.counts.unwritten_bytes += r.bytes;
             return;
         }
-        push_line(&mut self.buf, r);
-        self.pending.push((self.buf.len(), r.bytes));
-        if self.buf.len() >= BUFFER {
+        let start = match self.start {
+            Some((ms, text)) if ms == r.start_ms => text,
+            _ => {
+                let text = Start::of(r.start_ms);
+                self.start = Some((r.start_ms, text));
+                text
+            }
+        };
+        match self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|b| b.first_chunk_mut())
+        {
+            Some(room) => self.len += push_line(room, &start, r),
+            // Heartbeats took the slack after the last record: hand over what is there.
+            None => {
+                self.flush();
+                return self.send(r);
+            }
+        }
+        self.pending.push((self.len, r.bytes));
+        if self.len >= BUFFER {
             self.flush();
         }
     }
 
     /// Writes one heartbeat line (not a record: not counted).
     pub fn heartbeat(&mut self, h: &Heartbeat) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(h.line().as_bytes());
+        if self.failed.is_some() {
+            return;
+        }
+        let line = h.line();
+        let line = line.as_bytes();
+        if self.len + line.len() > self.buf.len() {
+            self.flush();
+        }
+        if let Some(room) = self.buf.get_mut(self.len..self.len + line.len()) {
+            room.copy_from_slice(line);
+            self.len += line.len();
         }
     }
 
@@ -98,7 +142,8 @@ impl Lines {
         if self.failed.is_some() {
             return;
         }
-        let (done, result) = write_out(&mut io::stdout().lock(), &self.buf);
+        let lines = self.buf.get(..self.len).unwrap_or_default();
+        let (done, result) = write_out(&mut io::stdout().lock(), lines);
         for &(end, bytes) in &self.pending {
             if end <= done {
                 self.counts.records += 1;
@@ -109,7 +154,7 @@ impl Lines {
             }
         }
         self.failed = result.err();
-        self.buf.clear();
+        self.len = 0;
         self.pending.clear();
     }
 
@@ -133,17 +178,18 @@ impl Lines {
     }
 }
 
-/// Appends `r`'s pipe line to `buf`, the same bytes as [`Record::line`] but without
-/// `core::fmt` (on sparse traffic a record comes every few packets, and `fmt` took twice the
-/// time of the rest of the capture there): the line is built on the stack, then copied once.
+/// Writes `r`'s pipe line at the start of `room` and returns its length: the same bytes as
+/// [`Record::line`] but without `core::fmt` (on sparse traffic a record comes every few
+/// packets, and `fmt` took twice the time of the rest of the capture there), in place.
+/// `start` is `r.start_ms`'s text ([`Start::of`]).
 #[inline]
-fn push_line(buf: &mut Vec<u8>, r: &Record) {
+fn push_line(room: &mut [u8; LINE_MAX + 4], start: &Start, r: &Record) -> usize {
     let mut line = Line {
-        bytes: [0; LINE_MAX + 4],
+        bytes: room,
         len: 0,
     };
-    line.u64(r.start_ms);
-    line.push(b' ');
+    line.bytes[..Start::WIDTH].copy_from_slice(&start.bytes);
+    line.len = usize::from(start.len);
     line.ip(r.src);
     line.push(b' ');
     line.ip(r.dst);
@@ -152,13 +198,43 @@ fn push_line(buf: &mut Vec<u8>, r: &Record) {
     line.push(b' ');
     line.u64(r.packets);
     line.push(b'\n');
-    buf.extend_from_slice(&line.bytes[..line.len]);
+    line.len
+}
+
+/// An interval's start as the line's first field: its digits and a space, in a fixed-width
+/// array that is copied whole (a fixed copy beats a variable one) and advanced by `len`.
+#[derive(Clone, Copy)]
+struct Start {
+    bytes: [u8; Start::WIDTH],
+    len: u8,
+}
+
+impl Start {
+    /// 20 digits (`u64::MAX`) and the space, rounded up.
+    const WIDTH: usize = 24;
+
+    fn of(ms: u64) -> Start {
+        let mut bytes = [0; LINE_MAX + 4];
+        let mut line = Line {
+            bytes: &mut bytes,
+            len: 0,
+        };
+        line.u64(ms);
+        line.push(b' ');
+        let len = line.len;
+        let mut start = Start {
+            bytes: [0; Start::WIDTH],
+            len: len as u8,
+        };
+        start.bytes.copy_from_slice(&bytes[..Start::WIDTH]);
+        start
+    }
 }
 
 /// A line being built: `LINE_MAX` is the longest a record's line can be (4 bytes more, so that
 /// an octet is always copied as 4 bytes).
-struct Line {
-    bytes: [u8; LINE_MAX + 4],
+struct Line<'a> {
+    bytes: &'a mut [u8; LINE_MAX + 4],
     len: usize,
 }
 
@@ -192,7 +268,7 @@ const OCTETS: [[u8; 4]; 256] = {
     t
 };
 
-impl Line {
+impl Line<'_> {
     #[inline]
     fn push(&mut self, b: u8) {
         self.bytes[self.len] = b;
@@ -284,13 +360,10 @@ impl Line {
             if i > 0 {
                 self.push(b':');
             }
-            let mut started = false;
-            for shift in [12, 8, 4, 0] {
-                let d = (g >> shift) & 0xf;
-                if d != 0 || started || shift == 0 {
-                    started = true;
-                    self.push(HEX[usize::from(d)]);
-                }
+            // Hex digits without leading zeros, at least one.
+            let digits = (19 - g.leading_zeros() as usize) / 4;
+            for k in (0..digits.max(1)).rev() {
+                self.push(HEX[usize::from((g >> (4 * k)) & 0xf)]);
             }
         }
     }
@@ -368,9 +441,12 @@ mod tests {
         ];
         for (start, src, dst, bytes, packets) in cases {
             let r = Record::new(start, Pair::new(src, dst), Counts::new(bytes, packets));
-            let mut buf = Vec::new();
-            push_line(&mut buf, &r);
-            assert_eq!(std::str::from_utf8(&buf).unwrap(), r.line().as_str());
+            let mut room = [0; LINE_MAX + 4];
+            let len = push_line(&mut room, &Start::of(start), &r);
+            assert_eq!(
+                std::str::from_utf8(&room[..len]).unwrap(),
+                r.line().as_str()
+            );
         }
     }
 
@@ -409,8 +485,9 @@ mod tests {
 
     /// `ip` as [`Line`] writes it.
     fn written(ip: IpAddr) -> String {
+        let mut bytes = [0; LINE_MAX + 4];
         let mut line = Line {
-            bytes: [0; LINE_MAX + 4],
+            bytes: &mut bytes,
             len: 0,
         };
         line.ip(ip);
