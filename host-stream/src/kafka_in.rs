@@ -3,7 +3,10 @@
 //! offsets of a replay, offset commits that carry where a restart must begin (sent without
 //! waiting: a commit never blocks the loop), and, live, the proofs that every partition has
 //! been read to its end ([`crate::ends`]), without which the wall clock closes no window.
-//! [`Kafka`] is the driver's source.
+//! [`Kafka`] is the driver's source. Records are taken in batches ([`batch`]): each assigned
+//! partition is routed to the batch queue, the consumer queue keeps the events.
+
+mod batch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -20,6 +23,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use self::batch::{BatchConsumer, Kind, Msg};
 use crate::driver::{ClockBound, Intake, Lag, Polled, Source, TimeBounds};
 use crate::ends::{self, Ends};
 use crate::engine::{Closed, Engine};
@@ -156,8 +160,8 @@ impl ConsumerContext for Events {
 
 /// The consumer of the records topic.
 pub struct Input {
-    /// The librdkafka consumer.
-    pub consumer: BaseConsumer<Events>,
+    /// The librdkafka consumer, with the batch queue.
+    consumer: BatchConsumer<Events>,
     /// The topic.
     pub topic: String,
     /// The bootstrap servers (named in errors).
@@ -188,11 +192,27 @@ impl Input {
                 .subscribe(&[topic])
                 .with_context(|| format!("--topic {topic}"))?;
         }
+        let consumer = BatchConsumer::new(consumer).context("the batch queue")?;
         Ok(Input {
             consumer,
             topic: topic.to_string(),
             brokers: brokers.to_string(),
         })
+    }
+
+    /// The librdkafka consumer.
+    fn consumer(&self) -> &BaseConsumer<Events> {
+        self.consumer.consumer()
+    }
+
+    /// Sends the records of `partitions` to the batch queue (at each assignment: a revocation
+    /// clears the route). A partition that cannot be routed is read through the consumer queue.
+    fn route(&self, partitions: &[i32]) {
+        for p in partitions {
+            if let Err(e) = self.consumer.route(&self.topic, *p) {
+                tracing::warn!(partition = p, error = %e, "kafka: read without batches");
+            }
+        }
     }
 
     /// A failed request as one line naming the brokers.
@@ -202,7 +222,7 @@ impl Input {
 
     /// A new assignment, if one happened since the last call.
     pub fn take_assignment(&self) -> Option<Assignment> {
-        let events = self.consumer.context();
+        let events = self.consumer().context();
         if !events.changed.swap(false, Ordering::Acquire) {
             return None;
         }
@@ -213,7 +233,7 @@ impl Input {
     /// and returns the assignment as a rebalance would.
     pub fn assign_all(&self) -> Result<Assignment> {
         let md = self
-            .consumer
+            .consumer()
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .map_err(|e| {
                 self.failed(&format!("reading the metadata of topic {}", self.topic), &e)
@@ -234,7 +254,7 @@ impl Input {
             query.add_partition(&self.topic, *p);
         }
         let committed = self
-            .consumer
+            .consumer()
             .committed_offsets(query, Duration::from_secs(10))
             .map_err(|e| self.failed("reading the committed offsets", &e))?;
         let mut assign = TopicPartitionList::new();
@@ -245,7 +265,9 @@ impl Input {
             };
             assign.add_partition_offset(&self.topic, e.partition(), offset)?;
         }
-        self.consumer
+        // Routed before the assignment starts the fetchers: no record goes the other way.
+        self.route(&partitions);
+        self.consumer()
             .assign(&assign)
             .context("assigning the partitions")?;
         let resume = committed
@@ -261,31 +283,10 @@ impl Input {
         })
     }
 
-    /// Where each assigned partition will be read from next: the offset after the last
-    /// record returned, else the committed offset; `None` when neither is known yet (reading
-    /// starts at the beginning: the low offset).
-    fn positions(&self, committed: &BTreeMap<i32, i64>) -> BTreeMap<i32, Option<i64>> {
-        let Ok(tpl) = self.consumer.position() else {
-            return BTreeMap::new();
-        };
-        tpl.elements()
-            .iter()
-            .filter(|e| e.topic() == self.topic)
-            .map(|e| {
-                let p = e.partition();
-                let at = match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => committed.get(&p).copied(),
-                };
-                (p, at)
-            })
-            .collect()
-    }
-
     /// How many partitions the topic has.
     pub fn partition_count(&self) -> Result<usize> {
         let md = self
-            .consumer
+            .consumer()
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .map_err(|e| {
                 self.failed(&format!("reading the metadata of topic {}", self.topic), &e)
@@ -295,7 +296,7 @@ impl Input {
 
     /// The first offset still there and the end offset (high watermark) of a partition now.
     pub fn watermarks(&self, partition: i32) -> Result<(i64, i64)> {
-        self.consumer
+        self.consumer()
             .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))
             .map_err(|e| self.failed(&format!("reading the end of partition {partition}"), &e))
     }
@@ -311,7 +312,7 @@ impl Input {
             return 0;
         }
         match self
-            .consumer
+            .consumer()
             .committed_offsets(tpl, Duration::from_secs(10))
         {
             Ok(c) => c
@@ -331,9 +332,9 @@ impl Input {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(&self.topic, partition);
         let r = if paused {
-            self.consumer.pause(&tpl)
+            self.consumer().pause(&tpl)
         } else {
-            self.consumer.resume(&tpl)
+            self.consumer().resume(&tpl)
         };
         if let Err(e) = r {
             tracing::warn!(
@@ -347,7 +348,7 @@ impl Input {
 
     /// Whether an asynchronous commit failed since the last call.
     pub fn commit_failed(&self) -> bool {
-        self.consumer
+        self.consumer()
             .context()
             .commit_failed
             .swap(false, Ordering::Relaxed)
@@ -369,7 +370,7 @@ impl Input {
             e.set_metadata(metadata.clone());
         }
         if tpl.count() > 0 {
-            self.consumer
+            self.consumer()
                 .commit(&tpl, mode)
                 .context("committing offsets")?;
         }
@@ -379,6 +380,12 @@ impl Input {
 
 /// Records taken from the consumer between two rounds of per-batch work.
 const BATCH: usize = 20_000;
+
+/// Messages taken from the batch queue per librdkafka call.
+const CHUNK: usize = 4_096;
+
+/// How long a round waits for a first record.
+const WAIT: Duration = Duration::from_millis(100);
 
 /// How often settled positions are committed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -406,6 +413,26 @@ fn decode(m: &impl Message) -> Result<Decoded, WireError> {
     )
 }
 
+/// [`decode`] for a record of a batch.
+#[inline]
+fn decode_batched(m: &Msg<'_>) -> Result<Decoded, WireError> {
+    let (mut packets, mut heartbeat) = (None, false);
+    for (key, value) in m.headers() {
+        if key == PACKETS_HEADER.as_bytes() {
+            packets = value;
+        } else if key == HEARTBEAT_HEADER.as_bytes() {
+            heartbeat = true;
+        }
+    }
+    wire::decode_kafka_message(
+        m.key().unwrap_or_default(),
+        m.payload().unwrap_or_default(),
+        packets,
+        heartbeat,
+        m.timestamp_ms(),
+    )
+}
+
 /// The records topic as the driver's source.
 pub struct Kafka {
     input: Input,
@@ -418,6 +445,8 @@ pub struct Kafka {
     /// Live: per partition, (position, high watermark) as of the last end-offset answer (the
     /// numbers [`Kafka::prove`] has anyway), for the metrics and the status page.
     lag: BTreeMap<i32, (i64, i64)>,
+    /// The partitions paused (their records held by the engine).
+    paused: BTreeSet<i32>,
 }
 
 /// What the reading loop keeps besides the consumer.
@@ -444,6 +473,10 @@ struct Reading {
     committed: BTreeMap<i32, i64>,
     /// Per partition, the time of the last end-offset answer used.
     proofs_used: BTreeMap<i32, Millis>,
+    /// Per partition (by number), the offset of the next record it will return, -1 before
+    /// the first since the assignment. Tracked here: librdkafka's position, in the batch path,
+    /// is one past the end after an end-of-partition event ([`batch`]).
+    next: Vec<i64>,
     started: Instant,
 }
 
@@ -488,12 +521,14 @@ impl Kafka {
                 assigned_at: 0,
                 committed: BTreeMap::new(),
                 proofs_used: BTreeMap::new(),
+                next: Vec::new(),
                 started: Instant::now(),
             },
             ends,
             last_commit: Vec::new(),
             next_commit: Instant::now(),
             lag: BTreeMap::new(),
+            paused: BTreeSet::new(),
         })
     }
 
@@ -544,14 +579,123 @@ impl Kafka {
         if fresh.is_empty() {
             return;
         }
-        let positions = self.input.positions(&r.committed);
         for (p, end) in fresh {
-            let position = positions.get(&p).copied().flatten().unwrap_or(end.low);
+            let position = r.position(p).unwrap_or(end.low);
             if ends::at_end(position, &end) {
                 engine.prove(p, end.asked_ms);
             }
             self.lag.insert(p, (position, end.high));
             r.proofs_used.insert(p, end.asked_ms);
+        }
+    }
+}
+
+impl Kafka {
+    /// The consumer queue, without waiting: rebalances (a new assignment's partitions are
+    /// routed to the batch queue), errors, and the records of partitions not routed. Returns
+    /// whether it is empty: records of a partition routed just now that were queued there
+    /// before must be taken first, for each partition's offset order.
+    fn serve_consumer_queue(&mut self, intake: &mut Intake<'_>) -> Result<bool> {
+        let mut bound = None;
+        for _ in 0..BATCH {
+            let polled = self.input.consumer().poll(Duration::ZERO);
+            let reading = &mut self.reading;
+            let assignment = reading
+                .first_assignment
+                .take()
+                .or_else(|| self.input.take_assignment());
+            let changed = assignment.is_some();
+            if let Some(a) = assignment {
+                self.input.route(&a.partitions);
+                reading.assignment(&self.input, a, intake)?;
+            }
+            match polled {
+                Some(Ok(m)) => {
+                    let (p, o) = (m.partition(), m.offset());
+                    let decoded = decode(&m);
+                    drop(m);
+                    let bound =
+                        *bound.get_or_insert_with(|| ClockBound::at(now_ms(), reading.bounds));
+                    if reading.take(p, o, decoded, bound, intake) {
+                        self.input.set_paused(p, true);
+                        self.paused.insert(p);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => reading.at_end(&self.input, p, intake),
+                Some(Err(e)) => tracing::warn!(error = %e, "kafka: consumer error"),
+                // A rebalance was served: there may be more.
+                None if changed => {}
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    /// The batch queue: the first record waited for up to [`WAIT`], then what is there, up to
+    /// [`BATCH`] records, taken [`CHUNK`] at a time.
+    fn consume_batches(&mut self, intake: &mut Intake<'_>) {
+        let mut taken = 0;
+        let mut bound = None;
+        let (mut wait, mut want) = (WAIT, 1);
+        while taken < BATCH {
+            let batch = self.input.consumer.consume(wait, want);
+            if batch.is_empty() {
+                break;
+            }
+            taken += batch.len();
+            let bound = *bound.get_or_insert_with(|| ClockBound::at(now_ms(), self.reading.bounds));
+            let mut ended: Vec<i32> = Vec::new();
+            for m in batch.iter() {
+                let p = m.partition();
+                match m.kind() {
+                    Kind::Record => {
+                        if self
+                            .reading
+                            .take(p, m.offset(), decode_batched(&m), bound, intake)
+                        {
+                            self.input.set_paused(p, true);
+                            self.paused.insert(p);
+                        }
+                    }
+                    Kind::Eof => {
+                        self.reading.advance(p, m.offset());
+                        self.reading.at_end(&self.input, p, intake);
+                        ended.push(p);
+                    }
+                    Kind::Error(code) => tracing::warn!(
+                        partition = p,
+                        error = %KafkaError::MessageConsumption(code),
+                        detail = %String::from_utf8_lossy(m.error_text().unwrap_or_default()),
+                        "kafka: consumer error"
+                    ),
+                }
+            }
+            let full = batch.len() == want;
+            drop(batch);
+            self.seek_back(&ended);
+            if !full {
+                break;
+            }
+            (wait, want) = (Duration::ZERO, CHUNK.min(BATCH - taken));
+        }
+    }
+
+    /// Partitions of `ended` (end-of-partition events just taken) that are paused: a pause
+    /// resumes at librdkafka's position, one past the end after such an event ([`batch`]), so
+    /// they are sought back to the record after the last one taken.
+    fn seek_back(&self, ended: &[i32]) {
+        for p in ended.iter().filter(|p| self.paused.contains(p)) {
+            let Some(next) = self.reading.position(*p) else {
+                continue;
+            };
+            if let Err(e) = self.input.consumer().seek(
+                &self.input.topic,
+                *p,
+                Offset::Offset(next),
+                Duration::ZERO,
+            ) {
+                tracing::warn!(partition = p, error = %e, "kafka: cannot seek a paused partition");
+            }
         }
     }
 }
@@ -579,6 +723,7 @@ impl Reading {
         self.assigned_at = now_ms();
         self.committed = a.committed;
         self.proofs_used.clear();
+        self.next.clear();
         intake.engine.set_sources(&a.partitions);
         let mut alerting = None;
         if let Some(r) = a.resume {
@@ -615,6 +760,58 @@ impl Reading {
         Ok(())
     }
 
+    /// Where partition `p` will be read from next: the offset after the last record taken, else
+    /// the committed offset; `None` when neither is known (reading starts at the low offset).
+    fn position(&self, p: i32) -> Option<i64> {
+        usize::try_from(p)
+            .ok()
+            .and_then(|i| self.next.get(i).copied())
+            .filter(|o| *o >= 0)
+            .or_else(|| self.committed.get(&p).copied())
+    }
+
+    /// Partition `p` will be read from `next` (or later) on.
+    #[inline]
+    fn advance(&mut self, p: i32, next: i64) {
+        let Ok(i) = usize::try_from(p) else {
+            return;
+        };
+        if i >= self.next.len() {
+            self.next.resize(i + 1, -1);
+        }
+        if let Some(n) = self.next.get_mut(i) {
+            *n = (*n).max(next);
+        }
+    }
+
+    /// The record at offset `o` of partition `p`, decoded or not: into the engine (true: it is
+    /// held, `p` must pause) or counted as undecodable; a replay's partition is done at its end
+    /// offset.
+    #[inline]
+    fn take(
+        &mut self,
+        p: i32,
+        o: i64,
+        decoded: Result<Decoded, WireError>,
+        bound: Option<ClockBound>,
+        intake: &mut Intake<'_>,
+    ) -> bool {
+        self.advance(p, o + 1);
+        let held = match decoded {
+            Ok(d) => intake.decoded(p, o, d, bound),
+            Err(e) => {
+                intake.engine.skip(p, o);
+                intake.undecodable(format_args!("partition {p} offset {o}"), e);
+                false
+            }
+        };
+        if self.end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
+            intake.engine.done(p);
+            self.caught_up.insert(p);
+        }
+        held
+    }
+
     /// A partition at the end of what is there: finished, for a replay that started there.
     fn at_end(&mut self, input: &Input, p: i32, intake: &mut Intake<'_>) {
         self.caught_up.insert(p);
@@ -634,50 +831,13 @@ impl Reading {
 impl Source for Kafka {
     const STOPPING: &'static str = " (open windows resume after a restart)";
 
-    /// A batch: the first poll waits up to 100 ms, the rest take only what is there (up to
-    /// [`BATCH`]); the per-batch work (watermark, judging, alerts, commits) then runs once.
+    /// A round: the consumer queue's events (a new assignment is routed to the batch queue)
+    /// and records, then the batch queue's records: the first waited for up to [`WAIT`], the
+    /// rest only what is there (up to [`BATCH`]); the per-batch work (watermark, judging,
+    /// alerts, commits) then runs once.
     fn poll(&mut self, intake: &mut Intake<'_>) -> Result<Polled> {
-        let mut wait = Duration::from_millis(100);
-        let mut bound = None;
-        for _ in 0..BATCH {
-            let polled = self.input.consumer.poll(wait);
-            wait = Duration::ZERO;
-            let reading = &mut self.reading;
-            if let Some(a) = reading
-                .first_assignment
-                .take()
-                .or_else(|| self.input.take_assignment())
-            {
-                reading.assignment(&self.input, a, intake)?;
-            }
-            match polled {
-                Some(Ok(m)) => {
-                    let (p, o) = (m.partition(), m.offset());
-                    let decoded = decode(&m);
-                    drop(m);
-                    match decoded {
-                        Ok(d) => {
-                            // After the first poll, which may have waited.
-                            let bound = *bound
-                                .get_or_insert_with(|| ClockBound::at(now_ms(), reading.bounds));
-                            if intake.decoded(p, o, d, bound) {
-                                self.input.set_paused(p, true);
-                            }
-                        }
-                        Err(e) => {
-                            intake.engine.skip(p, o);
-                            intake.undecodable(format_args!("partition {p} offset {o}"), e);
-                        }
-                    }
-                    if reading.end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
-                        intake.engine.done(p);
-                        reading.caught_up.insert(p);
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(p))) => reading.at_end(&self.input, p, intake),
-                Some(Err(e)) => tracing::warn!(error = %e, "kafka: consumer error"),
-                None => break,
-            }
+        if self.serve_consumer_queue(intake)? {
+            self.consume_batches(intake);
         }
         Ok(Polled::Batch)
     }
@@ -687,6 +847,7 @@ impl Source for Kafka {
     fn after_batch(&mut self, engine: &mut Engine, closed: &mut Vec<Closed>) {
         for p in engine.retry_held(closed) {
             self.input.set_paused(p, false);
+            self.paused.remove(&p);
         }
         self.prove(engine);
         engine.advance(Some(now_ms()), closed);
