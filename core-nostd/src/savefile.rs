@@ -152,6 +152,23 @@ impl Timestamp {
             .saturating_add(i64::from(self.nanos / 1_000_000))
     }
 
+    /// `secs` seconds and `fraction` units of `unit_ns` nanoseconds each. The common case (a
+    /// fraction under a second) needs no 128-bit division, which took a tenth of a replay's
+    /// time; the rest (a fraction of a second or more, which some writers leave) is
+    /// [`Timestamp::from_nanos`]'s.
+    #[inline]
+    fn from_parts(secs: i64, fraction: u64, unit_ns: u64) -> Timestamp {
+        match fraction.checked_mul(unit_ns) {
+            Some(nanos) if nanos < 1_000_000_000 => Timestamp {
+                secs,
+                nanos: nanos as u32,
+            },
+            _ => Timestamp::from_nanos(
+                i128::from(secs) * 1_000_000_000 + i128::from(fraction) * i128::from(unit_ns),
+            ),
+        }
+    }
+
     fn from_nanos(total: i128) -> Timestamp {
         let secs = total.div_euclid(1_000_000_000);
         Timestamp {
@@ -258,6 +275,28 @@ struct Interface {
 
 impl Interface {
     fn timestamp(&self, units: u64) -> Timestamp {
+        // The two resolutions writers use, by constant divisions (no 128-bit arithmetic); the
+        // same result as the general rule below, which the tests check.
+        match (self.binary, self.resolution) {
+            (false, 6) => return self.split(units, 1_000_000, 1_000),
+            (false, 9) => return self.split(units, 1_000_000_000, 1),
+            _ => {}
+        }
+        self.timestamp_general(units)
+    }
+
+    /// `units` of `1 / per_sec` seconds, each `unit_ns` nanoseconds, after the offset.
+    #[inline]
+    fn split(&self, units: u64, per_sec: u64, unit_ns: u64) -> Timestamp {
+        // units / per_sec < 2^64 / 10^6 < i64::MAX.
+        let secs = (units / per_sec) as i64;
+        Timestamp {
+            secs: secs.saturating_add(self.offset_secs),
+            nanos: ((units % per_sec) * unit_ns) as u32,
+        }
+    }
+
+    fn timestamp_general(&self, units: u64) -> Timestamp {
         let units = i128::from(units);
         let nanos = if self.binary {
             units
@@ -494,9 +533,10 @@ impl Reader {
                     .get(header_len..end)
                     .ok_or(FileError::Incomplete { needed: end })?;
                 let fraction = f.u32(4);
-                let timestamp = Timestamp::from_nanos(
-                    i128::from(f.u32(0)) * 1_000_000_000
-                        + i128::from(fraction) * if *nanos { 1 } else { 1000 },
+                let timestamp = Timestamp::from_parts(
+                    i64::from(f.u32(0)),
+                    u64::from(fraction),
+                    if *nanos { 1 } else { 1000 },
                 );
                 Ok((
                     Entry::Packet(Packet {

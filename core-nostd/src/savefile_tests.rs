@@ -932,3 +932,66 @@ fn pcap_cut_at_every_byte() {
         .packet(&pcap_record(E::Be, 3, 4, (10, 10), &[], &f[1]));
     assert_eq!(cut_everywhere(&nano), [] as [usize; 0]);
 }
+
+/// Values that cross every boundary of the fast paths: zero, a unit under and at a second,
+/// the 32-bit seconds' end, and the widest.
+const UNITS: [u64; 10] = [
+    0,
+    1,
+    999_999,
+    1_000_000,
+    999_999_999,
+    1_000_000_000,
+    1_700_000_000_123_456,
+    u32::MAX as u64 * 1_000_000_000 + 999_999_999,
+    u64::MAX - 1,
+    u64::MAX,
+];
+
+#[test]
+fn pcapng_fast_timestamps_equal_the_general_rule() {
+    let mut checked = 0;
+    for resolution in [6, 9] {
+        for offset_secs in [0, 1, -1, 1_700_000_000, i64::MAX, i64::MIN] {
+            let iface = Interface {
+                link_type: 1,
+                snap_len: 0,
+                resolution,
+                binary: false,
+                offset_secs,
+            };
+            for units in UNITS {
+                assert_eq!(
+                    iface.timestamp(units),
+                    iface.timestamp_general(units),
+                    "resolution {resolution}, offset {offset_secs}, units {units}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 120);
+}
+
+#[test]
+fn pcap_fast_timestamps_equal_the_general_rule() {
+    for secs in [0, 1, 1_700_000_000, i64::from(u32::MAX)] {
+        for unit_ns in [1, 1000] {
+            for fraction in [0, 1, 999_999, 1_000_000, 999_999_999, 1_000_000_000] {
+                let fraction = u64::from(u32::try_from(fraction).unwrap());
+                let general = Timestamp::from_nanos(
+                    i128::from(secs) * 1_000_000_000 + i128::from(fraction) * i128::from(unit_ns),
+                );
+                assert_eq!(Timestamp::from_parts(secs, fraction, unit_ns), general);
+            }
+        }
+    }
+    // A fraction of a second or more carries into the seconds, as it always did.
+    assert_eq!(
+        Timestamp::from_parts(5, 1_500_000, 1000),
+        Timestamp {
+            secs: 6,
+            nanos: 500_000_000
+        }
+    );
+}

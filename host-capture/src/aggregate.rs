@@ -72,7 +72,11 @@ impl Aggregator {
             emit(Record::new(ts_ms, pair, counts));
             return;
         }
-        let start = window_start(ts_ms, self.interval_ms);
+        // Most packets fall in the current interval: that needs no division.
+        let start = match self.current {
+            Some(c) if ts_ms >= c && ts_ms - c < self.interval_ms => c,
+            _ => window_start(ts_ms, self.interval_ms),
+        };
         let table = match self.open(start, emit) {
             Open::Current => &mut self.table,
             Open::Previous => &mut self.previous,
