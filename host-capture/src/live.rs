@@ -1,6 +1,15 @@
 //! Live capture through libpcap, non-blocking: a quiet interface must not stall flushes,
 //! statistics or signals, so the loop waits on the capture's descriptor with its own timeout
-//! instead of inside `pcap_next_ex`.
+//! instead of inside libpcap.
+//!
+//! Two things keep the cost per packet down (`benches/live-capture.sh`, docs/PERFORMANCE.md):
+//! a filter is always installed in the kernel, `--filter`'s or one that accepts everything,
+//! because only a filter makes the kernel copy no more than the snap length into the ring
+//! (without one it copies whole frames and libpcap cuts them afterwards: a full-size frame
+//! then takes a ring slot ten times larger, and the ring's blocks fill, wake the capture and
+//! are handed back that much more often); and the frames of a wakeup are read with one
+//! `pcap_dispatch`, in place in the ring, where `pcap_next_ex` costs a call and a copy of the
+//! frame each.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -55,10 +64,14 @@ impl Live {
         let mut capture = inactive
             .open()
             .with_context(|| format!("--interface {interface}: cannot start the capture"))?;
-        if let Some(filter) = &options.filter {
-            capture
+        // The empty program accepts every frame, cut to the snap length in the kernel.
+        match &options.filter {
+            Some(filter) => capture
                 .filter(filter, true)
-                .with_context(|| format!("--filter {filter:?}"))?;
+                .with_context(|| format!("--filter {filter:?}"))?,
+            None => capture
+                .filter("", true)
+                .with_context(|| format!("--interface {interface}: cannot set a kernel filter"))?,
         }
         let link_type = u32::try_from(capture.get_datalink().0).unwrap_or(u32::MAX);
         if !linktype::is_supported(link_type) {
@@ -98,24 +111,19 @@ impl Live {
         if !ready {
             return Ok(0);
         }
-        let mut n = 0;
-        while n < BATCH {
-            match self.capture.next_packet() {
-                Ok(p) => {
-                    let ts = Timestamp {
-                        secs: p.header.ts.tv_sec,
-                        nanos: u32::try_from(p.header.ts.tv_usec)
-                            .unwrap_or(0)
-                            .saturating_mul(1000),
-                    };
-                    each(self.link_type, ts, p.data);
-                    n += 1;
-                }
-                Err(pcap::Error::TimeoutExpired) => break,
-                Err(e) => return Err(e).context("reading frames"),
-            }
-        }
-        Ok(n)
+        let link_type = self.link_type;
+        // Non-blocking: what the ring holds now, up to a batch, then 0 when it is empty.
+        self.capture
+            .dispatch(Some(BATCH), |p| {
+                let ts = Timestamp {
+                    secs: p.header.ts.tv_sec,
+                    nanos: u32::try_from(p.header.ts.tv_usec)
+                        .unwrap_or(0)
+                        .saturating_mul(1000),
+                };
+                each(link_type, ts, p.data);
+            })
+            .context("reading frames")
     }
 
     /// The interface captured on.

@@ -1,11 +1,15 @@
 //! Live capture on the loopback interface: known UDP datagrams must be counted exactly. Needs
 //! root (for the capture and for `--user nobody`): skipped with a message otherwise, and failed
-//! instead when `STREAMCHECKER_REQUIRE_SERVICES=1`.
+//! instead when `STREAMCHECKER_REQUIRE_SERVICES=1`. The second test captures, without a
+//! filter, on the loopback of a network namespace it makes (`ip netns`), where nothing else
+//! sends.
 
+use std::fs::File;
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
+use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, Uid};
 
@@ -95,6 +99,107 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
              not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
         )),
         "{stderr}"
+    );
+    drop(receiver);
+}
+
+/// A network namespace of this test's own (its loopback up), deleted when dropped.
+struct Namespace(String);
+
+impl Namespace {
+    fn new(name: String) -> Namespace {
+        let ip = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().expect("run ip");
+            assert!(status.success(), "ip {args:?}: {status}");
+        };
+        ip(&["netns", "add", &name]);
+        let ns = Namespace(name);
+        ip(&["-n", &ns.0, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Runs `f` on a thread that has entered the namespace (sockets made there stay there).
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let file = File::open(format!("/run/netns/{}", self.0)).unwrap();
+        std::thread::spawn(move || {
+            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// No `--filter`: the accept-all filter host-capture installs then has the kernel cut every
+/// frame to the snap length in the ring; frames far longer than it (up to 9,028 bytes of IP)
+/// still count by their IP header's length, exactly.
+#[test]
+fn without_a_filter_long_frames_cut_in_the_kernel_count_by_their_ip_length() {
+    if !can_capture() {
+        return;
+    }
+    let ns = Namespace::new(format!("sclive{}", std::process::id()));
+    // The receiver is bound first: a datagram to a closed port would bring an ICMP error back.
+    let (receiver, port) = ns.run(|| {
+        let r = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = r.local_addr().unwrap().port();
+        (r, port)
+    });
+    let mut child = Watched::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, bin()])
+            .args([
+                "-i",
+                "lo",
+                "--totals",
+                "--snaplen",
+                "64",
+                "--stats-interval",
+                "100ms",
+            ]),
+    );
+    child.wait_for("capture start", Duration::from_secs(10), |l| {
+        l.starts_with("INFO host_capture: capturing interface=lo link_type=1 ")
+    });
+    let payloads = [0usize, 18, 100, 1472, 9000, 65_000 - 28];
+    let mut expected = 0u64;
+    for size in payloads.iter().cycle().take(60) {
+        expected += 28 + *size as u64;
+    }
+    ns.run(move || {
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (i, size) in payloads.iter().cycle().take(60).enumerate() {
+            sender
+                .send_to(&vec![i as u8; *size], ("127.0.0.1", port))
+                .unwrap();
+        }
+    });
+    // The frames reach the capture when their ring block is retired (a 100 ms timeout).
+    let line = child.wait_for("60 counted packets", Duration::from_secs(20), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+            && counter(l, "counted_packets") >= Some(60)
+    });
+    assert_eq!(counter(&line, "counted_bytes"), Some(expected), "{line}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let end = child.finish(Duration::from_secs(20));
+    assert!(end.status.success(), "{}", end.stderr);
+    assert_eq!(
+        text(&end.stdout),
+        format!("127.0.0.1 127.0.0.1 {expected} 60\nTOTAL {expected} 60\n")
+    );
+    assert!(
+        end.stderr.contains(&format!(
+            "INFO host_capture: summary frames=60 counted_packets=60 counted_bytes={expected} \
+             not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
+        )),
+        "{}",
+        end.stderr
     );
     drop(receiver);
 }
