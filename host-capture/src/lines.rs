@@ -347,7 +347,8 @@ impl Line<'_> {
         }
         if zeros_len > 1 {
             self.groups(&groups[..zeros_at]);
-            self.extend(b"::");
+            self.push(b':');
+            self.push(b':');
             self.groups(&groups[zeros_at + zeros_len..]);
         } else {
             self.groups(&groups);
@@ -447,6 +448,25 @@ mod tests {
                 std::str::from_utf8(&room[..len]).unwrap(),
                 r.line().as_str()
             );
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut values = vec![0, u64::MAX, u64::MAX - 1];
+        for p in 0..20 {
+            let ten = 10u64.pow(p);
+            values.extend([ten - 1, ten, ten + 1, ten.saturating_mul(7) / 3]);
+        }
+        for v in values {
+            let mut bytes = [0; LINE_MAX + 4];
+            let mut line = Line {
+                bytes: &mut bytes,
+                len: 3,
+            };
+            line.u64(v);
+            let len = line.len;
+            assert_eq!(std::str::from_utf8(&bytes[3..len]).unwrap(), v.to_string());
         }
     }
 
