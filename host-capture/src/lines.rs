@@ -6,9 +6,8 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use core_nostd::wire::{Heartbeat, LINE_MAX, Record};
+use core_nostd::wire::{Heartbeat, Record};
 use host_common::summary::Summary;
 
 /// Lines gathered before they are handed to the pipe (at the latest at each flush interval).
@@ -79,7 +78,9 @@ impl Lines {
             self.counts.unwritten_bytes += r.bytes;
             return;
         }
-        push_line(&mut self.buf, r);
+        // Built without core::fmt (crate::text): on sparse traffic a record comes every few
+        // packets.
+        self.buf.extend_from_slice(crate::text::line(r).as_bytes());
         self.pending.push((self.buf.len(), r.bytes));
         if self.buf.len() >= BUFFER {
             self.flush();
@@ -133,169 +134,6 @@ impl Lines {
     }
 }
 
-/// Appends `r`'s pipe line to `buf`, the same bytes as [`Record::line`] but without
-/// `core::fmt` (on sparse traffic a record comes every few packets, and `fmt` took twice the
-/// time of the rest of the capture there): the line is built on the stack, then copied once.
-#[inline]
-fn push_line(buf: &mut Vec<u8>, r: &Record) {
-    let mut line = Line {
-        bytes: [0; LINE_MAX + 4],
-        len: 0,
-    };
-    line.u64(r.start_ms);
-    line.push(b' ');
-    line.ip(r.src);
-    line.push(b' ');
-    line.ip(r.dst);
-    line.push(b' ');
-    line.u64(r.bytes);
-    line.push(b' ');
-    line.u64(r.packets);
-    line.push(b'\n');
-    buf.extend_from_slice(&line.bytes[..line.len]);
-}
-
-/// A line being built: `LINE_MAX` is the longest a record's line can be (4 bytes more, so that
-/// an octet is always copied as 4 bytes).
-struct Line {
-    bytes: [u8; LINE_MAX + 4],
-    len: usize,
-}
-
-/// "00" to "99": two digits per division.
-const PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Each octet's decimal text in 3 bytes, then its length: copied whole, advanced by the length.
-const OCTETS: [[u8; 4]; 256] = {
-    let mut t = [[0u8; 4]; 256];
-    let mut i = 0;
-    while i < 256 {
-        let (h, d, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
-        t[i] = if i >= 100 {
-            [b'0' + h, b'0' + d, b'0' + u, 3]
-        } else if i >= 10 {
-            [b'0' + d, b'0' + u, 0, 2]
-        } else {
-            [b'0' + u, 0, 0, 1]
-        };
-        i += 1;
-    }
-    t
-};
-
-impl Line {
-    #[inline]
-    fn push(&mut self, b: u8) {
-        self.bytes[self.len] = b;
-        self.len += 1;
-    }
-
-    #[inline]
-    fn extend(&mut self, s: &[u8]) {
-        self.bytes[self.len..self.len + s.len()].copy_from_slice(s);
-        self.len += s.len();
-    }
-
-    #[inline]
-    fn u64(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        while v >= 100 {
-            let two = (v % 100) as usize * 2;
-            v /= 100;
-            at -= 2;
-            digits[at..at + 2].copy_from_slice(&PAIRS[two..two + 2]);
-        }
-        if v >= 10 {
-            let two = v as usize * 2;
-            at -= 2;
-            digits[at..at + 2].copy_from_slice(&PAIRS[two..two + 2]);
-        } else {
-            at -= 1;
-            digits[at] = b'0' + v as u8;
-        }
-        self.extend(&digits[at..]);
-    }
-
-    #[inline]
-    fn ip(&mut self, ip: IpAddr) {
-        match ip {
-            IpAddr::V4(a) => self.ipv4(a),
-            IpAddr::V6(a) => self.ipv6(a),
-        }
-    }
-
-    #[inline]
-    fn ipv4(&mut self, a: Ipv4Addr) {
-        for (i, o) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.push(b'.');
-            }
-            let t = &OCTETS[usize::from(o)];
-            self.bytes[self.len..self.len + 4].copy_from_slice(t);
-            self.len += usize::from(t[3]);
-        }
-    }
-
-    /// `a` as `Ipv6Addr`'s `Display` writes it (RFC 5952: lowercase hex without leading
-    /// zeros, the first longest run of two or more zero groups as `::`, an IPv4-mapped
-    /// address as `::ffff:a.b.c.d`), without `core::fmt`.
-    fn ipv6(&mut self, a: Ipv6Addr) {
-        if let Some(v4) = a.to_ipv4_mapped() {
-            self.extend(b"::ffff:");
-            return self.ipv4(v4);
-        }
-        let groups = a.segments();
-        let (mut zeros_at, mut zeros_len, mut run_at, mut run_len) = (0, 0, 0, 0);
-        for (i, &g) in groups.iter().enumerate() {
-            if g == 0 {
-                if run_len == 0 {
-                    run_at = i;
-                }
-                run_len += 1;
-                if run_len > zeros_len {
-                    (zeros_at, zeros_len) = (run_at, run_len);
-                }
-            } else {
-                run_len = 0;
-            }
-        }
-        if zeros_len > 1 {
-            self.groups(&groups[..zeros_at]);
-            self.extend(b"::");
-            self.groups(&groups[zeros_at + zeros_len..]);
-        } else {
-            self.groups(&groups);
-        }
-    }
-
-    fn groups(&mut self, groups: &[u16]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (i, &g) in groups.iter().enumerate() {
-            if i > 0 {
-                self.push(b':');
-            }
-            let mut started = false;
-            for shift in [12, 8, 4, 0] {
-                let d = (g >> shift) & 0xf;
-                if d != 0 || started || shift == 0 {
-                    started = true;
-                    self.push(HEX[usize::from(d)]);
-                }
-            }
-        }
-    }
-}
-
 /// Writes `buf` to `out` and flushes it; returns how much of `buf` was written, and the error
 /// that stopped it, if any.
 fn write_out(out: &mut impl Write, buf: &[u8]) -> (usize, io::Result<()>) {
@@ -333,102 +171,6 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
-        }
-    }
-
-    #[test]
-    fn lines_are_the_records_own_lines() {
-        use core_nostd::{Counts, Pair};
-        let v4 = |a: [u8; 4]| IpAddr::from(a);
-        let v6 = |s: &str| IpAddr::V6(s.parse().unwrap());
-        let cases = [
-            (0, v4([0, 0, 0, 0]), v4([255, 255, 255, 255]), 0, 0),
-            (
-                1_700_000_001_000,
-                v4([10, 0, 9, 1]),
-                v4([192, 0, 2, 99]),
-                1500,
-                1,
-            ),
-            (
-                u64::MAX,
-                v4([1, 20, 100, 7]),
-                v6("2001:db8::1"),
-                u64::MAX,
-                u64::MAX,
-            ),
-            (9, v6("::ffff:10.0.0.1"), v6("fe80::1:0:0:2"), 10, 99),
-            (
-                10_000,
-                v6("::"),
-                v4([100, 10, 1, 0]),
-                1_000_000,
-                123_456_789,
-            ),
-        ];
-        for (start, src, dst, bytes, packets) in cases {
-            let r = Record::new(start, Pair::new(src, dst), Counts::new(bytes, packets));
-            let mut buf = Vec::new();
-            push_line(&mut buf, &r);
-            assert_eq!(std::str::from_utf8(&buf).unwrap(), r.line().as_str());
-        }
-    }
-
-    #[test]
-    fn ipv6_is_written_as_display_writes_it() {
-        // Every pattern of zero and non-zero groups (the zero runs decide the `::`), with
-        // non-zero groups of 1 to 4 hex digits, plus the mapped and the special addresses.
-        let mut checked = 0;
-        for zeros in 0..256u32 {
-            for width in 0..4u32 {
-                let groups: [u16; 8] = std::array::from_fn(|i| {
-                    if zeros >> i & 1 == 1 {
-                        0
-                    } else {
-                        [0x1, 0xab, 0xf0d, 0xdb80][((i as u32 + width) % 4) as usize]
-                    }
-                });
-                let a = Ipv6Addr::from(groups);
-                assert_eq!(written(IpAddr::V6(a)), a.to_string());
-                checked += 1;
-            }
-        }
-        for s in [
-            "::",
-            "::1",
-            "::ffff:10.0.0.1",
-            "::ffff:0.0.0.0",
-            "::10.0.0.1",
-            "64:ff9b::1",
-        ] {
-            let a: Ipv6Addr = s.parse().unwrap();
-            assert_eq!(written(IpAddr::V6(a)), a.to_string());
-        }
-        assert_eq!(checked, 1024);
-    }
-
-    /// `ip` as [`Line`] writes it.
-    fn written(ip: IpAddr) -> String {
-        let mut line = Line {
-            bytes: [0; LINE_MAX + 4],
-            len: 0,
-        };
-        line.ip(ip);
-        String::from_utf8(line.bytes[..line.len].to_vec()).unwrap()
-    }
-
-    #[test]
-    fn every_ipv4_octet_is_written_as_display_writes_it() {
-        for o in 0..=255u8 {
-            for a in [
-                [o, 0, 9, 255],
-                [1, o, 100, 10],
-                [255, 99, o, 0],
-                [10, 0, 0, o],
-            ] {
-                let a = Ipv4Addr::from(a);
-                assert_eq!(written(IpAddr::V4(a)), a.to_string());
-            }
         }
     }
 
