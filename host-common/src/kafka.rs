@@ -9,8 +9,8 @@ use rdkafka::ClientConfig;
 /// partitioner (the same key lands on the same partition whichever client wrote it).
 ///
 /// Its queue is bounded so that host-capture runs in fixed memory (≤ 32 MiB resident, with
-/// about 15 MiB of its own): 40,000 messages (about 330 bytes each in librdkafka, a text
-/// record; enough in flight for 2 M records/s through a 20 ms linger) and 4 MiB of values (a
+/// about 15 MiB of its own): 30,000 messages (about 330 bytes each in librdkafka, a text
+/// record; 1.5 M records/s through a 20 ms linger) and 4 MiB of values (a
 /// JSON value is ~150 bytes: ~27,000 of them). A replay waits for room; a live capture parks
 /// records in its own bounded buffer. An operator's `-X` may raise them, and the memory with
 /// them.
@@ -23,7 +23,7 @@ pub fn records_producer(brokers: &str, options: &[(String, String)]) -> ClientCo
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "20")
         .set("message.timeout.ms", "0")
-        .set("queue.buffering.max.messages", "40000")
+        .set("queue.buffering.max.messages", "30000")
         .set("queue.buffering.max.kbytes", "4096")
         .set("client.id", "streamchecker-host-capture");
     with_options(config, options, |_| true)
