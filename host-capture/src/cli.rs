@@ -217,6 +217,8 @@ impl Args {
                 format: self.format,
                 interval_ms: millis(self.flush_interval),
                 max_parked: self.max_buffered_records,
+                // A file does not run away: a replay waits for the broker instead of parking.
+                wait_for_room: self.read.is_some(),
             }),
             lines: self.output.is_some(),
             totals: self.totals,

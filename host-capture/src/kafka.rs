@@ -1,12 +1,22 @@
 //! The Kafka sink: records to a topic with nothing acknowledged lost.
 //!
-//! Records go to librdkafka's queue (idempotent producer, `acks=all`, no message expiry). When
-//! that queue is full (a slow or absent broker) the record is retried once after serving
-//! delivery reports, then parked in a bounded buffer of our own, ordered by interval, where
-//! records of the same interval and pair merge; capture goes on meanwhile. Only when that
-//! buffer is full too is a record dropped, loudly, and counted as undelivered. Every record is
-//! accounted for exactly once: delivered (acknowledged by the broker), or undelivered (failed,
-//! dropped, or still queued when the flush timeout ran out).
+//! Records go to librdkafka's queue (idempotent producer, `acks=all`, no message expiry), which
+//! is bounded (`queue.buffering.max.messages` and `.max.kbytes` in
+//! `host_common::kafka::records_producer`, so that the process stays in fixed memory). Its
+//! delivery reports are served until none is left ([`KafkaSink::poll`], once per batch of
+//! frames, and whenever the queue is full), so the queue holds what is on its way, not what
+//! was acknowledged long ago.
+//!
+//! When the queue is full the delivery reports are served and the record is retried. A replay
+//! (`wait_for_room`) then waits: it serves delivery reports until there is room, as long as the
+//! broker acknowledges something at least every [`STALL`] (a file does not run away, so holding
+//! it up loses nothing). A live capture cannot wait, nor can a replay whose broker has
+//! acknowledged nothing for [`STALL`] (it is away: the replay must still end, and account for
+//! everything within `--flush-timeout`): the record is parked in a bounded buffer of our own,
+//! ordered by interval, where records of the same interval and pair merge; capture goes on
+//! meanwhile. Only when that buffer is full too is a record dropped, loudly, and counted as
+//! undelivered. Every record is accounted for exactly once: delivered (acknowledged by the
+//! broker), or undelivered (failed, dropped, or still queued when the flush timeout ran out).
 //!
 //! Heartbeats (`core_nostd::wire::Heartbeat`) go to every partition of the topic (the count is
 //! asked in the background, [`Partitions`]), each after every record of its span: a heartbeat
@@ -17,23 +27,36 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::ToSocketAddrs;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use core_nostd::Counts;
 use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
-use host_common::ratelimit::{OncePerChange, RateLimit};
+use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
-use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
+use crate::delivery::{HEARTBEAT, Reports, Tally};
+pub use crate::delivery::{LATENCY_BOUNDS, Latencies};
 use crate::overflow::{Overflow, Parked};
 use crate::partitions::Partitions;
+use crate::text;
+
+/// A replay waits for room in a full queue while the broker acknowledges something at least
+/// this often; past that it is taken to be away, and records park as in a live capture (until
+/// it acknowledges again).
+pub const STALL: Duration = Duration::from_secs(5);
+
+/// The pause between two looks for delivery reports while waiting for them (a full queue, the
+/// end of the run): short, so that the run goes on or ends as soon as they are in. A pause of
+/// ours rather than a poll with a timeout: the producer's poll runs to its deadline and spins
+/// through the last millisecond of it (the remainder is rounded down to a 0 ms wait), taking
+/// the CPU from librdkafka's own threads.
+const WAIT: Duration = Duration::from_micros(100);
 
 /// How a record's Kafka value is written (`docs/wire-format.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -59,29 +82,8 @@ pub struct Options {
     pub interval_ms: u64,
     /// Records kept in memory while the broker is away, beyond librdkafka's own queue.
     pub max_parked: usize,
-}
-
-/// Records, bytes and packets.
-#[derive(Debug, Default)]
-struct Tally {
-    records: AtomicU64,
-    bytes: AtomicU64,
-    packets: AtomicU64,
-}
-
-impl Tally {
-    fn add(&self, c: Counts) {
-        self.records.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(c.bytes, Ordering::Relaxed);
-        self.packets.fetch_add(c.packets, Ordering::Relaxed);
-    }
-    fn get(&self) -> Totals {
-        Totals {
-            records: self.records.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-            packets: self.packets.load(Ordering::Relaxed),
-        }
-    }
+    /// A replay: a full queue holds it up (see the module's documentation) instead of parking.
+    pub wait_for_room: bool,
 }
 
 /// A snapshot of a tally.
@@ -114,157 +116,6 @@ impl Totals {
     }
 }
 
-/// Upper bounds of the delivery-latency histogram's buckets, seconds (from the hand-over to
-/// librdkafka to the broker's acknowledgement; `acks=all` over a LAN is milliseconds, an
-/// outage is seconds and more).
-pub const LATENCY_BOUNDS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-/// The delivery latencies: a count per bucket (the last one above every bound) and the sum.
-/// Observed once per delivered record (a record is a pair's interval, not a packet), on the
-/// thread that polls the producer: uncontended atomics.
-#[derive(Default)]
-struct Latency {
-    buckets: [AtomicU64; LATENCY_BOUNDS.len() + 1],
-    sum_us: AtomicU64,
-}
-
-impl Latency {
-    fn observe(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        let i = LATENCY_BOUNDS
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(LATENCY_BOUNDS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> Latencies {
-        Latencies {
-            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
-            sum_us: self.sum_us.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// A snapshot of the delivery latencies.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Latencies {
-    /// Records per bucket of [`LATENCY_BOUNDS`] (not cumulative), the last above them all.
-    pub buckets: [u64; LATENCY_BOUNDS.len() + 1],
-    /// Their sum, microseconds.
-    pub sum_us: u64,
-}
-
-/// What a message carries, for its delivery report.
-pub enum Sent {
-    /// A record of these counts, handed to librdkafka at this instant.
-    Record(Counts, Instant),
-    /// A heartbeat.
-    Heartbeat,
-}
-
-/// Delivery reports and client errors, from librdkafka's callbacks.
-struct Reports {
-    delivered: Tally,
-    failed: Tally,
-    latency: Latency,
-    heartbeats_delivered: AtomicU64,
-    heartbeats_failed: AtomicU64,
-    /// The last error logged and when, so an outage is logged once, not in a loop.
-    last_error: Mutex<OncePerChange>,
-}
-
-impl Default for Reports {
-    fn default() -> Reports {
-        Reports {
-            delivered: Tally::default(),
-            failed: Tally::default(),
-            latency: Latency::default(),
-            heartbeats_delivered: AtomicU64::new(0),
-            heartbeats_failed: AtomicU64::new(0),
-            last_error: Mutex::new(OncePerChange::new(Duration::from_secs(60))),
-        }
-    }
-}
-
-impl Reports {
-    fn note_error(&self, message: String) {
-        let Ok(mut last) = self.last_error.lock() else {
-            return;
-        };
-        if last.allow(&message) {
-            tracing::warn!(error = %message, "kafka: records wait in the queue");
-        }
-    }
-
-    fn note_success(&self) {
-        if let Ok(mut last) = self.last_error.lock()
-            && last.clear()
-        {
-            tracing::info!("kafka: the broker takes records again");
-        }
-    }
-}
-
-impl ClientContext for Reports {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
-        use rdkafka::config::RDKafkaLogLevel::*;
-        if matches!(level, Emerg | Alert | Critical | Error) {
-            self.note_error(format!("{fac}: {message}"));
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.note_error(format!("{error}: {reason}"));
-    }
-}
-
-impl ProducerContext for Reports {
-    type DeliveryOpaque = Box<Sent>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
-        let (counts, sent_at) = match *sent {
-            Sent::Record(counts, at) => (counts, at),
-            Sent::Heartbeat => {
-                let tally = if result.is_ok() {
-                    &self.heartbeats_delivered
-                } else {
-                    &self.heartbeats_failed
-                };
-                tally.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        match result {
-            Ok(_) => {
-                self.delivered.add(counts);
-                self.latency.observe(sent_at.elapsed());
-                self.note_success();
-            }
-            Err((e, _)) => {
-                self.failed.add(counts);
-                if !matches!(
-                    e,
-                    KafkaError::MessageProduction(
-                        RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
-                    )
-                ) {
-                    tracing::error!(
-                        bytes = counts.bytes,
-                        packets = counts.packets,
-                        error = %e,
-                        "kafka: a record was not delivered"
-                    );
-                }
-            }
-        }
-    }
-}
-
 /// Records on their way to a Kafka topic.
 pub struct KafkaSink {
     producer: BaseProducer<Reports>,
@@ -281,6 +132,12 @@ pub struct KafkaSink {
     partitions: Partitions,
     /// Heartbeats not yet sent to every partition, with the next partition to send to.
     beats: VecDeque<(Heartbeat, i32)>,
+    /// A replay: wait for room in a full queue (while the broker acknowledges).
+    wait_for_room: bool,
+    /// Delivery reports served when last looked, and when that count last moved.
+    served: (u64, Instant),
+    /// A wait for room went [`STALL`] without a delivery report: records park until one comes.
+    stalled: bool,
 }
 
 /// Where the records stand during the run (the metrics' view).
@@ -344,6 +201,7 @@ impl KafkaSink {
             format,
             interval_ms,
             max_parked,
+            wait_for_room,
         } = options;
         for server in brokers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let with_port = if server
@@ -363,7 +221,7 @@ impl KafkaSink {
         }
         let producer: BaseProducer<Reports> =
             host_common::kafka::records_producer(brokers, settings)
-                .create_with_context(Reports::default())
+                .create_with_context(Reports::new(*format))
                 .context("--kafka-option: librdkafka rejected the producer settings")?;
         Ok(KafkaSink {
             producer,
@@ -376,29 +234,60 @@ impl KafkaSink {
             drop_log: RateLimit::new(1, Duration::from_secs(10)),
             partitions: Partitions::start(brokers, settings, topic)?,
             beats: VecDeque::new(),
+            wait_for_room: *wait_for_room,
+            served: (0, Instant::now()),
+            stalled: false,
         })
     }
 
-    /// Sends one record (or parks it, if the queue is full).
-    pub fn send(&mut self, record: Record) {
-        if !self.parked.is_empty() {
-            self.unpark();
+    /// Sends one record: into the queue, or, when it is full, after waiting for room (a
+    /// replay) or into the overflow buffer (see the module's documentation).
+    pub fn send(&mut self, mut record: Record) {
+        let mut waits = 0u32;
+        loop {
+            if !self.parked.is_empty() {
+                self.unpark();
+            }
+            // Interval order: nothing overtakes what waits.
+            if self.parked.is_empty() {
+                match self.produce(record) {
+                    Ok(()) => return,
+                    Err(r) => record = r,
+                }
+            }
+            if !self.room(waits) {
+                break;
+            }
+            waits += 1;
         }
-        if self.parked.is_empty() {
-            let Err(record) = self.produce(record) else {
-                return;
-            };
-            // Serve delivery reports (which frees room) and retry once with the record handed
-            // back; then park it rather than hold up the capture.
-            self.producer.poll(Duration::ZERO);
-            let Err(record) = self.produce(record) else {
-                return;
-            };
-            self.park(record);
-        } else {
-            // Keep interval order: nothing overtakes what waits.
-            self.park(record);
+        self.park(record);
+    }
+
+    /// Makes room in a full queue before try `waits + 1`; false when the record must park.
+    /// The first time the delivery reports waiting are served (which frees room at once if
+    /// the broker has acknowledged), then a replay waits for more while the broker answers.
+    fn room(&mut self, waits: u32) -> bool {
+        if waits == 0 {
+            self.serve();
+            return true;
         }
+        if !self.wait_for_room || self.stalled {
+            return false;
+        }
+        if waits == 1 {
+            // The wait starts now: a run that was idle is not a broker that stalled.
+            self.served.1 = self.served.1.max(Instant::now());
+        }
+        if self.served.1.elapsed() >= STALL {
+            self.stalled = true;
+            tracing::warn!(
+                stall = ?STALL,
+                "kafka: the broker acknowledged nothing for a while: records park until it does"
+            );
+            return false;
+        }
+        self.pause();
+        true
     }
 
     /// Sends a heartbeat to every partition, after every record of its span.
@@ -412,12 +301,38 @@ impl KafkaSink {
         self.unpark();
     }
 
-    /// Serves delivery reports and moves parked records into the queue. Call it often.
+    /// Serves every delivery report waiting and moves parked records into the queue. Call it
+    /// often (once per batch of frames).
     pub fn poll(&mut self) {
-        self.producer.poll(Duration::ZERO);
+        self.serve();
         self.unpark();
     }
 
+    /// Serves every delivery report waiting: polls until a poll serves none (each poll of the
+    /// producer serves one event, of one or more reports).
+    fn serve(&mut self) {
+        let reports = self.producer.context();
+        reports.tick();
+        let mut before = self.served.0;
+        loop {
+            self.producer.poll(Duration::ZERO);
+            let now = reports.served();
+            if now == before {
+                break;
+            }
+            before = now;
+        }
+        if before != self.served.0 {
+            self.served = (before, Instant::now());
+            self.stalled = false;
+        }
+    }
+
+    /// Waits [`WAIT`] for more delivery reports, then serves them.
+    fn pause(&mut self) {
+        std::thread::sleep(WAIT);
+        self.serve();
+    }
     /// A one-line account for the periodic log.
     pub fn progress(&self) -> Summary {
         let d = self.producer.context().delivered.get();
@@ -448,37 +363,38 @@ impl KafkaSink {
             parked: self.parked.len(),
             queued: self.producer.in_flight_count(),
             heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
-            latency: ctx.latency.get(),
+            latency: ctx.latencies(),
         }
     }
 
     /// Tries to hand `record` to librdkafka; gives it back when the queue is full.
     fn produce(&mut self, record: Record) -> Result<(), Record> {
         let counts = record.counts();
-        let key = record.key();
-        let packets = record.packets_header();
-        let text;
+        let key = text::key(&record);
+        let packets = text::number(record.packets);
+        let number;
         let json;
         let value: &[u8] = match self.format {
             Format::Text => {
-                text = record.text_value();
-                text.as_bytes()
+                number = text::number(record.bytes);
+                number.as_bytes()
             }
             Format::Json => {
-                json = record.json_value(record.start_ms.saturating_add(self.interval_ms));
+                json = text::json(&record, record.start_ms.saturating_add(self.interval_ms));
                 json.as_bytes()
             }
         };
-        let headers = OwnedHeaders::new().insert(Header {
+        // Room for the one header (the default makes room for five).
+        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
             key: PACKETS_HEADER,
             value: Some(packets.as_bytes()),
         });
-        let kafka_record =
-            BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Record(counts, Instant::now())))
-                .key(key.as_bytes())
-                .payload(value)
-                .headers(headers)
-                .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
+        let opaque = self.producer.context().record_opaque(record.packets);
+        let kafka_record = BaseRecord::with_opaque_to(&self.topic, opaque)
+            .key(key.as_bytes())
+            .payload(value)
+            .headers(headers)
+            .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
         match self.producer.send(kafka_record) {
             Ok(()) => {
                 self.accepted.add(counts);
@@ -550,11 +466,11 @@ impl KafkaSink {
         }
         let value = h.kafka_value();
         while *next < n {
-            let headers = OwnedHeaders::new().insert(Header {
+            let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
                 key: HEARTBEAT_HEADER,
                 value: Some("1"),
             });
-            let message = BaseRecord::with_opaque_to(&self.topic, Box::new(Sent::Heartbeat))
+            let message = BaseRecord::with_opaque_to(&self.topic, HEARTBEAT)
                 .partition(*next)
                 .key(h.sensor.as_str())
                 .payload(value.as_bytes())
@@ -581,13 +497,13 @@ impl KafkaSink {
         true
     }
 
-    /// Waits up to `timeout` for every record to be acknowledged, then gives up on the rest
-    /// and accounts for everything.
+    /// Waits up to `timeout` for every record to be acknowledged (returning as soon as they
+    /// are), then gives up on the rest and accounts for everything.
     pub fn finish(mut self, timeout: Duration) -> Delivery {
         let deadline = Instant::now() + timeout;
         loop {
             self.unpark();
-            self.producer.poll(Duration::from_millis(50));
+            self.serve();
             if self.parked.is_empty()
                 && self.beats.is_empty()
                 && self.producer.in_flight_count() == 0
@@ -602,6 +518,8 @@ impl KafkaSink {
                 );
                 break;
             }
+            // Until the next reports (a fixed wait here would be the run's last word).
+            self.pause();
         }
         // What is still queued will not be delivered: purge it, so that each record's delivery
         // report counts it as failed, exactly once.
@@ -609,9 +527,9 @@ impl KafkaSink {
             .purge(PurgeConfig::default().queue().inflight());
         let purge_deadline = Instant::now() + Duration::from_secs(5);
         while self.producer.in_flight_count() > 0 && Instant::now() < purge_deadline {
-            self.producer.poll(Duration::from_millis(50));
+            self.pause();
         }
-        self.producer.poll(Duration::ZERO);
+        self.serve();
         let ctx = self.producer.context();
         Delivery {
             heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),

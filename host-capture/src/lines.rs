@@ -6,10 +6,11 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use core_nostd::wire::{HEARTBEAT_LINE_MAX, Heartbeat, LINE_MAX, Record};
 use host_common::summary::Summary;
+
+use crate::text::{Start, line_in};
 
 /// Lines gathered before they are handed to the pipe (at the latest at each flush interval).
 const BUFFER: usize = 64 * 1024;
@@ -103,12 +104,14 @@ impl Lines {
                 text
             }
         };
+        // Built in place without core::fmt (crate::text): on sparse traffic a record comes
+        // every few packets.
         match self
             .buf
             .get_mut(self.len..)
             .and_then(|b| b.first_chunk_mut())
         {
-            Some(room) => self.len += push_line(room, &start, r),
+            Some(room) => self.len += line_in(room, &start, r),
             // Heartbeats took the slack after the last record: hand over what is there.
             None => {
                 self.flush();
@@ -178,198 +181,6 @@ impl Lines {
     }
 }
 
-/// Writes `r`'s pipe line at the start of `room` and returns its length: the same bytes as
-/// [`Record::line`] but without `core::fmt` (on sparse traffic a record comes every few
-/// packets, and `fmt` took twice the time of the rest of the capture there), in place.
-/// `start` is `r.start_ms`'s text ([`Start::of`]).
-#[inline]
-fn push_line(room: &mut [u8; LINE_MAX + 4], start: &Start, r: &Record) -> usize {
-    let mut line = Line {
-        bytes: room,
-        len: 0,
-    };
-    line.bytes[..Start::WIDTH].copy_from_slice(&start.bytes);
-    line.len = usize::from(start.len);
-    line.ip(r.src);
-    line.push(b' ');
-    line.ip(r.dst);
-    line.push(b' ');
-    line.u64(r.bytes);
-    line.push(b' ');
-    line.u64(r.packets);
-    line.push(b'\n');
-    line.len
-}
-
-/// An interval's start as the line's first field: its digits and a space, in a fixed-width
-/// array that is copied whole (a fixed copy beats a variable one) and advanced by `len`.
-#[derive(Clone, Copy)]
-struct Start {
-    bytes: [u8; Start::WIDTH],
-    len: u8,
-}
-
-impl Start {
-    /// 20 digits (`u64::MAX`) and the space, rounded up.
-    const WIDTH: usize = 24;
-
-    fn of(ms: u64) -> Start {
-        let mut bytes = [0; LINE_MAX + 4];
-        let mut line = Line {
-            bytes: &mut bytes,
-            len: 0,
-        };
-        line.u64(ms);
-        line.push(b' ');
-        let len = line.len;
-        let mut start = Start {
-            bytes: [0; Start::WIDTH],
-            len: len as u8,
-        };
-        start.bytes.copy_from_slice(&bytes[..Start::WIDTH]);
-        start
-    }
-}
-
-/// A line being built: `LINE_MAX` is the longest a record's line can be (4 bytes more, so that
-/// an octet is always copied as 4 bytes).
-struct Line<'a> {
-    bytes: &'a mut [u8; LINE_MAX + 4],
-    len: usize,
-}
-
-/// "00" to "99": two digits per division.
-const PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Each octet's decimal text in 3 bytes, then its length: copied whole, advanced by the length.
-const OCTETS: [[u8; 4]; 256] = {
-    let mut t = [[0u8; 4]; 256];
-    let mut i = 0;
-    while i < 256 {
-        let (h, d, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
-        t[i] = if i >= 100 {
-            [b'0' + h, b'0' + d, b'0' + u, 3]
-        } else if i >= 10 {
-            [b'0' + d, b'0' + u, 0, 2]
-        } else {
-            [b'0' + u, 0, 0, 1]
-        };
-        i += 1;
-    }
-    t
-};
-
-impl Line<'_> {
-    #[inline]
-    fn push(&mut self, b: u8) {
-        self.bytes[self.len] = b;
-        self.len += 1;
-    }
-
-    #[inline]
-    fn extend(&mut self, s: &[u8]) {
-        self.bytes[self.len..self.len + s.len()].copy_from_slice(s);
-        self.len += s.len();
-    }
-
-    #[inline]
-    fn u64(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        while v >= 100 {
-            let two = (v % 100) as usize * 2;
-            v /= 100;
-            at -= 2;
-            digits[at..at + 2].copy_from_slice(&PAIRS[two..two + 2]);
-        }
-        if v >= 10 {
-            let two = v as usize * 2;
-            at -= 2;
-            digits[at..at + 2].copy_from_slice(&PAIRS[two..two + 2]);
-        } else {
-            at -= 1;
-            digits[at] = b'0' + v as u8;
-        }
-        self.extend(&digits[at..]);
-    }
-
-    #[inline]
-    fn ip(&mut self, ip: IpAddr) {
-        match ip {
-            IpAddr::V4(a) => self.ipv4(a),
-            IpAddr::V6(a) => self.ipv6(a),
-        }
-    }
-
-    #[inline]
-    fn ipv4(&mut self, a: Ipv4Addr) {
-        for (i, o) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.push(b'.');
-            }
-            let t = &OCTETS[usize::from(o)];
-            self.bytes[self.len..self.len + 4].copy_from_slice(t);
-            self.len += usize::from(t[3]);
-        }
-    }
-
-    /// `a` as `Ipv6Addr`'s `Display` writes it (RFC 5952: lowercase hex without leading
-    /// zeros, the first longest run of two or more zero groups as `::`, an IPv4-mapped
-    /// address as `::ffff:a.b.c.d`), without `core::fmt`.
-    fn ipv6(&mut self, a: Ipv6Addr) {
-        if let Some(v4) = a.to_ipv4_mapped() {
-            self.extend(b"::ffff:");
-            return self.ipv4(v4);
-        }
-        let groups = a.segments();
-        let (mut zeros_at, mut zeros_len, mut run_at, mut run_len) = (0, 0, 0, 0);
-        for (i, &g) in groups.iter().enumerate() {
-            if g == 0 {
-                if run_len == 0 {
-                    run_at = i;
-                }
-                run_len += 1;
-                if run_len > zeros_len {
-                    (zeros_at, zeros_len) = (run_at, run_len);
-                }
-            } else {
-                run_len = 0;
-            }
-        }
-        if zeros_len > 1 {
-            self.groups(&groups[..zeros_at]);
-            self.push(b':');
-            self.push(b':');
-            self.groups(&groups[zeros_at + zeros_len..]);
-        } else {
-            self.groups(&groups);
-        }
-    }
-
-    fn groups(&mut self, groups: &[u16]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (i, &g) in groups.iter().enumerate() {
-            if i > 0 {
-                self.push(b':');
-            }
-            // Hex digits without leading zeros, at least one.
-            let digits = (19 - g.leading_zeros() as usize) / 4;
-            for k in (0..digits.max(1)).rev() {
-                self.push(HEX[usize::from((g >> (4 * k)) & 0xf)]);
-            }
-        }
-    }
-}
-
 /// Writes `buf` to `out` and flushes it; returns how much of `buf` was written, and the error
 /// that stopped it, if any.
 fn write_out(out: &mut impl Write, buf: &[u8]) -> (usize, io::Result<()>) {
@@ -407,125 +218,6 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
-        }
-    }
-
-    #[test]
-    fn lines_are_the_records_own_lines() {
-        use core_nostd::{Counts, Pair};
-        let v4 = |a: [u8; 4]| IpAddr::from(a);
-        let v6 = |s: &str| IpAddr::V6(s.parse().unwrap());
-        let cases = [
-            (0, v4([0, 0, 0, 0]), v4([255, 255, 255, 255]), 0, 0),
-            (
-                1_700_000_001_000,
-                v4([10, 0, 9, 1]),
-                v4([192, 0, 2, 99]),
-                1500,
-                1,
-            ),
-            (
-                u64::MAX,
-                v4([1, 20, 100, 7]),
-                v6("2001:db8::1"),
-                u64::MAX,
-                u64::MAX,
-            ),
-            (9, v6("::ffff:10.0.0.1"), v6("fe80::1:0:0:2"), 10, 99),
-            (
-                10_000,
-                v6("::"),
-                v4([100, 10, 1, 0]),
-                1_000_000,
-                123_456_789,
-            ),
-        ];
-        for (start, src, dst, bytes, packets) in cases {
-            let r = Record::new(start, Pair::new(src, dst), Counts::new(bytes, packets));
-            let mut room = [0; LINE_MAX + 4];
-            let len = push_line(&mut room, &Start::of(start), &r);
-            assert_eq!(
-                std::str::from_utf8(&room[..len]).unwrap(),
-                r.line().as_str()
-            );
-        }
-    }
-
-    #[test]
-    fn numbers_are_written_as_display_writes_them() {
-        let mut values = vec![0, u64::MAX, u64::MAX - 1];
-        for p in 0..20 {
-            let ten = 10u64.pow(p);
-            values.extend([ten - 1, ten, ten + 1, ten.saturating_mul(7) / 3]);
-        }
-        for v in values {
-            let mut bytes = [0; LINE_MAX + 4];
-            let mut line = Line {
-                bytes: &mut bytes,
-                len: 3,
-            };
-            line.u64(v);
-            let len = line.len;
-            assert_eq!(std::str::from_utf8(&bytes[3..len]).unwrap(), v.to_string());
-        }
-    }
-
-    #[test]
-    fn ipv6_is_written_as_display_writes_it() {
-        // Every pattern of zero and non-zero groups (the zero runs decide the `::`), with
-        // non-zero groups of 1 to 4 hex digits, plus the mapped and the special addresses.
-        let mut checked = 0;
-        for zeros in 0..256u32 {
-            for width in 0..4u32 {
-                let groups: [u16; 8] = std::array::from_fn(|i| {
-                    if zeros >> i & 1 == 1 {
-                        0
-                    } else {
-                        [0x1, 0xab, 0xf0d, 0xdb80][((i as u32 + width) % 4) as usize]
-                    }
-                });
-                let a = Ipv6Addr::from(groups);
-                assert_eq!(written(IpAddr::V6(a)), a.to_string());
-                checked += 1;
-            }
-        }
-        for s in [
-            "::",
-            "::1",
-            "::ffff:10.0.0.1",
-            "::ffff:0.0.0.0",
-            "::10.0.0.1",
-            "64:ff9b::1",
-        ] {
-            let a: Ipv6Addr = s.parse().unwrap();
-            assert_eq!(written(IpAddr::V6(a)), a.to_string());
-        }
-        assert_eq!(checked, 1024);
-    }
-
-    /// `ip` as [`Line`] writes it.
-    fn written(ip: IpAddr) -> String {
-        let mut bytes = [0; LINE_MAX + 4];
-        let mut line = Line {
-            bytes: &mut bytes,
-            len: 0,
-        };
-        line.ip(ip);
-        String::from_utf8(line.bytes[..line.len].to_vec()).unwrap()
-    }
-
-    #[test]
-    fn every_ipv4_octet_is_written_as_display_writes_it() {
-        for o in 0..=255u8 {
-            for a in [
-                [o, 0, 9, 255],
-                [1, o, 100, 10],
-                [255, 99, o, 0],
-                [10, 0, 0, o],
-            ] {
-                let a = Ipv4Addr::from(a);
-                assert_eq!(written(IpAddr::V4(a)), a.to_string());
-            }
         }
     }
 

@@ -11,6 +11,7 @@ mod aggregate;
 mod beats;
 mod bpf;
 mod cli;
+mod delivery;
 mod kafka;
 mod lines;
 mod linktype;
@@ -24,6 +25,7 @@ mod privileges;
 mod sink;
 mod source;
 mod stats;
+mod text;
 mod totals;
 
 use std::process::ExitCode;

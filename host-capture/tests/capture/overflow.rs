@@ -121,3 +121,63 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_full_queue_holds_a_replay_up_and_every_record_goes_as_made() {
+    // librdkafka's queue holds 8 messages; the replay makes 3,000 records of one (interval,
+    // pair): one per packet (--flush-interval 0), every packet in the same millisecond. Had
+    // one parked instead of waiting for room, it would have merged with the next in the
+    // overflow buffer, and fewer, bigger records would reach the topic.
+    let cluster = Cluster::start(1).expect("a private broker");
+    let topic = "backpressure";
+    cluster.create_topic(topic, 2).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let lengths: Vec<u16> = (0..3_000u16).map(|i| 40 + i % 1_400).collect();
+    let frames: Vec<(u64, Vec<u8>)> = lengths
+        .iter()
+        .map(|&len| (BASE, ipv4_frame([10, 0, 0, 1], [192, 0, 2, 1], len)))
+        .collect();
+    let dir = scratch("backpressure");
+    let path = dir.join("one-millisecond.pcap");
+    std::fs::write(&path, pcap(1, &frames)).unwrap();
+    let out = run(&[
+        "--read",
+        path.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        topic,
+        "--flush-interval",
+        "0",
+        "-X",
+        "queue.buffering.max.messages=8",
+        "--max-buffered-records",
+        "1",
+        "--no-heartbeats",
+    ]);
+    let stderr = testkit::log::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let bytes: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
+    assert_eq!(bytes, 2_098_500);
+    assert!(
+        stderr.contains(
+            "records=3000 early_flushes=0 delivered_records=3000 delivered_bytes=2098500 \
+             delivered_packets=3000 undelivered_records=0 undelivered_bytes=0 \
+             undelivered_packets=0 heartbeats_delivered=0"
+        ),
+        "{stderr}"
+    );
+    // Every record as it was made: one packet, its own length.
+    let mut got: Vec<(String, String, Option<String>)> = read_topic(&brokers, topic)
+        .into_iter()
+        .map(|m| (m.key, m.value, m.packets))
+        .collect();
+    let mut want: Vec<(String, String, Option<String>)> = lengths
+        .iter()
+        .map(|l| ("10.0.0.1,192.0.2.1".into(), l.to_string(), Some("1".into())))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    std::fs::remove_dir_all(dir).ok();
+}
