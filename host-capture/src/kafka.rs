@@ -57,6 +57,8 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// through the last millisecond of it (the remainder is rounded down to a 0 ms wait), taking
 /// the CPU from librdkafka's own threads.
 const WAIT: Duration = Duration::from_micros(100);
+/// The pause between looks at the end of a run, while librdkafka sends without lingering.
+const FINISH_WAIT: Duration = Duration::from_millis(1);
 
 /// How a record's Kafka value is written (`docs/wire-format.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -518,8 +520,10 @@ impl KafkaSink {
                 );
                 break;
             }
-            // Until the next reports (a fixed wait here would be the run's last word).
-            self.pause();
+            // Until the next reports (a fixed wait here would be the run's last word), with
+            // the last batches sent at once instead of after `linger.ms`.
+            crate::linger::send_now(&self.producer, FINISH_WAIT);
+            self.serve();
         }
         // What is still queued will not be delivered: purge it, so that each record's delivery
         // report counts it as failed, exactly once.

@@ -14,6 +14,7 @@ mod cli;
 mod delivery;
 mod kafka;
 mod lines;
+mod linger;
 mod linktype;
 mod live;
 mod metrics;

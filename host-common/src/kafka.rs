@@ -14,6 +14,12 @@ use rdkafka::ClientConfig;
 /// JSON value is ~150 bytes: ~27,000 of them). A replay waits for room; a live capture parks
 /// records in its own bounded buffer. An operator's `-X` may raise them, and the memory with
 /// them.
+///
+/// Connections to every broker of the cluster open at once (`enable.sparse.connections=false`)
+/// rather than when a partition first needs one: the idempotent producer asks for its
+/// producer id only from a broker that is up, and with sparse connections it often found
+/// none when the bootstrap broker's metadata arrived, and waited for its 500 ms retry timer
+/// before sending anything (a replay of 0.1–0.2 s took 0.6 s).
 pub fn records_producer(brokers: &str, options: &[(String, String)]) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -25,6 +31,7 @@ pub fn records_producer(brokers: &str, options: &[(String, String)]) -> ClientCo
         .set("message.timeout.ms", "0")
         .set("queue.buffering.max.messages", "30000")
         .set("queue.buffering.max.kbytes", "4096")
+        .set("enable.sparse.connections", "false")
         .set("client.id", "streamchecker-host-capture");
     with_options(config, options, |_| true)
 }
