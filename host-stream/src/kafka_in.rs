@@ -394,21 +394,11 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// headers and timestamp.
 #[inline]
 fn decode(m: &impl Message) -> Result<Decoded, WireError> {
-    let (mut packets, mut heartbeat) = (None, false);
-    if let Some(headers) = m.headers() {
-        for h in headers.iter() {
-            if h.key == PACKETS_HEADER {
-                packets = h.value;
-            } else if h.key == HEARTBEAT_HEADER {
-                heartbeat = true;
-            }
-        }
-    }
-    wire::decode_kafka_message(
+    let headers = m.headers().into_iter().flat_map(|h| h.iter());
+    decode_parts(
         m.key().unwrap_or_default(),
         m.payload().unwrap_or_default(),
-        packets,
-        heartbeat,
+        headers.map(|h| (h.key.as_bytes(), h.value)),
         m.timestamp().to_millis(),
     )
 }
@@ -416,21 +406,32 @@ fn decode(m: &impl Message) -> Result<Decoded, WireError> {
 /// [`decode`] for a record of a batch.
 #[inline]
 fn decode_batched(m: &Msg<'_>) -> Result<Decoded, WireError> {
+    decode_parts(
+        m.key().unwrap_or_default(),
+        m.payload().unwrap_or_default(),
+        m.headers(),
+        m.timestamp_ms(),
+    )
+}
+
+/// Decodes a message from its parts, its headers as (name, value) pairs: the one reading of
+/// the `packets` and heartbeat headers, whichever way the message was taken.
+#[inline]
+fn decode_parts<'h>(
+    key: &[u8],
+    payload: &[u8],
+    headers: impl Iterator<Item = (&'h [u8], Option<&'h [u8]>)>,
+    timestamp_ms: Option<i64>,
+) -> Result<Decoded, WireError> {
     let (mut packets, mut heartbeat) = (None, false);
-    for (key, value) in m.headers() {
-        if key == PACKETS_HEADER.as_bytes() {
+    for (name, value) in headers {
+        if name == PACKETS_HEADER.as_bytes() {
             packets = value;
-        } else if key == HEARTBEAT_HEADER.as_bytes() {
+        } else if name == HEARTBEAT_HEADER.as_bytes() {
             heartbeat = true;
         }
     }
-    wire::decode_kafka_message(
-        m.key().unwrap_or_default(),
-        m.payload().unwrap_or_default(),
-        packets,
-        heartbeat,
-        m.timestamp_ms(),
-    )
+    wire::decode_kafka_message(key, payload, packets, heartbeat, timestamp_ms)
 }
 
 /// The records topic as the driver's source.
