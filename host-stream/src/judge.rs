@@ -577,12 +577,12 @@ mod tests {
         }
     }
 
-    /// A judge with a minimum of 10,000 bytes (`min` set) or no limits.
-    fn judge(out: &Pipe, min: bool) -> Judge {
-        let limits = min.then(|| {
-            let dir = std::env::temp_dir().join(format!("judge-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(format!("limits-{}.json", out.lines));
+    /// A judge with a minimum of 10,000 bytes (`min` set) or no limits, and the directory of
+    /// its limits file (removed when the test drops it).
+    fn judge(out: &Pipe, min: bool) -> (Judge, Option<testkit::Scratch>) {
+        let dir = min.then(|| testkit::Scratch::new("judge"));
+        let limits = dir.as_ref().map(|dir| {
+            let path = dir.join("limits.json");
             std::fs::write(
                 &path,
                 r#"[{"limit_name":"Minimum","limit_value":"10000","effective_date":"1970-01-01T00:00:00Z"}]"#,
@@ -594,7 +594,7 @@ mod tests {
             )
             .unwrap()
         });
-        Judge::new(
+        let judge = Judge::new(
             limits,
             Filter::ALL,
             Alerts::Stdout,
@@ -602,7 +602,8 @@ mod tests {
             "h".into(),
             5,
             LogFormat::Text,
-        )
+        );
+        (judge, dir)
     }
 
     fn window(start: Millis) -> Closed {
@@ -627,7 +628,7 @@ mod tests {
             lines: 1,
             got: Arc::default(),
         };
-        let mut j = judge(&out, false);
+        let (mut j, _dir) = judge(&out, false);
         j.set_partial(Some((1, 2)));
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
         let e = j.window(&window(300_000)).unwrap_err();
@@ -650,7 +651,7 @@ mod tests {
             lines: 1,
             got: Arc::default(),
         };
-        let mut j = judge(&out, true);
+        let (mut j, _dir) = judge(&out, true);
         let e = j.window(&window(0)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         assert!(j.alerting());
@@ -668,7 +669,7 @@ mod tests {
             lines: 2,
             got: Arc::default(),
         };
-        let mut j = judge(&out, true);
+        let (mut j, _dir) = judge(&out, true);
         assert_eq!(j.window(&window(0)).unwrap(), Settle::Now(0));
         assert_eq!(
             j.summary().to_string(),
@@ -688,7 +689,7 @@ mod tests {
             lines: 100,
             got: Arc::default(),
         };
-        let mut j = judge(&out, true);
+        let (mut j, _dir) = judge(&out, true);
         let gap = Cover::Gap {
             missing: 1,
             sensors: vec![core_nostd::wire::SensorId::new(b"gw/eth0").unwrap()],

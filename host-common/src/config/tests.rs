@@ -49,11 +49,9 @@ const SETTINGS: Settings<Demo> = Settings {
 };
 
 /// A scratch directory for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sc-config-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory for one test, removed when the test is done (passed or failed).
+fn dir(name: &str) -> testkit::Scratch {
+    testkit::Scratch::new(&format!("sc-config-{name}"))
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {

@@ -119,7 +119,6 @@ fn a_sensor_that_stops_is_a_gap_not_a_quiet_network() {
         ),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -179,7 +178,6 @@ fn without_heartbeats_an_empty_window_is_no_data_and_one_with_records_is_judged(
         })
         .collect();
     assert_eq!(types, ["alert", "gap_start", "gap_end", "recovered"]);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Live, end to end: host-capture on `lo` into the broker, host-stream live out of it, UDP
@@ -348,7 +346,6 @@ fn live_a_killed_sensor_is_a_gap_and_never_a_quiet_network() {
             && v["gap_start"].as_str() <= Some(killed.as_str())),
         "{messages:?}"
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Whether the tests run as root.

@@ -186,7 +186,6 @@ fn capture_to_alerts_with_exact_windows() {
         (last["type"].as_str(), last["bytes"].as_u64()),
         (Some("alert"), Some(60))
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -332,7 +331,6 @@ fn through_tls_with_the_right_ca_and_a_clear_error_with_another() {
         "{stderr}"
     );
     assert!(!stderr.contains(secret), "{stderr}");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

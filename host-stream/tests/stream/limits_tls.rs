@@ -129,5 +129,4 @@ fn a_wrong_ca_stops_host_stream_at_the_start() {
         )),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).ok();
 }

@@ -33,8 +33,7 @@ fn the_summary_is_an_info_event_that_a_warn_level_hides() {
         format!("WARN host_stream: {NO_LIMITS}\n")
     );
     // The same from the configuration file's [log] table.
-    let dir = std::env::temp_dir().join(unique("log-config"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("log-config");
     let config = dir.join("streamchecker.toml");
     std::fs::write(&config, "[log]\nlevel = \"error\"\n").unwrap();
     let c = config.to_str().unwrap();
@@ -47,7 +46,6 @@ fn the_summary_is_an_info_event_that_a_warn_level_hides() {
         2,
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -119,8 +117,7 @@ fn json_makes_every_log_line_and_every_window_line_an_object() {
 
 #[test]
 fn under_journald_lines_carry_the_syslog_priority_and_no_timestamp() {
-    let dir = std::env::temp_dir().join(unique("journal"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("journal");
     let run = |journal_stream: &dyn Fn(&std::fs::Metadata) -> String| {
         let path = dir.join("stderr");
         let file = std::fs::File::create(&path).unwrap();
@@ -148,7 +145,6 @@ fn under_journald_lines_carry_the_syslog_priority_and_no_timestamp() {
         testkit::log::untimed(&logged),
         format!("WARN host_stream: {NO_LIMITS}\nINFO host_stream: {SUMMARY}\n")
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

@@ -382,7 +382,6 @@ fn an_alert_before_kill_9_is_sent_once_and_recovered_follows_after_the_restart()
             w(3)
         )
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

@@ -118,8 +118,7 @@ fn no_limits_is_an_error_unless_allowed() {
 
 #[test]
 fn the_file_and_the_environment_set_what_the_flags_do_not() {
-    let dir = std::env::temp_dir().join(unique("settings-file"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("settings-file");
     let config = dir.join("streamchecker.toml");
     std::fs::write(
         &config,
@@ -166,13 +165,11 @@ fn the_file_and_the_environment_set_what_the_flags_do_not() {
         &[("STREAMCHECKER_STREAM_WINDOW", "150s")],
     );
     assert_eq!(text(&out.stdout).matches("window 2026").count(), 2);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn print_config_shows_the_effective_settings_with_secrets_hidden() {
-    let dir = std::env::temp_dir().join(unique("print-config"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("print-config");
     let password = dir.join("kafka.password");
     std::fs::write(&password, "k4fka-s3cret\n").unwrap();
     let config = dir.join("streamchecker.toml");
@@ -222,13 +219,11 @@ fn print_config_shows_the_effective_settings_with_secrets_hidden() {
     ] {
         assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
     }
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn refusals_say_exactly_what_is_wrong() {
-    let dir = std::env::temp_dir().join(unique("refusals"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("refusals");
     let config = dir.join("sc.toml");
     std::fs::write(&config, "[stream]\nwindow = \"60s\"\nwindw = \"5m\"\n").unwrap();
     let c = config.to_str().unwrap();
@@ -283,5 +278,4 @@ fn refusals_say_exactly_what_is_wrong() {
              (check the address, that a broker runs there, and the TLS/SASL settings)"
         )
     );
-    std::fs::remove_dir_all(dir).ok();
 }

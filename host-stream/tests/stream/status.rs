@@ -242,7 +242,8 @@ fn the_status_page_shows_the_windows_limits_and_messages_and_a_browser_draws_it(
 
 #[test]
 fn markup_in_the_limits_path_is_escaped() {
-    let dir = scratch("status-escape").join("a <i>&\"'b");
+    let top = scratch("status-escape");
+    let dir = top.join("a <i>&\"'b");
     std::fs::create_dir_all(&dir).unwrap();
     let limits = limits_file(&dir, MIN, MAX);
     let (_child, _stdin, addr, _stderr) = start_stream(&limits);

@@ -295,10 +295,9 @@ pub fn limits_file(dir: &Path, min: u64, max: u64) -> PathBuf {
     path
 }
 
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for one test, removed when the test is done (passed or failed).
+pub fn scratch(name: &str) -> testkit::Scratch {
+    testkit::Scratch::new(name)
 }
 
 /// The per-window JSON lines of a run.

@@ -15,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 /// A private broker for tests that inject faults: librdkafka's mock cluster with every broker
 /// behind a [`FaultProxy`] (down and up never give up a listening port).
 pub use dev_broker::{Cluster, FaultProxy, ProxyStats};
+pub use scratch::Scratch;
 
 pub mod conformance;
 pub mod log;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod netns;
 pub mod notify;
 pub mod pty;
+pub mod scratch;
 pub mod tls;
 
 /// The value of a service variable, or `None` (with a note) when it is not set and not
