@@ -3,9 +3,20 @@
 //! A record counts as written once its whole line has been handed to the pipe; a line still
 //! in our buffer (or half written) when the pipe breaks counts as unwritten, like every record
 //! after it.
+//!
+//! The lines are made and written on a thread of their own ([`Writer`]), so that making them
+//! (on sparse traffic a record comes every other packet) overlaps the reading and the
+//! counting. The capture hands records over in batches of [`BATCH`] through a bounded queue
+//! (a slow reader holds the capture back instead of filling memory). Once per batch of frames
+//! ([`Lines::poll`]) it marks the place, and waits until the writer has reached the mark
+//! before: the writer runs one batch of frames behind at most, and what the capture learns
+//! (a closed stdout, the counts) is always the state at the end of the batch before, the
+//! same on every run.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use core_nostd::wire::{HEARTBEAT_LINE_MAX, Heartbeat, LINE_MAX, Record};
 use host_common::summary::Summary;
@@ -23,8 +34,186 @@ const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
 }
 
-/// Records written to stdout.
+/// Records handed over to the writer, a batch at a time.
+const BATCH: usize = 1024;
+
+/// Batches that may wait for the writer.
+const QUEUED: usize = 4;
+
+/// What the capture hands the writer, in order.
+enum Item {
+    Record(Record),
+    Heartbeat(Box<Heartbeat>),
+    /// The end of an interval: hand the buffered lines to the reader.
+    Flush,
+}
+
+/// A message to the writer.
+enum Message {
+    Items(Vec<Item>),
+    /// Answer with the counts once everything before this is handled.
+    Mark,
+}
+
+/// Records written to stdout (see the module's text).
 pub struct Lines {
+    mode: Mode,
+    /// What the writer said at the last mark it reached.
+    seen: Seen,
+    /// A mark was sent whose answer has not been read.
+    marked: bool,
+}
+
+enum Mode {
+    /// The writer's thread; `batch` collects the next batch.
+    Thread {
+        batch: Vec<Item>,
+        to: SyncSender<Message>,
+        from: Receiver<Seen>,
+        spent: Receiver<Vec<Item>>,
+        thread: JoinHandle<Written>,
+    },
+    /// No thread could be started: the lines are made here.
+    Inline(Writer),
+}
+
+/// The writer's counts, as of a sync.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    records: u64,
+    unwritten: u64,
+    closed: bool,
+}
+
+impl Lines {
+    /// Lines to stdout.
+    pub fn new() -> Lines {
+        let (to, rx) = mpsc::sync_channel(QUEUED);
+        let (seen_tx, from) = mpsc::channel();
+        let (spent_tx, spent) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("lines".into())
+            .spawn(move || Writer::new().serve(&rx, &seen_tx, &spent_tx));
+        let mode = match spawned {
+            Ok(thread) => Mode::Thread {
+                batch: Vec::with_capacity(BATCH),
+                to,
+                from,
+                spent,
+                thread,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for the lines: they are made in line");
+                Mode::Inline(Writer::new())
+            }
+        };
+        Lines {
+            mode,
+            seen: Seen::default(),
+            marked: false,
+        }
+    }
+
+    /// Takes one record.
+    #[inline]
+    pub fn send(&mut self, r: &Record) {
+        match &mut self.mode {
+            Mode::Thread { batch, .. } => {
+                batch.push(Item::Record(*r));
+                if batch.len() >= BATCH {
+                    self.hand_over();
+                }
+            }
+            Mode::Inline(w) => w.send(r),
+        }
+    }
+
+    /// Takes one heartbeat line (not a record: not counted).
+    pub fn heartbeat(&mut self, h: &Heartbeat) {
+        match &mut self.mode {
+            Mode::Thread { batch, .. } => batch.push(Item::Heartbeat(Box::new(*h))),
+            Mode::Inline(w) => w.heartbeat(h),
+        }
+    }
+
+    /// Hands the buffered lines to the reader (at each flush interval).
+    pub fn flush(&mut self) {
+        match &mut self.mode {
+            Mode::Thread { batch, .. } => {
+                batch.push(Item::Flush);
+                self.hand_over();
+            }
+            Mode::Inline(w) => w.flush(),
+        }
+    }
+
+    /// Sends the batch to the writer and starts the next one (in a spent batch's room).
+    fn hand_over(&mut self) {
+        if let Mode::Thread {
+            batch, to, spent, ..
+        } = &mut self.mode
+            && !batch.is_empty()
+        {
+            let next = spent
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let full = std::mem::replace(batch, next);
+            // A writer that is gone has accounted for nothing more: see `finish`.
+            let _ = to.send(Message::Items(full));
+        }
+    }
+
+    /// Once per batch of frames: marks the place, and waits until the writer has reached the
+    /// mark before (so it overlaps this batch with the next, and no more).
+    pub fn poll(&mut self) {
+        self.hand_over();
+        if let Mode::Thread { to, from, .. } = &self.mode {
+            if self.marked {
+                match from.recv() {
+                    Ok(seen) => self.seen = seen,
+                    // The writer is gone (it panicked): nothing more will be written.
+                    Err(_) => self.seen.closed = true,
+                }
+            }
+            self.marked = to.send(Message::Mark).is_ok();
+        }
+    }
+
+    /// Records written and not written as of the last mark reached (for the metrics).
+    pub fn counts(&self) -> (u64, u64) {
+        match &self.mode {
+            Mode::Thread { .. } => (self.seen.records, self.seen.unwritten),
+            Mode::Inline(w) => w.counts(),
+        }
+    }
+
+    /// The pipe broke (the reader went away), as of the last mark reached.
+    pub fn is_closed(&self) -> bool {
+        match &self.mode {
+            Mode::Thread { .. } => self.seen.closed,
+            Mode::Inline(w) => w.is_closed(),
+        }
+    }
+
+    /// Flushes and accounts for every record.
+    pub fn finish(mut self) -> Written {
+        self.flush();
+        match self.mode {
+            Mode::Thread { to, thread, .. } => {
+                drop(to);
+                // The writer panicking is a bug; its records cannot be accounted for.
+                thread.join().unwrap_or(Written {
+                    failed: true,
+                    ..Written::default()
+                })
+            }
+            Mode::Inline(w) => w.finish(),
+        }
+    }
+}
+
+/// Makes the lines and writes them to stdout (on the writer's thread).
+struct Writer {
     /// `BUFFER + SLACK` bytes, of which `len` hold lines not yet handed to the pipe. Lines are
     /// built in place here (no second copy, no growth).
     buf: Box<[u8]>,
@@ -76,10 +265,9 @@ impl fmt::Display for Written {
     }
 }
 
-impl Lines {
-    /// Lines to stdout.
-    pub fn new() -> Lines {
-        Lines {
+impl Writer {
+    fn new() -> Writer {
+        Writer {
             buf: vec![0; BUFFER + SLACK].into_boxed_slice(),
             len: 0,
             start: None,
@@ -89,8 +277,40 @@ impl Lines {
         }
     }
 
+    /// The writer's loop: handles what comes until the capture is done, and accounts for it.
+    fn serve(
+        mut self,
+        from: &Receiver<Message>,
+        seen: &mpsc::Sender<Seen>,
+        spent: &mpsc::Sender<Vec<Item>>,
+    ) -> Written {
+        while let Ok(message) = from.recv() {
+            match message {
+                Message::Items(mut items) => {
+                    for item in items.drain(..) {
+                        match item {
+                            Item::Record(r) => self.send(&r),
+                            Item::Heartbeat(h) => self.heartbeat(&h),
+                            Item::Flush => self.flush(),
+                        }
+                    }
+                    let _ = spent.send(items);
+                }
+                Message::Mark => {
+                    let (records, unwritten) = self.counts();
+                    let _ = seen.send(Seen {
+                        records,
+                        unwritten,
+                        closed: self.is_closed(),
+                    });
+                }
+            }
+        }
+        self.finish()
+    }
+
     /// Writes one record; after a write error (the reader went away) it only counts.
-    pub fn send(&mut self, r: &Record) {
+    fn send(&mut self, r: &Record) {
         if self.failed.is_some() {
             self.counts.unwritten += 1;
             self.counts.unwritten_bytes += r.bytes;
@@ -125,7 +345,7 @@ impl Lines {
     }
 
     /// Writes one heartbeat line (not a record: not counted).
-    pub fn heartbeat(&mut self, h: &Heartbeat) {
+    fn heartbeat(&mut self, h: &Heartbeat) {
         if self.failed.is_some() {
             return;
         }
@@ -141,7 +361,7 @@ impl Lines {
     }
 
     /// Hands the buffered lines to the reader (at each flush interval).
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         if self.failed.is_some() {
             return;
         }
@@ -161,18 +381,18 @@ impl Lines {
         self.pending.clear();
     }
 
-    /// Records written and not written so far (for the metrics).
-    pub fn counts(&self) -> (u64, u64) {
+    /// Records written and not written so far.
+    fn counts(&self) -> (u64, u64) {
         (self.counts.records, self.counts.unwritten)
     }
 
     /// The pipe broke (the reader went away).
-    pub fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.failed.is_some()
     }
 
     /// Flushes and accounts for every record.
-    pub fn finish(mut self) -> Written {
+    fn finish(mut self) -> Written {
         self.flush();
         Written {
             failed: self.failed.is_some(),

@@ -68,10 +68,13 @@ impl Sink {
         }
     }
 
-    /// Periodic work between batches of frames (Kafka's delivery reports).
+    /// Periodic work between batches of frames (Kafka's delivery reports; the lines' writer
+    /// catching up).
     pub fn poll(&mut self) {
-        if let Sink::Kafka(k) = self {
-            k.poll();
+        match self {
+            Sink::Kafka(k) => k.poll(),
+            Sink::Lines(l) => l.poll(),
+            Sink::Totals(_) => {}
         }
     }
 

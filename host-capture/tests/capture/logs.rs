@@ -62,7 +62,8 @@ fn rust_log_shows_the_debug_events_of_the_target_it_names_and_nothing_else() {
 
 #[test]
 fn json_lines_each_parse_with_the_level_target_and_fields() {
-    // Far more records than one batch of frames: the run stops when it finds stdout closed.
+    // Far more records than two batches of frames: the run stops when it finds stdout closed
+    // (after the second: see stdout.rs).
     let frames: Vec<(u64, Vec<u8>)> = (0..20_000u64)
         .map(|i| {
             (
@@ -116,7 +117,7 @@ fn json_lines_each_parse_with_the_level_target_and_fields() {
     assert!(
         brief[1]
             .2
-            .ends_with(" unwritten_records=4096 unwritten_bytes=245760"),
+            .ends_with(" unwritten_records=8192 unwritten_bytes=491520"),
         "{stderr}"
     );
     assert_eq!(

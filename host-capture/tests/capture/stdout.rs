@@ -122,8 +122,10 @@ fn lines_into_a_closed_stdout_are_counted_as_unwritten() {
 
 #[test]
 fn lines_into_a_closed_stdout_stop_a_long_run() {
-    // 20,000 records (one per packet), far more than one buffer: the first batch of frames
-    // (4,096) finds stdout closed, the run stops there, and every record made is accounted
+    // 20,000 records (one per packet), far more than one buffer. The lines' writer runs one
+    // batch of frames (4,096) behind the capture at most and reports as of the batch before:
+    // the writer finds stdout closed in the first batch, the capture learns it after the
+    // second (8,192 frames, on every run), stops there, and every record made is accounted
     // for as unwritten; the rest of the file is not read.
     let frames: Vec<(u64, Vec<u8>)> = (0..20_000u64)
         .map(|i| {
@@ -154,8 +156,8 @@ fn lines_into_a_closed_stdout_stop_a_long_run() {
     );
     assert!(
         lines[1].ends_with(
-            " written_records=0 written_bytes=0 unwritten_records=4096 \
-                            unwritten_bytes=245760"
+            " written_records=0 written_bytes=0 unwritten_records=8192 \
+                            unwritten_bytes=491520"
         ),
         "{stderr}"
     );
