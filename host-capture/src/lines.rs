@@ -62,6 +62,8 @@ pub struct Lines {
     seen: Seen,
     /// A mark was sent whose answer has not been read.
     marked: bool,
+    /// Records handed to the writer, and their bytes: all unwritten if it were lost.
+    handed: (u64, u64),
 }
 
 enum Mode {
@@ -111,6 +113,7 @@ impl Lines {
             mode,
             seen: Seen::default(),
             marked: false,
+            handed: (0, 0),
         }
     }
 
@@ -119,6 +122,8 @@ impl Lines {
     pub fn send(&mut self, r: &Record) {
         match &mut self.mode {
             Mode::Thread { batch, .. } => {
+                self.handed.0 += 1;
+                self.handed.1 = self.handed.1.saturating_add(r.bytes);
                 batch.push(Item::Record(*r));
                 if batch.len() >= BATCH {
                     self.hand_over();
@@ -201,8 +206,11 @@ impl Lines {
         match self.mode {
             Mode::Thread { to, thread, .. } => {
                 drop(to);
-                // The writer panicking is a bug; its records cannot be accounted for.
+                // The writer panicking would be a bug; what it wrote cannot be told then, so
+                // every record handed to it counts as unwritten.
                 thread.join().unwrap_or(Written {
+                    unwritten: self.handed.0,
+                    unwritten_bytes: self.handed.1,
                     failed: true,
                     ..Written::default()
                 })
@@ -313,7 +321,7 @@ impl Writer {
     fn send(&mut self, r: &Record) {
         if self.failed.is_some() {
             self.counts.unwritten += 1;
-            self.counts.unwritten_bytes += r.bytes;
+            self.counts.unwritten_bytes = self.counts.unwritten_bytes.saturating_add(r.bytes);
             return;
         }
         let start = match self.start {
@@ -370,10 +378,10 @@ impl Writer {
         for &(end, bytes) in &self.pending {
             if end <= done {
                 self.counts.records += 1;
-                self.counts.bytes += bytes;
+                self.counts.bytes = self.counts.bytes.saturating_add(bytes);
             } else {
                 self.counts.unwritten += 1;
-                self.counts.unwritten_bytes += bytes;
+                self.counts.unwritten_bytes = self.counts.unwritten_bytes.saturating_add(bytes);
             }
         }
         self.failed = result.err();
