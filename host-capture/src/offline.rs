@@ -2,25 +2,25 @@
 //! file of any size streams through a few fixed buffers; `--filter` runs here, on each frame,
 //! before the frame is handed over.
 //!
-//! The reading itself (the kernel's copy of the file, about a sixth of a replay's time) runs
-//! ahead on a thread of its own ([`read_ahead`]), so that it overlaps the parsing: it fills
-//! buffers from a pool of [`POOL`] and hands them over in order, [`AHEAD`] at most, so
-//! memory stays fixed however fast the file is. A record cut by the end of a buffer is
-//! joined up by copying its head into the room kept before the next buffer's bytes
-//! ([`HEAD`]): only the cut record is copied, never the file.
+//! The file header is read here, at the start; the rest of the file is read and split into
+//! frames ahead, on a thread of its own ([`ahead`]), and the capture thread takes the frames
+//! ready-made: the kernel's copy of the file and the container format overlap the counting.
+
+mod ahead;
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 
 use anyhow::{Context, Result, bail};
 use core_nostd::linktype;
-use core_nostd::savefile::{Entry, FileError, Reader, Timestamp};
+use core_nostd::savefile::{FileError, Reader, Timestamp};
 use host_common::exit::BadInput;
 
 use crate::bpf::FileFilter;
 use crate::linktype::Unsupported;
+use ahead::{AHEAD, Begin, Chunk, End, HEAD, POOL, READ, Spent};
 
 /// How to read a capture file.
 #[derive(Debug, Clone)]
@@ -31,36 +31,6 @@ pub struct Options {
     pub filter: Option<String>,
 }
 
-/// How much is read before the file header is parsed: enough for the first records, which
-/// decide between the pcap variants. Also the most one read asks for.
-const FIRST_READ: usize = 512 << 10;
-
-/// Room before a buffer's bytes for the head of a record cut by the end of the buffer before
-/// (the longest pcap record and some); a longer head is joined by a slower copy.
-const HEAD: usize = core_nostd::savefile::MAX_CAPTURED_LEN as usize + 4096;
-
-/// Buffers in all: the one being parsed, and those being filled or waiting.
-const POOL: usize = 3;
-
-/// Filled buffers that may wait to be parsed.
-const AHEAD: usize = POOL - 1;
-
-/// What the reading thread hands over.
-enum Chunk {
-    /// A buffer whose bytes `[HEAD..HEAD + len]` come next in the input.
-    Data(Vec<u8>, usize),
-    /// The input ended.
-    End,
-    /// Reading failed.
-    Failed(io::Error),
-}
-
-/// The reading thread's side: the buffers filled in order, and the way back for used ones.
-struct Chunks {
-    filled: Receiver<Chunk>,
-    used: Sender<Vec<u8>>,
-}
-
 /// The pcap file header; the pcapng section header is no shorter.
 const PCAP_HEADER: usize = 24;
 
@@ -68,19 +38,19 @@ const PCAP_HEADER: usize = 24;
 pub struct Input {
     path: PathBuf,
     filter: Option<FileFilter>,
-    reader: Reader,
-    /// Filled by the reading thread (`None` once the input has ended before it was needed).
-    chunks: Option<Chunks>,
+    /// The first link type (pcap: the file's; pcapng: the first interface's, if any yet).
+    link_type: Option<u32>,
+    /// Buffers and their frames from the reading thread, in order.
+    filled: Receiver<Chunk>,
+    /// Spent buffers back to it.
+    pool: Sender<Spent>,
+    /// The buffer whose frames are being handed out, and the next of them.
+    chunk: Option<Chunk>,
+    next: usize,
     /// The input is a pipe (stdin, a FIFO), not a regular file.
     pipe: bool,
-    /// `buf[start..end]` is what is read and not parsed yet.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
-    /// Offset in the file of `buf[0]` (wrapping: the room before the first bytes has none),
-    /// for error messages and the progress bar.
-    origin: u64,
+    /// The input has ended (its last frames were handed out, or it failed).
+    done: bool,
     /// The file's size, when it is a regular file (not stdin, a pipe, a device).
     size: Option<u64>,
 }
@@ -92,7 +62,7 @@ pub fn open(options: &Options) -> Result<Input> {
     let path = &options.path;
     let mut input = read_header(path).with_context(|| format!("--read {}", path.display()))?;
     if let Some(text) = &options.filter {
-        input.filter = Some(FileFilter::new(text, input.reader.link_type())?);
+        input.filter = Some(FileFilter::new(text, input.link_type)?);
     }
     Ok(input)
 }
@@ -114,26 +84,24 @@ fn read_header(path: &Path) -> Result<Input> {
     start(path, source, stdin || size.is_none(), size)
 }
 
-/// Reads the file header from `source` (a pipe when `pipe`) and starts reading ahead.
+/// Reads the file header from `source` (a pipe when `pipe`) and starts the reading thread.
 fn start(
     path: &Path,
     mut source: Box<dyn Read + Send>,
     pipe: bool,
     size: Option<u64>,
 ) -> Result<Input> {
-    let mut buf = vec![0; HEAD + FIRST_READ];
+    let mut buf = vec![0; HEAD + READ];
     // From a file, the first records are read too, to tell the pcap variants apart; from a
     // pipe, waiting for them would hold back the first packets.
-    let mut want = if pipe { PCAP_HEADER } else { FIRST_READ };
+    let mut want = if pipe { PCAP_HEADER } else { READ };
     let mut read = 0;
     let (reader, used, eof) = loop {
         let (n, eof) = read_at_least(&mut source, &mut buf[HEAD + read..], want - read)?;
         read += n;
         match Reader::start(&buf[HEAD..HEAD + read]) {
             // A pipe may hand over less than a pcapng section header at first.
-            Err(FileError::Incomplete { needed })
-                if !eof && needed > read && needed <= FIRST_READ =>
-            {
+            Err(FileError::Incomplete { needed }) if !eof && needed > read && needed <= READ => {
                 want = needed;
             }
             Err(FileError::Incomplete { .. }) => bail!(BadInput::new(
@@ -143,68 +111,42 @@ fn start(
             Ok((reader, used)) => break (reader, used, eof),
         }
     };
-    let end = HEAD + read;
-    if let Some(lt) = reader.link_type()
+    let link_type = reader.link_type();
+    if let Some(lt) = link_type
         && !linktype::is_supported(lt)
     {
         bail!(BadInput::new(Unsupported::new(lt).to_string()));
     }
+    let begin = Begin {
+        reader,
+        buf,
+        start: HEAD + used,
+        end: HEAD + read,
+        eof,
+        pipe,
+    };
+    let (filled_tx, filled) = mpsc::sync_channel(AHEAD);
+    let (pool, pool_rx) = mpsc::channel();
+    for _ in 1..POOL {
+        // The first buffer is the one the file header was read into.
+        let _ = pool.send((vec![0; HEAD + READ], Vec::new()));
+    }
+    std::thread::Builder::new()
+        .name("read-ahead".into())
+        .spawn(move || ahead::run(&mut *source, begin, &filled_tx, &pool_rx))
+        .context("cannot start the thread that reads the file")?;
     Ok(Input {
         path: path.to_path_buf(),
         filter: None,
-        reader,
-        chunks: (!eof).then(|| read_ahead(source)),
+        link_type,
+        filled,
+        pool,
+        chunk: None,
+        next: 0,
         pipe,
-        buf,
-        start: HEAD + used,
-        end,
-        eof,
-        origin: 0u64.wrapping_sub(HEAD as u64),
+        done: false,
         size,
     })
-}
-
-/// Starts the thread that reads `source` ahead into the pool's buffers. It ends at the end of
-/// the input, after a read error, or when the `Input` is dropped (its next hand-over fails).
-fn read_ahead(mut source: Box<dyn Read + Send>) -> Chunks {
-    let (filled_tx, filled) = mpsc::sync_channel(AHEAD);
-    let (used, used_rx) = mpsc::channel();
-    for _ in 1..POOL {
-        // The first buffer is the one the file header was read into.
-        let _ = used.send(vec![0; HEAD + FIRST_READ]);
-    }
-    let spawned = std::thread::Builder::new()
-        .name("read-ahead".into())
-        .spawn(move || fill_pool(&mut *source, &filled_tx, &used_rx));
-    if let Err(e) = spawned {
-        // No thread: the input reads as failed, with the reason, at the first buffer needed.
-        let (tx, rx) = mpsc::sync_channel(1);
-        let _ = tx.send(Chunk::Failed(e));
-        return Chunks { filled: rx, used };
-    }
-    Chunks { filled, used }
-}
-
-/// The reading thread: one read per buffer (a pipe's bytes are handed over as soon as they
-/// come; a file's fill the buffer), in order.
-fn fill_pool(source: &mut dyn Read, filled: &SyncSender<Chunk>, used: &Receiver<Vec<u8>>) {
-    while let Ok(mut buf) = used.recv() {
-        if buf.len() < HEAD + FIRST_READ {
-            buf.resize(HEAD + FIRST_READ, 0);
-        }
-        let chunk = loop {
-            match source.read(&mut buf[HEAD..HEAD + FIRST_READ]) {
-                Ok(0) => break Chunk::End,
-                Ok(n) => break Chunk::Data(buf, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Chunk::Failed(e),
-            }
-        };
-        let last = !matches!(chunk, Chunk::Data(..));
-        if filled.send(chunk).is_err() || last {
-            return;
-        }
-    }
 }
 
 /// Reads into `buf` until at least `min` bytes are in (or `buf` is full, or the input ends);
@@ -223,78 +165,18 @@ fn read_at_least(source: &mut dyn Read, buf: &mut [u8], min: usize) -> Result<(u
 }
 
 impl Input {
-    /// Takes the next buffer from the reading thread, waiting for it when `wait`; false when
-    /// none was ready (and `wait` was not set).
-    fn next_chunk(&mut self, wait: bool) -> Result<bool> {
-        let Some(chunks) = &self.chunks else {
-            self.eof = true;
-            return Ok(true);
-        };
-        let chunk = if wait {
-            chunks.filled.recv().unwrap_or(Chunk::End)
-        } else {
-            match chunks.filled.try_recv() {
-                Ok(chunk) => chunk,
-                Err(TryRecvError::Empty) => return Ok(false),
-                Err(TryRecvError::Disconnected) => Chunk::End,
-            }
-        };
-        match chunk {
-            Chunk::Data(next, len) => self.join(next, len),
-            Chunk::End => {
-                self.eof = true;
-                self.chunks = None;
-            }
-            Chunk::Failed(e) => {
-                self.chunks = None;
-                return Err(e).context("reading");
-            }
-        }
-        Ok(true)
-    }
-
-    /// Makes `next`'s `len` bytes follow the unparsed ones. While the buffer has room after
-    /// them (a pipe's short reads) they are copied in; otherwise the unparsed head of a record
-    /// goes into the room before them, and the spent buffer back to the pool; a head too long
-    /// for that room takes the new bytes in instead.
-    fn join(&mut self, mut next: Vec<u8>, len: usize) {
-        let tail = self.end - self.start;
-        let spent = if let Some(room) = self.buf.get_mut(self.end..self.end + len) {
-            room.copy_from_slice(&next[HEAD..HEAD + len]);
-            self.end += len;
-            next
-        } else if tail <= HEAD {
-            let at = HEAD - tail;
-            next[at..HEAD].copy_from_slice(&self.buf[self.start..self.end]);
-            self.origin = self
-                .origin
-                .wrapping_add(self.start as u64)
-                .wrapping_sub(at as u64);
-            self.start = at;
-            self.end = HEAD + len;
-            std::mem::replace(&mut self.buf, next)
-        } else {
-            self.buf.truncate(self.end);
-            self.buf.extend_from_slice(&next[HEAD..HEAD + len]);
-            self.end += len;
-            next
-        };
-        if let Some(chunks) = &self.chunks {
-            let _ = chunks.used.send(spent);
-        }
-    }
-
-    /// Reads until `buf[start..end]` holds at least `needed` bytes or the input ends.
-    fn fill(&mut self, needed: usize) -> Result<()> {
-        while !self.eof && self.end - self.start < needed {
-            self.next_chunk(true)?;
-        }
-        Ok(())
-    }
-
     /// Bytes of the file consumed so far (handed over or passed over), for the progress bar.
     pub fn consumed(&self) -> u64 {
-        self.origin.wrapping_add(self.start as u64)
+        match &self.chunk {
+            Some(c) => {
+                let at = match self.next.checked_sub(1).and_then(|i| c.frames.get(i)) {
+                    Some(f) => f.end as usize,
+                    None => c.first,
+                };
+                c.origin.wrapping_add(at as u64)
+            }
+            None => 0,
+        }
     }
 
     /// The file's size, when known (a regular file).
@@ -317,50 +199,74 @@ impl Input {
         each: &mut impl FnMut(u32, Timestamp, &[u8]),
     ) -> Result<Option<usize>> {
         let mut n = 0;
-        while n < max {
-            let window = &self.buf[self.start..self.end];
-            match self.reader.next(window) {
-                Ok((record, used)) => {
-                    if let Entry::Packet(p) = record {
-                        if self
-                            .filter
-                            .as_mut()
-                            .is_none_or(|f| f.matches(p.link_type, p.data))
-                        {
-                            each(p.link_type, p.timestamp, p.data);
-                        }
-                        n += 1;
+        loop {
+            if let Some(c) = &self.chunk {
+                let frames = c.frames.get(self.next..).unwrap_or_default();
+                for f in frames.iter().take(max - n) {
+                    let data = c
+                        .bytes
+                        .get(f.at as usize..f.at as usize + f.len as usize)
+                        .unwrap_or_default();
+                    if self
+                        .filter
+                        .as_mut()
+                        .is_none_or(|filter| filter.matches(f.link_type, data))
+                    {
+                        each(f.link_type, f.timestamp, data);
                     }
-                    self.start += used;
                 }
-                Err(FileError::Incomplete { needed }) => {
-                    // What was read is used up. From a pipe, take what the reading thread
-                    // has ready, but end the batch before a wait that may block (a pipe that
-                    // is quiet), so that the loop's periodic work (the stats, the metrics)
-                    // sees every frame read so far. A file never keeps us waiting: its
-                    // batches are full, and so the same on every run.
-                    if self.pipe && n > 0 && !self.eof {
-                        if self.next_chunk(false)? {
-                            continue;
-                        }
-                        return Ok(Some(n));
-                    }
-                    if self.eof {
-                        if self.start == self.end {
-                            return Ok(if n == 0 { None } else { Some(n) });
-                        }
-                        bail!(
-                            "file cut short at byte {}: the last record needs {needed} bytes, {} remain",
-                            self.consumed(),
-                            self.end - self.start
-                        );
-                    }
-                    self.fill(needed)?;
+                let taken = frames.len().min(max - n);
+                (self.next, n) = (self.next + taken, n + taken);
+                if n == max {
+                    return Ok(Some(n));
                 }
-                Err(e) => bail!("damaged at byte {}: {e}", self.consumed()),
+                if self.ended()? {
+                    return Ok(if n == 0 { None } else { Some(n) });
+                }
             }
+            if self.done {
+                return Ok(if n == 0 { None } else { Some(n) });
+            }
+            // This buffer's frames are used up. From a pipe, take what the reading thread has
+            // ready, but end the batch before a wait that may block (a pipe that is quiet),
+            // so that the loop's periodic work (the stats, the metrics) sees every frame read
+            // so far. A file never keeps us waiting: its batches are full, and so the same on
+            // every run.
+            let next = if self.pipe && n > 0 {
+                match self.filled.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => return Ok(Some(n)),
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            } else {
+                self.filled.recv().ok()
+            };
+            let Some(next) = next else {
+                // The thread is gone without saying why: it cannot be, but is not a panic.
+                bail!("reading: the reading thread ended early");
+            };
+            if let Some(spent) = self.chunk.replace(next) {
+                let _ = self.pool.send((spent.bytes, spent.frames));
+            }
+            self.next = 0;
         }
-        Ok(Some(n))
+    }
+
+    /// Once the current buffer's frames are all handed out: whether the input ended there
+    /// (normally; any other end is the error it carries).
+    fn ended(&mut self) -> Result<bool> {
+        let Some(end) = self.chunk.as_mut().and_then(|c| c.end.take()) else {
+            return Ok(self.done);
+        };
+        self.done = true;
+        match end {
+            End::Eof => Ok(true),
+            End::Cut { at, needed, remain } => bail!(
+                "file cut short at byte {at}: the last record needs {needed} bytes, {remain} remain"
+            ),
+            End::Damaged { at, error } => bail!("damaged at byte {at}: {error}"),
+            End::Failed(e) => Err(e).context("reading"),
+        }
     }
 }
 
@@ -507,7 +413,7 @@ mod tests {
     #[test]
     fn a_block_longer_than_the_room_before_a_buffer_is_joined_too() {
         // Longer than HEAD and than a buffer: its head cannot go into the next buffer's room.
-        let data = pcapng(HEAD + FIRST_READ + 12_345, 500);
+        let data = pcapng(HEAD + READ + 12_345, 500);
         let whole = start(
             Path::new("whole"),
             Box::new(io::Cursor::new(data.clone())),
@@ -539,7 +445,7 @@ mod tests {
     fn a_read_error_ends_the_file_after_the_frames_before_it() {
         let data = capture(3000);
         // Past the first buffer, inside a record.
-        let ok = FIRST_READ + HEAD + 5;
+        let ok = READ + HEAD + 5;
         let broken = Broken {
             data: data.clone(),
             ok,
