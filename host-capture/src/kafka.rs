@@ -58,6 +58,14 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// through the last millisecond of it (the remainder is rounded down to a 0 ms wait), taking
 /// the CPU from librdkafka's own threads.
 const WAIT: Duration = Duration::from_micros(100);
+/// How often the topic's metadata is asked while messages are queued and none was acknowledged
+/// yet: each answer makes the idempotent producer ask for its producer id again if it has none
+/// (`TopicProducer::ask_metadata`), instead of after its 500 ms timer.
+const ASK_EVERY: Duration = Duration::from_millis(5);
+/// At most this many times (the first second or so): a broker that is up and yet acknowledges
+/// nothing (a topic that does not exist yet, say) is not asked 200 times a second for long;
+/// librdkafka's own timers take over.
+const ASKS: u32 = 200;
 /// The pause between looks at the end of a run, while librdkafka sends without lingering.
 const FINISH_WAIT: Duration = Duration::from_millis(1);
 
@@ -164,6 +172,9 @@ pub struct KafkaSink {
     served: (u64, Instant),
     /// A wait for room went [`STALL`] without a delivery report: records park until one comes.
     stalled: bool,
+    /// When the topic's metadata is asked next while nothing was acknowledged yet
+    /// ([`ASK_EVERY`]), and how many more times it may be.
+    next_ask: (Instant, u32),
 }
 
 /// Where the records stand during the run (the metrics' view).
@@ -263,6 +274,7 @@ impl KafkaSink {
             wait_for_room: *wait_for_room,
             served: (0, Instant::now()),
             stalled: false,
+            next_ask: (Instant::now(), ASKS),
         })
     }
 
@@ -356,6 +368,13 @@ impl KafkaSink {
         if before != self.served.0 {
             self.served = (before, Instant::now());
             self.stalled = false;
+        }
+        if self.served.0 == 0 && self.next_ask.1 > 0 && self.producer().in_flight_count() > 0 {
+            let now = Instant::now();
+            if now >= self.next_ask.0 {
+                self.next_ask = (now + ASK_EVERY, self.next_ask.1 - 1);
+                self.topic.ask_metadata();
+            }
         }
     }
 

@@ -5,8 +5,8 @@
 //! The crate's `BaseProducer::send` makes a `CString` of the topic's name for every message (an
 //! allocation and a free), librdkafka then looks the topic up by that name (a lock and a
 //! reference taken and dropped), and an `OwnedHeaders` is built beside the message. Here the
-//! topic's `rd_kafka_topic_t` is taken once, and the one header is given inline
-//! (`RD_KAFKA_VTYPE_HEADER`: librdkafka builds the same header list itself). What goes on the
+//! topic's `rd_kafka_topic_t` is taken once, and the header list is made here, with room
+//! for its one header, as before. What goes on the
 //! wire is the same: key, value, header, timestamp, and the partition (given, or chosen by the
 //! partitioner of the producer's configuration, which a handle made with no configuration of
 //! its own uses, as a send by name does). Delivery reports still come through the crate's
@@ -108,17 +108,33 @@ impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
     pub fn send(&mut self, m: &Message<'_>) -> Result<(), RDKafkaErrorCode> {
         let topic = self.topic()?;
         let header_len = isize::try_from(m.header_value.len()).unwrap_or(isize::MAX);
+        // SAFETY: makes an empty list with room for the one header (librdkafka's own list for
+        // `RD_KAFKA_VTYPE_HEADER` has room for eight: 56 bytes more for each message held),
+        // then copies the header's name (up to its NUL) and value (`header_len` bytes of a
+        // borrowed slice) into it (an add fails only on a read-only list, which a new one is
+        // not). The list is ours until `rd_kafka_producev` succeeds.
+        let headers = unsafe {
+            let h = rdsys::rd_kafka_headers_new(1);
+            rdsys::rd_kafka_header_add(
+                h,
+                m.header.as_ptr(),
+                -1,
+                m.header_value.as_ptr().cast::<c_void>(),
+                header_len,
+            );
+            h
+        };
         // SAFETY: the producer's `rd_kafka_t` and our reference to the topic are alive for the
-        // call (both held by `self`); every pointer comes from a slice or `CStr` borrowed for
-        // the call and is read only for the length given with it (the header's name up to its
-        // NUL), and `RD_KAFKA_MSG_F_COPY` makes librdkafka copy the value (it always copies
-        // the key and the header) before returning. Each variadic argument has the C type
-        // that its `RD_KAFKA_VTYPE_*` tag announces: `rd_kafka_topic_t *`, `int32_t`, `int`,
-        // `void *` + `size_t`, `void *`, `int64_t`, `const char *` + `const void *` +
-        // `ssize_t`; the list ends with `RD_KAFKA_VTYPE_END`. The opaque is a number that
-        // librdkafka only hands back.
+        // call (both held by `self`); every pointer comes from a slice borrowed for the call
+        // and is read only for the length given with it, and `RD_KAFKA_MSG_F_COPY` makes
+        // librdkafka copy the value (it always copies the key) before returning. Each
+        // variadic argument has the C type that its `RD_KAFKA_VTYPE_*` tag announces:
+        // `rd_kafka_topic_t *`, `int32_t`, `int`, `void *` + `size_t`, `void *`, `int64_t`,
+        // `rd_kafka_headers_t *`; the list ends with `RD_KAFKA_VTYPE_END`. On success the
+        // message owns the header list; on failure it is still ours, and destroyed here. The
+        // opaque is a number that librdkafka only hands back.
         let err = unsafe {
-            rdsys::rd_kafka_producev(
+            let err = rdsys::rd_kafka_producev(
                 self.producer.client().native_ptr(),
                 RD_KAFKA_VTYPE_RKT,
                 topic.as_ptr(),
@@ -136,16 +152,50 @@ impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
                 m.opaque as *mut c_void,
                 RD_KAFKA_VTYPE_TIMESTAMP,
                 m.timestamp_ms,
-                RD_KAFKA_VTYPE_HEADER,
-                m.header.as_ptr(),
-                m.header_value.as_ptr().cast::<c_void>(),
-                header_len,
+                RD_KAFKA_VTYPE_HEADERS,
+                headers,
                 RD_KAFKA_VTYPE_END,
-            )
+            );
+            if RDKafkaErrorCode::from(err) != RDKafkaErrorCode::NoError {
+                rdsys::rd_kafka_headers_destroy(headers);
+            }
+            err
         };
         match RDKafkaErrorCode::from(err) {
             RDKafkaErrorCode::NoError => Ok(()),
             code => Err(code),
+        }
+    }
+}
+
+impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
+    /// Asks a broker that is up for the topic's metadata, without waiting for the answer
+    /// (none up: nothing is asked). Every metadata answer makes librdkafka's idempotent
+    /// producer, while it has no producer id yet, ask one of a broker that is up; else it asks
+    /// only when its 500 ms timer fires. The first answers come from the bootstrap broker,
+    /// often before any broker of the cluster is connected, so without another question the
+    /// first messages wait out that timer.
+    pub fn ask_metadata(&mut self) {
+        let Ok(topic) = self.topic() else {
+            return;
+        };
+        let mut md: *const rdsys::rd_kafka_metadata = std::ptr::null();
+        // SAFETY: the producer's `rd_kafka_t` and our reference to the topic are alive for the
+        // call (held by `self`); `md` is a valid place for the answer's pointer. With a 0 ms
+        // timeout the call does not wait: the request goes out, its answer is handled by
+        // librdkafka's own thread, and the call returns a timeout with `md` untouched; if it
+        // ever returns an answer, that answer is ours to destroy, and is.
+        unsafe {
+            let err = rdsys::rd_kafka_metadata(
+                self.producer.client().native_ptr(),
+                0,
+                topic.as_ptr(),
+                &mut md,
+                0,
+            );
+            if RDKafkaErrorCode::from(err) == RDKafkaErrorCode::NoError && !md.is_null() {
+                rdsys::rd_kafka_metadata_destroy(md);
+            }
         }
     }
 }
@@ -346,6 +396,15 @@ mod tests {
             );
         }
         assert_eq!(placed[0], placed[1]);
+        // Asking the metadata without waiting returns at once, answered or not.
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", mock.bootstrap_servers());
+        let mut tp = TopicProducer::new(producer(&mut config), "p").expect("topic");
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            tp.ask_metadata();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5));
         let partitions: std::collections::BTreeSet<i32> = placed[0].iter().map(|p| p.1).collect();
         assert!(
             partitions.len() > 32,
