@@ -5,11 +5,11 @@
 //! The crate's `BaseProducer::send` makes a `CString` of the topic's name for every message (an
 //! allocation and a free), librdkafka then looks the topic up by that name (a lock and a
 //! reference taken and dropped), and an `OwnedHeaders` is built beside the message. Here the
-//! topic's `rd_kafka_topic_t` is taken once, and the header list is made here, with room
-//! for its one header, as before. What goes on the
-//! wire is the same: key, value, header, timestamp, and the partition (given, or chosen by the
-//! partitioner of the producer's configuration, which a handle made with no configuration of
-//! its own uses, as a send by name does). Delivery reports still come through the crate's
+//! topic's `rd_kafka_topic_t` is taken once, and the header list is made here, with room for
+//! its one header, as before. What goes on the wire is the same: key, value, header,
+//! timestamp, and the partition (given, or chosen by the partitioner of the producer's
+//! configuration, which a handle made with no configuration of its own uses, as a send by
+//! name does). Delivery reports still come through the crate's
 //! `BaseProducer::poll`, with the opaque given here.
 //!
 //! The only `unsafe` of the sink besides `linger.rs`, kept here.
