@@ -25,6 +25,7 @@
 //! not records: they are counted apart and never make the run's records undelivered.
 
 use std::collections::VecDeque;
+use std::ffi::CStr;
 use std::fmt;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::Ordering;
@@ -36,14 +37,14 @@ use core_nostd::Counts;
 use core_nostd::wire::{HEARTBEAT_HEADER, Heartbeat, PACKETS_HEADER, Record};
 use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
+use rdkafka::producer::{BaseProducer, Producer, PurgeConfig};
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::delivery::{HEARTBEAT, Reports, Tally};
 pub use crate::delivery::{LATENCY_BOUNDS, Latencies};
 use crate::overflow::{Overflow, Parked};
 use crate::partitions::Partitions;
+use crate::produce::{ANY_PARTITION, Message, TopicProducer};
 use crate::text;
 
 /// A replay waits for room in a full queue while the broker acknowledges something at least
@@ -57,8 +58,39 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// through the last millisecond of it (the remainder is rounded down to a 0 ms wait), taking
 /// the CPU from librdkafka's own threads.
 const WAIT: Duration = Duration::from_micros(100);
+/// How often the topic's metadata is asked while messages are queued and none was acknowledged
+/// yet: each answer makes the idempotent producer ask for its producer id again if it has none
+/// (`TopicProducer::ask_metadata`), instead of after its 500 ms timer.
+const ASK_EVERY: Duration = Duration::from_millis(5);
+/// At most this many times (the first second or so): a broker that is up and yet acknowledges
+/// nothing (a topic that does not exist yet, say) is not asked 200 times a second for long;
+/// librdkafka's own timers take over.
+const ASKS: u32 = 200;
 /// The pause between looks at the end of a run, while librdkafka sends without lingering.
 const FINISH_WAIT: Duration = Duration::from_millis(1);
+
+/// The headers' names as librdkafka takes them (NUL-terminated), checked against the wire
+/// format's at compile time.
+const PACKETS_HEADER_C: &CStr = c"packets";
+const HEARTBEAT_HEADER_C: &CStr = c"heartbeat";
+const _: () =
+    assert!(same(PACKETS_HEADER_C, PACKETS_HEADER) && same(HEARTBEAT_HEADER_C, HEARTBEAT_HEADER));
+
+/// Whether `c` holds the bytes of `s`.
+const fn same(c: &CStr, s: &str) -> bool {
+    let (a, b) = (c.to_bytes(), s.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// How a record's Kafka value is written (`docs/wire-format.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,8 +152,8 @@ impl Totals {
 
 /// Records on their way to a Kafka topic.
 pub struct KafkaSink {
-    producer: BaseProducer<Reports>,
-    topic: String,
+    /// The producer, with the handle of the records' topic.
+    topic: TopicProducer<Reports>,
     format: Format,
     interval_ms: u64,
     parked: Overflow,
@@ -140,6 +172,9 @@ pub struct KafkaSink {
     served: (u64, Instant),
     /// A wait for room went [`STALL`] without a delivery report: records park until one comes.
     stalled: bool,
+    /// When the topic's metadata is asked next while nothing was acknowledged yet
+    /// ([`ASK_EVERY`]), and how many more times it may be.
+    next_ask: (Instant, u32),
 }
 
 /// Where the records stand during the run (the metrics' view).
@@ -226,8 +261,8 @@ impl KafkaSink {
                 .create_with_context(Reports::new(*format))
                 .context("--kafka-option: librdkafka rejected the producer settings")?;
         Ok(KafkaSink {
-            producer,
-            topic: topic.clone(),
+            topic: TopicProducer::new(producer, topic)
+                .map_err(|e| anyhow::anyhow!("--topic: {e}"))?,
             format: *format,
             interval_ms: *interval_ms,
             parked: Overflow::new(*max_parked),
@@ -239,7 +274,13 @@ impl KafkaSink {
             wait_for_room: *wait_for_room,
             served: (0, Instant::now()),
             stalled: false,
+            next_ask: (Instant::now(), ASKS),
         })
+    }
+
+    /// The producer (delivery reports, the queue).
+    fn producer(&self) -> &BaseProducer<Reports> {
+        self.topic.producer()
     }
 
     /// Sends one record: into the queue, or, when it is full, after waiting for room (a
@@ -313,11 +354,11 @@ impl KafkaSink {
     /// Serves every delivery report waiting: polls until a poll serves none (each poll of the
     /// producer serves one event, of one or more reports).
     fn serve(&mut self) {
-        let reports = self.producer.context();
+        let reports = self.producer().context();
         reports.tick();
         let mut before = self.served.0;
         loop {
-            self.producer.poll(Duration::ZERO);
+            self.producer().poll(Duration::ZERO);
             let now = reports.served();
             if now == before {
                 break;
@@ -328,6 +369,13 @@ impl KafkaSink {
             self.served = (before, Instant::now());
             self.stalled = false;
         }
+        if self.served.0 == 0 && self.next_ask.1 > 0 && self.producer().in_flight_count() > 0 {
+            let now = Instant::now();
+            if now >= self.next_ask.0 {
+                self.next_ask = (now + ASK_EVERY, self.next_ask.1 - 1);
+                self.topic.ask_metadata();
+            }
+        }
     }
 
     /// Waits [`WAIT`] for more delivery reports, then serves them.
@@ -337,23 +385,23 @@ impl KafkaSink {
     }
     /// A one-line account for the periodic log.
     pub fn progress(&self) -> Summary {
-        let d = self.producer.context().delivered.get();
+        let d = self.producer().context().delivered.get();
         Summary::new()
             .field("delivered_records", d.records)
             .field("delivered_bytes", d.bytes)
-            .field("queued", self.producer.in_flight_count())
+            .field("queued", self.producer().in_flight_count())
             .field("parked", self.parked.len())
     }
 
     /// Whether a broker has acknowledged a message (a record or a heartbeat) at least once.
     pub fn reached_broker(&self) -> bool {
-        let ctx = self.producer.context();
+        let ctx = self.producer().context();
         ctx.delivered.get().records > 0 || ctx.heartbeats_delivered.load(Ordering::Relaxed) > 0
     }
 
     /// The counts so far, for the metrics (atomic loads and lengths: cheap once per batch).
     pub fn counts(&self) -> Progress {
-        let ctx = self.producer.context();
+        let ctx = self.producer().context();
         Progress {
             delivered: ctx.delivered.get().records,
             undelivered: ctx
@@ -363,7 +411,7 @@ impl KafkaSink {
                 .plus(self.parked.dropped())
                 .records,
             parked: self.parked.len(),
-            queued: self.producer.in_flight_count(),
+            queued: self.producer().in_flight_count(),
             heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
             latency: ctx.latencies(),
         }
@@ -386,24 +434,23 @@ impl KafkaSink {
                 json.as_bytes()
             }
         };
-        // Room for the one header (the default makes room for five).
-        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
-            key: PACKETS_HEADER,
-            value: Some(packets.as_bytes()),
-        });
-        let opaque = self.producer.context().record_opaque(record.packets);
-        let kafka_record = BaseRecord::with_opaque_to(&self.topic, opaque)
-            .key(key.as_bytes())
-            .payload(value)
-            .headers(headers)
-            .timestamp(i64::try_from(record.start_ms).unwrap_or(i64::MAX));
-        match self.producer.send(kafka_record) {
+        let opaque = self.producer().context().record_opaque(record.packets);
+        let message = Message {
+            partition: ANY_PARTITION,
+            key: key.as_bytes(),
+            value,
+            header: PACKETS_HEADER_C,
+            header_value: packets.as_bytes(),
+            timestamp_ms: i64::try_from(record.start_ms).unwrap_or(i64::MAX),
+            opaque,
+        };
+        match self.topic.send(&message) {
             Ok(()) => {
                 self.accepted.add(counts);
                 Ok(())
             }
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(record),
-            Err((e, _)) => {
+            Err(RDKafkaErrorCode::QueueFull) => Err(record),
+            Err(e) => {
                 tracing::error!(
                     bytes = counts.bytes,
                     packets = counts.packets,
@@ -468,29 +515,22 @@ impl KafkaSink {
         }
         let value = h.kafka_value();
         while *next < n {
-            let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
-                key: HEARTBEAT_HEADER,
-                value: Some("1"),
-            });
-            let message = BaseRecord::with_opaque_to(&self.topic, HEARTBEAT)
-                .partition(*next)
-                .key(h.sensor.as_str())
-                .payload(value.as_bytes())
-                .headers(headers)
-                .timestamp(i64::try_from(h.start_ms).unwrap_or(i64::MAX));
-            match self.producer.send(message) {
+            let message = Message {
+                partition: *next,
+                key: h.sensor.as_str().as_bytes(),
+                value: value.as_bytes(),
+                header: HEARTBEAT_HEADER_C,
+                header_value: b"1",
+                timestamp_ms: i64::try_from(h.start_ms).unwrap_or(i64::MAX),
+                opaque: HEARTBEAT,
+            };
+            match self.topic.send(&message) {
                 Ok(()) => {}
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return false;
-                }
-                Err((e, _)) => {
-                    self.producer
-                        .context()
-                        .heartbeats_failed
-                        .fetch_add(1, Ordering::Relaxed);
-                    self.producer
-                        .context()
-                        .note_error(format!("a heartbeat was refused: {e}"));
+                Err(RDKafkaErrorCode::QueueFull) => return false,
+                Err(e) => {
+                    let reports = self.topic.producer().context();
+                    reports.heartbeats_failed.fetch_add(1, Ordering::Relaxed);
+                    reports.note_error(format!("a heartbeat was refused: {e}"));
                 }
             }
             *next += 1;
@@ -508,13 +548,13 @@ impl KafkaSink {
             self.serve();
             if self.parked.is_empty()
                 && self.beats.is_empty()
-                && self.producer.in_flight_count() == 0
+                && self.producer().in_flight_count() == 0
             {
                 break;
             }
             if Instant::now() >= deadline {
                 tracing::warn!(
-                    queued = self.producer.in_flight_count(),
+                    queued = self.producer().in_flight_count(),
                     parked = self.parked.len(),
                     "kafka: --flush-timeout reached with records still queued or parked"
                 );
@@ -522,19 +562,19 @@ impl KafkaSink {
             }
             // Until the next reports (a fixed wait here would be the run's last word), with
             // the last batches sent at once instead of after `linger.ms`.
-            crate::linger::send_now(&self.producer, FINISH_WAIT);
+            crate::linger::send_now(self.producer(), FINISH_WAIT);
             self.serve();
         }
         // What is still queued will not be delivered: purge it, so that each record's delivery
         // report counts it as failed, exactly once.
-        self.producer
+        self.producer()
             .purge(PurgeConfig::default().queue().inflight());
         let purge_deadline = Instant::now() + Duration::from_secs(5);
-        while self.producer.in_flight_count() > 0 && Instant::now() < purge_deadline {
+        while self.producer().in_flight_count() > 0 && Instant::now() < purge_deadline {
             self.pause();
         }
         self.serve();
-        let ctx = self.producer.context();
+        let ctx = self.producer().context();
         Delivery {
             heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
             delivered: ctx.delivered.get(),

@@ -23,6 +23,7 @@ mod overflow;
 mod partitions;
 mod pipeline;
 mod privileges;
+mod produce;
 mod sink;
 mod source;
 mod stats;
