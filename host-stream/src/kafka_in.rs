@@ -7,6 +7,7 @@
 //! partition is routed to the batch queue, the consumer queue keeps the events.
 
 mod batch;
+mod record_headers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -643,10 +644,12 @@ impl Kafka {
             if batch.is_empty() {
                 break;
             }
+            let full = batch.len() == want;
             taken += batch.len();
             let bound = *bound.get_or_insert_with(|| ClockBound::at(now_ms(), self.reading.bounds));
             let mut ended: Vec<i32> = Vec::new();
-            for m in batch.iter() {
+            // Each message is freed as soon as it has been read (see `Batch`).
+            for m in batch {
                 let p = m.partition();
                 match m.kind() {
                     Kind::Record => {
@@ -671,8 +674,6 @@ impl Kafka {
                     ),
                 }
             }
-            let full = batch.len() == want;
-            drop(batch);
             self.seek_back(&ended);
             if !full {
                 break;
