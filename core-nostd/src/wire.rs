@@ -20,7 +20,7 @@ use core::str::FromStr;
 
 use nom::Parser;
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_till1, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, multispace0, space1};
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::{delimited, preceded, separated_pair};
@@ -267,57 +267,73 @@ fn plausible(r: Record) -> Result<Record, WireError> {
 
 /// Decodes a Kafka key into its two addresses.
 pub fn decode_key(key: &[u8]) -> Result<(IpAddr, IpAddr), WireError> {
-    type B<'a> = nom::error::Error<&'a [u8]>;
-    // Byte-wise: the key is on the per-record path of every consumer.
-    let field = || take_till1(|b: u8| b == b',');
-    let (_, (src, dst)) = all_consuming(separated_pair(
-        field(),
-        tag::<_, _, B<'_>>(&b","[..]),
-        field(),
-    ))
-    .parse(key)
-    .map_err(|_| WireError::BadKey)?;
+    // Byte-wise, without a parser combinator: the key is on the per-record path of every
+    // consumer. Exactly one comma, with something on each side.
+    let comma = key
+        .iter()
+        .position(|b| *b == b',')
+        .ok_or(WireError::BadKey)?;
+    let (src, rest) = key.split_at_checked(comma).ok_or(WireError::BadKey)?;
+    let dst = rest.get(1..).ok_or(WireError::BadKey)?;
+    if src.is_empty() || dst.is_empty() || dst.contains(&b',') {
+        return Err(WireError::BadKey);
+    }
     let addr = |b: &[u8]| address_bytes(b).ok_or(WireError::BadKey);
     Ok((addr(src)?, addr(dst)?))
 }
 
 /// An address as text bytes: dotted-quad IPv4 in its canonical form read directly (the
 /// common case), anything else through `core::net`'s parser.
+#[inline]
 fn address_bytes(text: &[u8]) -> Option<IpAddr> {
     ipv4_canonical(text).or_else(|| address(utf8(text)?))
 }
 
 /// `a.b.c.d` with each octet 0–255 written without leading zeros; `None` for anything else
-/// (which the full parser then judges).
+/// (which the full parser then judges). One pass over the bytes.
+#[inline]
 fn ipv4_canonical(text: &[u8]) -> Option<IpAddr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split(|b| *b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.first() == Some(&b'0')) {
-            return None;
-        }
-        let mut v: u16 = 0;
-        for b in part {
-            if !b.is_ascii_digit() {
+    // The octet being read, its value so far and how many digits it has.
+    let (mut at, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &b in text {
+        if b == b'.' {
+            if digits == 0 {
                 return None;
             }
-            v = v * 10 + u16::from(b - b'0');
+            *octets.get_mut(at)? = u8::try_from(value).ok()?;
+            (at, value, digits) = (at + 1, 0, 0);
+        } else if b.is_ascii_digit() {
+            // A fourth digit, or a digit after a leading zero.
+            if digits == 3 || (digits == 1 && value == 0) {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else {
+            return None;
         }
-        *octet = u8::try_from(v).ok()?;
     }
-    if parts.next().is_some() {
+    if at != 3 || digits == 0 {
         return None;
     }
+    *octets.get_mut(3)? = u8::try_from(value).ok()?;
     Some(IpAddr::V4(core::net::Ipv4Addr::from(octets)))
 }
 
-/// A decimal `u64` as text (bytes), digits only.
+/// A decimal `u64` as text (bytes), digits only (at least one, no sign), `None` beyond
+/// `u64::MAX`.
+#[inline]
 fn number(text: &[u8]) -> Option<u64> {
-    all_consuming(nom::character::complete::u64::<&[u8], nom::error::Error<&[u8]>>)
-        .parse(text)
-        .ok()
-        .map(|(_, n)| n)
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 /// Decodes a Kafka message: key, value (text or JSON), the `packets` header if present and
@@ -580,6 +596,29 @@ mod tests {
         assert_eq!(decode_key(b"10.0.0.1,"), Err(WireError::BadKey));
         assert_eq!(decode_key(b"10.0.0.1,x,y"), Err(WireError::BadKey));
         assert_eq!(decode_key(&[0xff, 0xfe]), Err(WireError::BadKey));
+        for key in [
+            &b""[..],
+            b",",
+            b",1.1.1.1",
+            b"1.1.1.1,,2.2.2.2",
+            b"1.1.1.1,2.2.2.2,",
+        ] {
+            assert_eq!(decode_key(key), Err(WireError::BadKey), "{key:?}");
+        }
+        let (a, b) = ("1.1.1.1".parse().unwrap(), "::1".parse().unwrap());
+        assert_eq!(decode_key(b"1.1.1.1,::1"), Ok((a, b)));
+        assert_eq!(number(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number(b"007"), Some(7));
+        for text in [
+            &b""[..],
+            b"+5",
+            b"18446744073709551616",
+            b"5 ",
+            b" 5",
+            b"1e3",
+        ] {
+            assert_eq!(number(text), None, "{text:?}");
+        }
         assert_eq!(
             decode_kafka(b"1.1.1.1,2.2.2.2", b"-5", None, Some(1)),
             Err(WireError::BadValue)
@@ -649,6 +688,14 @@ mod tests {
             "::1",
             "1111.1.1.1",
             "00.0.0.0",
+            ".1.2.3",
+            "1.2.3.4.",
+            "999.1.1.1",
+            "0.0.0.00",
+            "1.2.3.04",
+            "1.2.3.256",
+            "1.2.3.255",
+            "1.2.3.4.5.6.7",
         ] {
             let fast = ipv4_canonical(text.as_bytes());
             let full = text.parse::<IpAddr>().ok().filter(|a| a.is_ipv4());

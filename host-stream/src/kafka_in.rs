@@ -7,6 +7,7 @@
 //! partition is routed to the batch queue, the consumer queue keeps the events.
 
 mod batch;
+mod record_headers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -77,6 +78,9 @@ pub struct Assignment {
     pub committed: BTreeMap<i32, i64>,
     /// Partitions taken away.
     pub revoked: Vec<i32>,
+    /// A replay's own assignment: the (first, end) offsets of the partitions, asked before
+    /// the fetchers started (partitions missing here are asked one by one).
+    pub watermarks: BTreeMap<i32, (i64, i64)>,
 }
 
 /// Rebalance events, handed from librdkafka's callback to the main loop.
@@ -128,7 +132,7 @@ impl ConsumerContext for Events {
                     partitions: partitions_of(tpl),
                     resume,
                     committed: committed.as_ref().map(committed_of).unwrap_or_default(),
-                    revoked: Vec::new(),
+                    ..Assignment::default()
                 }
             }
             Rebalance::Revoke(tpl) => {
@@ -265,6 +269,9 @@ impl Input {
             };
             assign.add_partition_offset(&self.topic, e.partition(), offset)?;
         }
+        // Asked before the fetchers start: behind a fetch that waits for records
+        // (fetch.wait.max.ms) on the same connection, each question would wait too.
+        let watermarks = self.all_watermarks(&partitions);
         // Routed before the assignment starts the fetchers: no record goes the other way.
         self.route(&partitions);
         self.consumer()
@@ -280,7 +287,43 @@ impl Input {
             resume,
             committed: committed_of(&committed),
             revoked: Vec::new(),
+            watermarks,
         })
+    }
+
+    /// The first offset still there and the end offset of each of `partitions`, in two
+    /// questions for all of them (the ones [`Input::watermarks`] asks per partition: a
+    /// ListOffsets for the earliest and one for the latest offset). A partition whose answer
+    /// is missing or failed is left out (and asked on its own later).
+    fn all_watermarks(&self, partitions: &[i32]) -> BTreeMap<i32, (i64, i64)> {
+        let ask = |at: Offset| -> BTreeMap<i32, i64> {
+            let mut tpl = TopicPartitionList::new();
+            for p in partitions {
+                if tpl.add_partition_offset(&self.topic, *p, at).is_err() {
+                    return BTreeMap::new();
+                }
+            }
+            let Ok(answer) = self
+                .consumer()
+                .offsets_for_times(tpl, Duration::from_secs(10))
+            else {
+                return BTreeMap::new();
+            };
+            answer
+                .elements()
+                .iter()
+                .filter(|e| e.error().is_ok() && e.topic() == self.topic)
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some((e.partition(), o)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (first, end) = (ask(Offset::Beginning), ask(Offset::End));
+        first
+            .iter()
+            .filter_map(|(p, a)| end.get(p).map(|b| (*p, ((*a).min(*b), (*a).max(*b)))))
+            .collect()
     }
 
     /// How many partitions the topic has.
@@ -643,10 +686,12 @@ impl Kafka {
             if batch.is_empty() {
                 break;
             }
+            let full = batch.len() == want;
             taken += batch.len();
             let bound = *bound.get_or_insert_with(|| ClockBound::at(now_ms(), self.reading.bounds));
             let mut ended: Vec<i32> = Vec::new();
-            for m in batch.iter() {
+            // Each message is freed as soon as it has been read (see `Batch`).
+            for m in batch {
                 let p = m.partition();
                 match m.kind() {
                     Kind::Record => {
@@ -671,8 +716,6 @@ impl Kafka {
                     ),
                 }
             }
-            let full = batch.len() == want;
-            drop(batch);
             self.seek_back(&ended);
             if !full {
                 break;
@@ -748,8 +791,12 @@ impl Reading {
             self.end_offsets.clear();
             self.start_offsets.clear();
             for p in &a.partitions {
-                let (low, end) = input.watermarks(*p)?;
-                let start = input.start_offset(*p);
+                let (low, end) = match a.watermarks.get(p) {
+                    Some(w) => *w,
+                    None => input.watermarks(*p)?,
+                };
+                // The committed offset (as [`Input::start_offset`] asks it), else 0.
+                let start = self.committed.get(p).copied().unwrap_or(0);
                 self.end_offsets.insert(*p, end);
                 self.start_offsets.insert(*p, start.max(low).min(end));
                 if start >= end {

@@ -22,6 +22,8 @@
 //! - messages are taken in bulk: a partition paused halfway through a batch still has the
 //!   rest of its messages in the batch.
 
+mod unparsed;
+
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
@@ -32,11 +34,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaErrorCode;
 
+use super::record_headers::RecordHeaders;
+
 /// A consumer whose routed partitions are read in batches. The queue is a field before the
 /// consumer: it is destroyed (its messages freed) while the consumer still exists.
 pub struct BatchConsumer<C: ConsumerContext> {
     queue: Queue,
     consumer: BaseConsumer<C>,
+    /// Whether records' headers are read from their unparsed bytes ([`unparsed`]).
+    wire_headers: bool,
 }
 
 /// Our queue (owned: destroyed with `rd_kafka_queue_destroy`).
@@ -66,7 +72,11 @@ impl<C: ConsumerContext> BatchConsumer<C> {
         let queue = NonNull::new(queue).map(Queue).ok_or_else(|| {
             KafkaError::ClientCreation("librdkafka made no batch queue".to_string())
         })?;
-        Ok(BatchConsumer { queue, consumer })
+        Ok(BatchConsumer {
+            queue,
+            consumer,
+            wire_headers: unparsed::layout_known(),
+        })
     }
 
     /// The consumer (assignments, commits, pauses, and `poll` for its events).
@@ -125,20 +135,31 @@ impl<C: ConsumerContext> BatchConsumer<C> {
         unsafe { messages.set_len(n) };
         Batch {
             messages,
+            next: 0,
+            wire_headers: self.wire_headers,
             _client: PhantomData,
         }
     }
 }
 
-/// Messages taken from a [`BatchConsumer`]: each is destroyed exactly once, when the batch is
-/// dropped, and cannot outlive the consumer.
+/// Messages taken from a [`BatchConsumer`], handed out one by one as owned [`Msg`]s (in the
+/// order taken, each partition's in offset order): each is destroyed exactly once, when its
+/// `Msg` is dropped or, for those not handed out, with the batch; none outlives the consumer.
+/// Destroying each message as soon as it has been read (rather than the whole batch at its
+/// end) lets the next message's header parse reuse the memory just freed, from the thread's
+/// malloc cache, instead of a batch's worth of frees going through the allocator's bins.
 pub struct Batch<'c> {
     messages: Vec<*mut rdsys::rd_kafka_message_t>,
+    /// The first message not yet handed out.
+    next: usize,
+    /// As the consumer's.
+    wire_headers: bool,
     _client: PhantomData<&'c ()>,
 }
 
 impl Batch<'_> {
-    /// How many messages (end-of-partition events and errors included).
+    /// How many messages were taken (end-of-partition events and errors included), handed
+    /// out or not.
     pub fn len(&self) -> usize {
         self.messages.len()
     }
@@ -147,30 +168,53 @@ impl Batch<'_> {
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
+}
 
-    /// The messages, in the order taken (each partition's in offset order).
-    pub fn iter(&self) -> impl Iterator<Item = Msg<'_>> {
-        self.messages.iter().map(|m| {
-            // SAFETY: each pointer is a message librdkafka returned and not yet destroyed
-            // (that happens only in `drop`, which needs `&mut self`).
-            Msg(unsafe { &**m })
+impl<'c> Iterator for Batch<'c> {
+    type Item = Msg<'c>;
+
+    fn next(&mut self) -> Option<Msg<'c>> {
+        let m = *self.messages.get(self.next)?;
+        self.next += 1;
+        // Handed out once: `next` moved past it, so neither the batch nor another `Msg`
+        // destroys it. Never null (see `BatchConsumer::consume`).
+        NonNull::new(m).map(|m| Msg {
+            m,
+            wire_headers: self.wire_headers,
+            _client: PhantomData,
         })
     }
 }
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        for m in self.messages.drain(..) {
-            // SAFETY: returned by `rd_kafka_consume_batch_queue`, destroyed once (drained), and
-            // the consumer is alive (the batch borrows it); no `Msg` view outlives `&self`.
+        for m in self.messages.drain(..).skip(self.next) {
+            // SAFETY: returned by `rd_kafka_consume_batch_queue` and never handed out (those
+            // before `next` belong to their `Msg`), destroyed once; the consumer is alive (the
+            // batch borrows it).
             unsafe { rdsys::rd_kafka_message_destroy(m) }
         }
     }
 }
 
-/// A view of one message of a [`Batch`].
-#[derive(Clone, Copy)]
-pub struct Msg<'b>(&'b rdsys::rd_kafka_message_t);
+/// One message of a [`Batch`], owned: destroyed when dropped. Borrows the consumer, which it
+/// cannot outlive.
+pub struct Msg<'c> {
+    m: NonNull<rdsys::rd_kafka_message_t>,
+    /// Whether a record's headers are read from their unparsed bytes ([`unparsed`]): only
+    /// when the linked librdkafka is the release whose layout that module mirrors.
+    wire_headers: bool,
+    _client: PhantomData<&'c ()>,
+}
+
+impl Drop for Msg<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a message librdkafka returned, owned by this `Msg` alone (handed out once by
+        // `Batch::next`) and destroyed once, here, while the consumer is alive ('c); every
+        // view of it borrows `self`, so none is left.
+        unsafe { rdsys::rd_kafka_message_destroy(self.m.as_ptr()) }
+    }
+}
 
 /// What a message of a batch is.
 #[derive(Debug, PartialEq, Eq)]
@@ -183,10 +227,16 @@ pub enum Kind {
     Error(RDKafkaErrorCode),
 }
 
-impl<'b> Msg<'b> {
+impl Msg<'_> {
+    /// The message.
+    fn m(&self) -> &rdsys::rd_kafka_message_t {
+        // SAFETY: a live message owned by `self` (see `Drop`), read only.
+        unsafe { self.m.as_ref() }
+    }
+
     /// A record, the end of the partition, or an error.
     pub fn kind(&self) -> Kind {
-        match self.0.err {
+        match self.m().err {
             rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => Kind::Record,
             rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__PARTITION_EOF => Kind::Eof,
             e => Kind::Error(e.into()),
@@ -195,63 +245,80 @@ impl<'b> Msg<'b> {
 
     /// The partition.
     pub fn partition(&self) -> i32 {
-        self.0.partition
+        self.m().partition
     }
 
     /// The offset (for [`Kind::Eof`], the end offset).
     pub fn offset(&self) -> i64 {
-        self.0.offset
+        self.m().offset
     }
 
     /// The key (a record's), `None` when it has none.
-    pub fn key(&self) -> Option<&'b [u8]> {
-        if self.0.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+    pub fn key(&self) -> Option<&[u8]> {
+        if self.m().err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             return None;
         }
         // SAFETY: librdkafka's message: `key` points to `key_len` bytes owned by the message.
-        unsafe { bytes(self.0.key, self.0.key_len) }
+        unsafe { bytes(self.m().key, self.m().key_len) }
     }
 
     /// The value (a record's), `None` when it has none. For an error, use [`Msg::error_text`].
-    pub fn payload(&self) -> Option<&'b [u8]> {
-        if self.0.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+    pub fn payload(&self) -> Option<&[u8]> {
+        if self.m().err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             return None;
         }
         // SAFETY: as for the key: `payload` points to `len` bytes owned by the message.
-        unsafe { bytes(self.0.payload, self.0.len) }
+        unsafe { bytes(self.m().payload, self.m().len) }
     }
 
     /// An error's (or end-of-partition event's) text, from librdkafka.
-    pub fn error_text(&self) -> Option<&'b [u8]> {
-        if self.0.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+    pub fn error_text(&self) -> Option<&[u8]> {
+        if self.m().err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             return None;
         }
         // SAFETY: for an error, the payload is the error string (`len` bytes) of the message.
-        unsafe { bytes(self.0.payload, self.0.len) }
+        unsafe { bytes(self.m().payload, self.m().len) }
     }
 
     /// The record's timestamp in ms (create or log-append time), `None` when it has none.
     pub fn timestamp_ms(&self) -> Option<i64> {
         let mut kind = rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
         // SAFETY: a valid message; `kind` is written.
-        let ms = unsafe { rdsys::rd_kafka_message_timestamp(self.0, &raw mut kind) };
+        let ms = unsafe { rdsys::rd_kafka_message_timestamp(self.m(), &raw mut kind) };
         (ms != -1 && kind != rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
             .then_some(ms)
     }
 
-    /// The record's headers, in order (none for an error).
-    pub fn headers(&self) -> Headers<'b> {
+    /// The record's headers, in order (none for an error): read from the record's unparsed
+    /// header bytes when the layout of librdkafka's message is known ([`unparsed`]), else
+    /// parsed by librdkafka; the same either way.
+    pub fn headers(&self) -> Headers<'_> {
+        if self.wire_headers
+            && self.m().err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        {
+            // SAFETY: `wire_headers` is set only when `unparsed::layout_known()`; the message
+            // is a record (no error) librdkafka returned, alive while `self` is.
+            if let Some(section) = unsafe { unparsed::section(self.m()) } {
+                return Headers(Parsed::Wire(RecordHeaders::new(section)));
+            }
+        }
+        Headers(Parsed::Library(self.library_headers()))
+    }
+
+    /// The record's headers as librdkafka parses them (`rd_kafka_message_headers`: a list
+    /// allocated on first use, kept and freed with the message).
+    fn library_headers(&self) -> LibraryHeaders<'_> {
         let mut headers: *mut rdsys::rd_kafka_headers_t = ptr::null_mut();
-        if self.0.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        if self.m().err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             // SAFETY: a valid message; librdkafka parses its headers once and keeps them with
             // the message (they live as long as it does). `_NOENT`: none, and `headers`
             // stays null.
-            let err = unsafe { rdsys::rd_kafka_message_headers(self.0, &raw mut headers) };
+            let err = unsafe { rdsys::rd_kafka_message_headers(self.m(), &raw mut headers) };
             if err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
                 headers = ptr::null_mut();
             }
         }
-        Headers {
+        LibraryHeaders {
             headers,
             next: 0,
             _message: PhantomData,
@@ -272,13 +339,36 @@ unsafe fn bytes<'b>(p: *const c_void, len: usize) -> Option<&'b [u8]> {
 }
 
 /// The headers of a [`Msg`]: (name, value) pairs, a value `None` when it is null.
-pub struct Headers<'b> {
+pub struct Headers<'m>(Parsed<'m>);
+
+/// Who reads the headers.
+enum Parsed<'m> {
+    /// We do, from the record's bytes.
+    Wire(RecordHeaders<'m>),
+    /// librdkafka did.
+    Library(LibraryHeaders<'m>),
+}
+
+impl<'m> Iterator for Headers<'m> {
+    type Item = (&'m [u8], Option<&'m [u8]>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            Parsed::Wire(h) => h.next(),
+            Parsed::Library(h) => h.next(),
+        }
+    }
+}
+
+/// The headers librdkafka parsed, read one by one with `rd_kafka_header_get_all`.
+struct LibraryHeaders<'b> {
     headers: *const rdsys::rd_kafka_headers_t,
     next: usize,
     _message: PhantomData<&'b ()>,
 }
 
-impl<'b> Iterator for Headers<'b> {
+impl<'b> Iterator for LibraryHeaders<'b> {
     type Item = (&'b [u8], Option<&'b [u8]>);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -448,7 +538,7 @@ mod tests {
                 }
             }
             let batch = c.consume(Duration::from_millis(100), 64);
-            for m in batch.iter() {
+            for m in batch {
                 batched.entry(m.partition()).or_default().push(Got::of(&m));
             }
         }
@@ -553,6 +643,77 @@ mod tests {
     }
 
     #[test]
+    fn headers_read_from_the_wire_bytes_are_what_librdkafka_parses() {
+        let cluster = broker(1);
+        let long = "v".repeat(300);
+        let many = (0..200).fold(OwnedHeaders::new(), |h, i| {
+            h.insert(Header {
+                key: if i % 2 == 0 { "packets" } else { "n" },
+                value: Some(&format!("{i}")),
+            })
+        });
+        let shapes = vec![
+            OwnedHeaders::new(),
+            OwnedHeaders::new().insert(Header {
+                key: "packets",
+                value: Some("3"),
+            }),
+            OwnedHeaders::new()
+                .insert(Header::<&str> {
+                    key: "heartbeat",
+                    value: None,
+                })
+                .insert(Header {
+                    key: "",
+                    value: Some(""),
+                })
+                .insert(Header {
+                    key: long.as_str(),
+                    value: Some(long.as_str()),
+                }),
+            OwnedHeaders::new().insert(Header {
+                key: "heartbeat",
+                value: Some(""),
+            }),
+            many,
+        ];
+        let n = shapes.len();
+        produce(
+            &cluster,
+            shapes
+                .into_iter()
+                .map(|h| (0, Some("k"), Some("v"), h, 1))
+                .collect(),
+        );
+        let c = consumer(&cluster, &[], &[0], &[(0, Offset::Beginning)]);
+        assert!(
+            c.wire_headers,
+            "the layout of librdkafka's message is known"
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut compared = 0;
+        while compared < n && Instant::now() < deadline {
+            for m in c.consume(Duration::from_millis(100), 64) {
+                if m.kind() != Kind::Record {
+                    continue;
+                }
+                // SAFETY: the layout is known (asserted above) and `m` is a record.
+                let section = unsafe { unparsed::section(m.m()) };
+                assert!(section.is_some(), "offset {}: unparsed bytes", m.offset());
+                let wire: Vec<_> = m.headers().collect();
+                // librdkafka's parse, after which `headers` hands out its list (if any).
+                let library: Vec<_> = m.library_headers().collect();
+                assert_eq!(wire, library, "offset {}", m.offset());
+                let listed = matches!(m.headers().0, Parsed::Library(_));
+                assert_eq!(listed, !library.is_empty(), "offset {}", m.offset());
+                assert_eq!(m.headers().collect::<Vec<_>>(), library);
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, n);
+    }
+
+    #[test]
     fn a_partition_not_routed_stays_on_the_consumer_queue() {
         let cluster = broker(2);
         produce(
@@ -613,14 +774,20 @@ mod tests {
         while first.is_empty() && Instant::now() < deadline {
             first = c.consume(Duration::from_millis(100), 1);
         }
-        assert_eq!(first.iter().map(|m| m.offset()).collect::<Vec<_>>(), [0]);
+        assert_eq!(first.by_ref().map(|m| m.offset()).collect::<Vec<_>>(), [0]);
         drop(first);
         // Returns once 10 are there (one fetch brings them all).
-        let second = c.consume(Duration::from_secs(30), 10);
-        let offsets: Vec<i64> = second.iter().map(|m| m.offset()).collect();
-        assert_eq!(offsets, (1..=10).collect::<Vec<_>>());
-        // The rest stays queued: dropping the batch and then the consumer frees it all.
+        let mut second = c.consume(Duration::from_secs(30), 10);
+        assert_eq!(second.len(), 10);
+        let offsets: Vec<i64> = second.by_ref().take(5).map(|m| m.offset()).collect();
+        assert_eq!(offsets, (1..=5).collect::<Vec<_>>());
+        // A message handed out and kept is freed when dropped, even after its batch.
+        let kept = second.next().expect("offset 6");
+        // The batch's last four, never handed out, are freed with it; the rest stays queued:
+        // dropping the consumer frees it.
         drop(second);
+        assert_eq!(kept.offset(), 6);
+        drop(kept);
         drop(c);
     }
 }
