@@ -74,6 +74,24 @@ struct SourceState {
     proven_at: Option<Millis>,
 }
 
+impl SourceState {
+    /// It delivered the item at `offset`: it is not at its end.
+    #[inline]
+    fn arrive(&mut self, offset: i64) {
+        self.last_offset = Some(offset);
+        self.at_end_since = None;
+    }
+}
+
+/// Whether an item taken has marked its source's arrival yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// Not yet: taking it marks it.
+    Now,
+    /// Already (or it is an item taken again: a suspect, held).
+    Before,
+}
+
 /// A window that has closed, for judging.
 #[derive(Clone, Debug)]
 pub struct Closed {
@@ -192,6 +210,10 @@ pub struct Engine {
     wall: Option<Millis>,
     /// Items waiting for confirmation, oldest first.
     suspects: Vec<Suspect>,
+    /// The source and window of the last accepted record, when that source's `last_window`
+    /// is that window (its first offset there is known): the next record of the same source
+    /// and window needs no look-up of the source. Cleared wherever a `last_window` changes.
+    last_window: Option<(SourceId, Millis)>,
     /// Counters.
     pub stats: EngineStats,
 }
@@ -251,6 +273,7 @@ impl Engine {
             max_ahead: None,
             wall: None,
             suspects: Vec::new(),
+            last_window: None,
             stats: EngineStats::default(),
         })
     }
@@ -264,6 +287,7 @@ impl Engine {
     /// The sources in play; their states are created or dropped to match.
     pub fn set_sources(&mut self, ids: &[SourceId]) {
         self.sources.retain(|id, _| ids.contains(id));
+        self.last_window = None;
         // A source taken away is read again by its new owner, suspects included.
         self.suspects.retain(|x| ids.contains(&x.source));
         for id in ids {
@@ -336,15 +360,12 @@ impl Engine {
         out: &mut Vec<Closed>,
     ) -> Taken {
         self.stats.records += 1;
-        self.arrived(source, offset);
         self.vet(source, offset, Decoded::Record(record), out)
     }
 
     /// `source` delivered the item at `offset`: it is not at its end.
     fn arrived(&mut self, source: SourceId, offset: i64) {
-        let s = self.sources.entry(source).or_default();
-        s.last_offset = Some(offset);
-        s.at_end_since = None;
+        self.sources.entry(source).or_default().arrive(offset);
     }
 
     /// Takes one heartbeat from `source` at `offset`: the sensor covered its span on this
@@ -358,7 +379,6 @@ impl Engine {
         out: &mut Vec<Closed>,
     ) -> Taken {
         self.stats.heartbeats += 1;
-        self.arrived(source, offset);
         self.vet(source, offset, Decoded::Heartbeat(beat), out)
     }
 
@@ -378,8 +398,10 @@ impl Engine {
         item: Decoded,
         out: &mut Vec<Closed>,
     ) -> Taken {
+        // The item has arrived (`Arrived::Now`) before anything else is taken: a suspect it
+        // confirms is taken after its source's offset moved on.
         let Some(bound) = self.max_ahead else {
-            return self.take(source, offset, item, out);
+            return self.take(source, offset, item, out, Arrived::Now);
         };
         let t = time_of(&item);
         let mut confirmed: Vec<Suspect> = Vec::new();
@@ -402,6 +424,7 @@ impl Engine {
             (None, Mode::Replay) => true,
         };
         if far && confirmed.is_empty() {
+            self.arrived(source, offset);
             if self.suspects.len() >= MAX_SUSPECTS {
                 let oldest = self.suspects.remove(0);
                 self.skipped(&oldest);
@@ -414,23 +437,33 @@ impl Engine {
             });
             return Taken::Suspect;
         }
+        if confirmed.is_empty() {
+            return self.take(source, offset, item, out, Arrived::Now);
+        }
+        self.arrived(source, offset);
         confirmed.sort_by_key(|s| s.time);
         for c in confirmed {
             // Its source may have moved on meanwhile: it joins that source's items as if it
             // had just come (held behind them when they wait for room).
-            self.take(c.source, c.offset, c.item, out);
+            self.take(c.source, c.offset, c.item, out, Arrived::Before);
         }
-        self.take(source, offset, item, out)
+        self.take(source, offset, item, out, Arrived::Before)
     }
 
+    /// Takes `item`; `Arrived::Now` marks its arrival too (one look-up of the source for
+    /// both, per record).
     fn take(
         &mut self,
         source: SourceId,
         offset: i64,
         item: Decoded,
         out: &mut Vec<Closed>,
+        arrived: Arrived,
     ) -> Taken {
         let s = self.sources.entry(source).or_default();
+        if arrived == Arrived::Now {
+            s.arrive(offset);
+        }
         s.progress = s.progress.max(Some(time_of(&item)));
         self.latest = self.latest.max(s.progress);
         if !s.held.is_empty() {
@@ -507,6 +540,7 @@ impl Engine {
                     s.first_offsets.entry(last).or_insert(offset);
                     s.last_window = None;
                 }
+                self.last_window = None;
                 Taken::Accepted
             }
             Err(Rejected::Late { .. }) => Taken::Late,
@@ -543,11 +577,14 @@ impl Engine {
                     self.stats.filtered_out += 1;
                 }
                 let start = core_nostd::windows::window_start(r.start_ms, self.windows.length());
-                if let Some(s) = self.sources.get_mut(&source)
-                    && s.last_window != Some(start)
+                if self.last_window != Some((source, start))
+                    && let Some(s) = self.sources.get_mut(&source)
                 {
-                    s.first_offsets.entry(start).or_insert(offset);
-                    s.last_window = Some(start);
+                    if s.last_window != Some(start) {
+                        s.first_offsets.entry(start).or_insert(offset);
+                        s.last_window = Some(start);
+                    }
+                    self.last_window = Some((source, start));
                 }
                 Taken::Accepted
             }
@@ -731,7 +768,7 @@ impl Engine {
         self.suspects = wait;
         due.sort_by_key(|s| s.time);
         for s in due {
-            self.take(s.source, s.offset, s.item, out);
+            self.take(s.source, s.offset, s.item, out, Arrived::Before);
         }
     }
 
@@ -743,7 +780,7 @@ impl Engine {
             // Nothing contradicts them: the input is these items.
             suspects.sort_by_key(|s| s.time);
             for s in suspects {
-                self.take(s.source, s.offset, s.item, out);
+                self.take(s.source, s.offset, s.item, out, Arrived::Before);
             }
             while self.sources.values().any(|s| !s.held.is_empty()) {
                 self.advance(None, out);
@@ -780,6 +817,7 @@ impl Engine {
                 s.last_window = None;
             }
         }
+        self.last_window = None;
     }
 
     /// The first window not yet settled: where a restart must begin (windows before it are
