@@ -314,6 +314,30 @@ mod tests {
         }
     }
 
+    /// `data` read as a regular file (one read fills a buffer).
+    fn whole_file(data: &[u8]) -> Input {
+        let source = Box::new(io::Cursor::new(data.to_vec()));
+        start(Path::new("whole"), source, false, None).unwrap()
+    }
+
+    /// `data` read from a pipe in pieces of up to each of `pieces` bytes gives the frames
+    /// `want` and consumes all of it.
+    fn same_in_pieces(data: &[u8], want: &[(i64, usize)], pieces: &[usize]) {
+        for &most in pieces {
+            let trickle = Trickle {
+                data: data.to_vec(),
+                at: 0,
+                most,
+                turn: 0,
+            };
+            let input = start(Path::new("-"), Box::new(trickle), true, None).unwrap();
+            let (got, ended, consumed) = frames(input);
+            ended.unwrap();
+            assert_eq!(got, want, "pieces of up to {most} bytes");
+            assert_eq!(consumed, data.len() as u64);
+        }
+    }
+
     /// (timestamp in ms, length) of every frame of `input`, and how it ended.
     fn frames(mut input: Input) -> (Vec<(i64, usize)>, Result<()>, u64) {
         let mut got = Vec::new();
@@ -347,30 +371,12 @@ mod tests {
     #[test]
     fn a_file_read_ahead_in_any_pieces_gives_the_same_frames() {
         let data = capture(400);
-        let whole = start(
-            Path::new("whole"),
-            Box::new(io::Cursor::new(data.clone())),
-            false,
-            None,
-        )
-        .unwrap();
+        let whole = whole_file(&data);
         let (want, ended, consumed) = frames(whole);
         ended.unwrap();
         assert_eq!(want.len(), 400);
         assert_eq!(consumed, data.len() as u64);
-        for most in [5, 4096, 300_000] {
-            let trickle = Trickle {
-                data: data.clone(),
-                at: 0,
-                most,
-                turn: 0,
-            };
-            let input = start(Path::new("-"), Box::new(trickle), true, None).unwrap();
-            let (got, ended, consumed) = frames(input);
-            ended.unwrap();
-            assert_eq!(got, want, "pieces of up to {most} bytes");
-            assert_eq!(consumed, data.len() as u64);
-        }
+        same_in_pieces(&data, &want, &[5, 4096, 300_000]);
     }
 
     /// A little-endian pcapng block of `block_type` around `body` (padded to 4 bytes).
@@ -414,31 +420,13 @@ mod tests {
     fn a_block_longer_than_the_room_before_a_buffer_is_joined_too() {
         // Longer than HEAD and than a buffer: its head cannot go into the next buffer's room.
         let data = pcapng(HEAD + READ + 12_345, 500);
-        let whole = start(
-            Path::new("whole"),
-            Box::new(io::Cursor::new(data.clone())),
-            false,
-            None,
-        )
-        .unwrap();
+        let whole = whole_file(&data);
         let (want, ended, consumed) = frames(whole);
         ended.unwrap();
         assert_eq!(want.len(), 500);
         assert_eq!(want[499], (1_700_000_000_499, 60 + (499 * 31) % 1400));
         assert_eq!(consumed, data.len() as u64);
-        for most in [300, 4000, 70_000] {
-            let trickle = Trickle {
-                data: data.clone(),
-                at: 0,
-                most,
-                turn: 0,
-            };
-            let input = start(Path::new("-"), Box::new(trickle), true, None).unwrap();
-            let (got, ended, consumed) = frames(input);
-            ended.unwrap();
-            assert_eq!(got, want, "pieces of up to {most} bytes");
-            assert_eq!(consumed, data.len() as u64);
-        }
+        same_in_pieces(&data, &want, &[300, 4000, 70_000]);
     }
 
     #[test]
@@ -456,13 +444,7 @@ mod tests {
         let e = ended.unwrap_err();
         assert_eq!(format!("{e:#}"), "reading: the disk is gone");
         // Every whole record before the failed read was handed over, and none after.
-        let whole = start(
-            Path::new("whole"),
-            Box::new(io::Cursor::new(data.clone())),
-            false,
-            None,
-        )
-        .unwrap();
+        let whole = whole_file(&data);
         let (all, _, _) = frames(whole);
         let mut at = 24u64;
         let mut fit = 0;
