@@ -502,6 +502,9 @@ struct Reading {
     /// A replay's own assignment, taken before the first poll.
     first_assignment: Option<Assignment>,
     end_offsets: BTreeMap<i32, i64>,
+    /// The partition of the last record taken and its end offset (records come in runs of
+    /// one partition: saves the map's look-up per record); cleared with `end_offsets`.
+    last_end: Option<(i32, Option<i64>)>,
     /// A replay: where reading starts per partition (the committed offset, or the first one
     /// still there), for the progress bar.
     start_offsets: BTreeMap<i32, i64>,
@@ -558,6 +561,7 @@ impl Kafka {
                 bounds,
                 first_assignment,
                 end_offsets: BTreeMap::new(),
+                last_end: None,
                 start_offsets: BTreeMap::new(),
                 assigned: false,
                 caught_up: BTreeSet::new(),
@@ -789,6 +793,7 @@ impl Reading {
         intake.scope(partial, alerting);
         if self.until_end {
             self.end_offsets.clear();
+            self.last_end = None;
             self.start_offsets.clear();
             for p in &a.partitions {
                 let (low, end) = match a.watermarks.get(p) {
@@ -853,7 +858,15 @@ impl Reading {
                 false
             }
         };
-        if self.end_offsets.get(&p).is_some_and(|end| o + 1 >= *end) {
+        let end = match self.last_end {
+            Some((q, end)) if q == p => end,
+            _ => {
+                let end = self.end_offsets.get(&p).copied();
+                self.last_end = Some((p, end));
+                end
+            }
+        };
+        if end.is_some_and(|end| o + 1 >= end) {
             intake.engine.done(p);
             self.caught_up.insert(p);
         }
