@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
+use anyhow::{Context, Result};
 use core_nostd::wire::{HEARTBEAT_LINE_MAX, Heartbeat, LINE_MAX, Record};
 use host_common::summary::Summary;
 
@@ -57,7 +58,13 @@ enum Message {
 
 /// Records written to stdout (see the module's text).
 pub struct Lines {
-    mode: Mode,
+    /// The next batch.
+    batch: Vec<Item>,
+    to: SyncSender<Message>,
+    from: Receiver<Seen>,
+    /// Spent batches, back from the writer (their room is reused).
+    spent: Receiver<Vec<Item>>,
+    thread: JoinHandle<Written>,
     /// What the writer said at the last mark it reached.
     seen: Seen,
     /// A mark was sent whose answer has not been read.
@@ -66,20 +73,7 @@ pub struct Lines {
     handed: (u64, u64),
 }
 
-enum Mode {
-    /// The writer's thread; `batch` collects the next batch.
-    Thread {
-        batch: Vec<Item>,
-        to: SyncSender<Message>,
-        from: Receiver<Seen>,
-        spent: Receiver<Vec<Item>>,
-        thread: JoinHandle<Written>,
-    },
-    /// No thread could be started: the lines are made here.
-    Inline(Writer),
-}
-
-/// The writer's counts, as of a sync.
+/// The writer's counts, as of a mark.
 #[derive(Clone, Copy, Default)]
 struct Seen {
     records: u64,
@@ -88,135 +82,99 @@ struct Seen {
 }
 
 impl Lines {
-    /// Lines to stdout.
-    pub fn new() -> Lines {
+    /// Lines to stdout, from a writer thread started here.
+    pub fn new() -> Result<Lines> {
         let (to, rx) = mpsc::sync_channel(QUEUED);
         let (seen_tx, from) = mpsc::channel();
         let (spent_tx, spent) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("lines".into())
-            .spawn(move || Writer::new().serve(&rx, &seen_tx, &spent_tx));
-        let mode = match spawned {
-            Ok(thread) => Mode::Thread {
-                batch: Vec::with_capacity(BATCH),
-                to,
-                from,
-                spent,
-                thread,
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "no thread for the lines: they are made in line");
-                Mode::Inline(Writer::new())
-            }
-        };
-        Lines {
-            mode,
+            .spawn(move || Writer::new().serve(&rx, &seen_tx, &spent_tx))
+            .context("cannot start the thread that writes the lines")?;
+        Ok(Lines {
+            batch: Vec::with_capacity(BATCH),
+            to,
+            from,
+            spent,
+            thread,
             seen: Seen::default(),
             marked: false,
             handed: (0, 0),
-        }
+        })
     }
 
     /// Takes one record.
     #[inline]
     pub fn send(&mut self, r: &Record) {
-        match &mut self.mode {
-            Mode::Thread { batch, .. } => {
-                self.handed.0 += 1;
-                self.handed.1 = self.handed.1.saturating_add(r.bytes);
-                batch.push(Item::Record(*r));
-                if batch.len() >= BATCH {
-                    self.hand_over();
-                }
-            }
-            Mode::Inline(w) => w.send(r),
+        self.handed.0 += 1;
+        self.handed.1 = self.handed.1.saturating_add(r.bytes);
+        self.batch.push(Item::Record(*r));
+        if self.batch.len() >= BATCH {
+            self.hand_over();
         }
     }
 
     /// Takes one heartbeat line (not a record: not counted).
     pub fn heartbeat(&mut self, h: &Heartbeat) {
-        match &mut self.mode {
-            Mode::Thread { batch, .. } => batch.push(Item::Heartbeat(Box::new(*h))),
-            Mode::Inline(w) => w.heartbeat(h),
-        }
+        self.batch.push(Item::Heartbeat(Box::new(*h)));
     }
 
     /// Hands the buffered lines to the reader (at each flush interval).
     pub fn flush(&mut self) {
-        match &mut self.mode {
-            Mode::Thread { batch, .. } => {
-                batch.push(Item::Flush);
-                self.hand_over();
-            }
-            Mode::Inline(w) => w.flush(),
-        }
+        self.batch.push(Item::Flush);
+        self.hand_over();
     }
 
     /// Sends the batch to the writer and starts the next one (in a spent batch's room).
     fn hand_over(&mut self) {
-        if let Mode::Thread {
-            batch, to, spent, ..
-        } = &mut self.mode
-            && !batch.is_empty()
-        {
-            let next = spent
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-            let full = std::mem::replace(batch, next);
-            // A writer that is gone has accounted for nothing more: see `finish`.
-            let _ = to.send(Message::Items(full));
+        if self.batch.is_empty() {
+            return;
         }
+        let next = self
+            .spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut self.batch, next);
+        // A writer that is gone has accounted for nothing more: see `finish`.
+        let _ = self.to.send(Message::Items(full));
     }
 
     /// Once per batch of frames: marks the place, and waits until the writer has reached the
     /// mark before (so it overlaps this batch with the next, and no more).
     pub fn poll(&mut self) {
         self.hand_over();
-        if let Mode::Thread { to, from, .. } = &self.mode {
-            if self.marked {
-                match from.recv() {
-                    Ok(seen) => self.seen = seen,
-                    // The writer is gone (it panicked): nothing more will be written.
-                    Err(_) => self.seen.closed = true,
-                }
+        if self.marked {
+            match self.from.recv() {
+                Ok(seen) => self.seen = seen,
+                // The writer is gone (it panicked): nothing more will be written.
+                Err(_) => self.seen.closed = true,
             }
-            self.marked = to.send(Message::Mark).is_ok();
         }
+        self.marked = self.to.send(Message::Mark).is_ok();
     }
 
     /// Records written and not written as of the last mark reached (for the metrics).
     pub fn counts(&self) -> (u64, u64) {
-        match &self.mode {
-            Mode::Thread { .. } => (self.seen.records, self.seen.unwritten),
-            Mode::Inline(w) => w.counts(),
-        }
+        (self.seen.records, self.seen.unwritten)
     }
 
     /// The pipe broke (the reader went away), as of the last mark reached.
     pub fn is_closed(&self) -> bool {
-        match &self.mode {
-            Mode::Thread { .. } => self.seen.closed,
-            Mode::Inline(w) => w.is_closed(),
-        }
+        self.seen.closed
     }
 
     /// Flushes and accounts for every record.
     pub fn finish(mut self) -> Written {
         self.flush();
-        match self.mode {
-            Mode::Thread { to, thread, .. } => {
-                drop(to);
-                // The writer panicking would be a bug; what it wrote cannot be told then, so
-                // every record handed to it counts as unwritten.
-                thread.join().unwrap_or(Written {
-                    unwritten: self.handed.0,
-                    unwritten_bytes: self.handed.1,
-                    failed: true,
-                    ..Written::default()
-                })
-            }
-            Mode::Inline(w) => w.finish(),
-        }
+        drop(self.to);
+        // The writer panicking would be a bug; what it wrote cannot be told then, so every
+        // record handed to it counts as unwritten.
+        self.thread.join().unwrap_or(Written {
+            unwritten: self.handed.0,
+            unwritten_bytes: self.handed.1,
+            failed: true,
+            ..Written::default()
+        })
     }
 }
 

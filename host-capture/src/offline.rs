@@ -224,9 +224,6 @@ impl Input {
                     return Ok(if n == 0 { None } else { Some(n) });
                 }
             }
-            if self.done {
-                return Ok(if n == 0 { None } else { Some(n) });
-            }
             // This buffer's frames are used up. From a pipe, take what the reading thread has
             // ready, but end the batch before a wait that may block (a pipe that is quiet),
             // so that the loop's periodic work (the stats, the metrics) sees every frame read

@@ -131,7 +131,7 @@ impl Sinks {
             sinks.push(Sink::Kafka(KafkaSink::new(k)?));
         }
         if options.lines {
-            sinks.push(Sink::Lines(Lines::new()));
+            sinks.push(Sink::Lines(Lines::new()?));
         }
         if options.totals {
             sinks.push(Sink::Totals(PairTotals::default()));
