@@ -48,7 +48,8 @@ pub struct Args {
     #[arg(short = 'i', long, value_name = "IF")]
     pub interface: Option<String>,
 
-    /// Read a pcap or pcapng file instead (`-` for stdin).
+    /// Read a pcap or pcapng file instead (`-` for stdin); gzip, zstd, xz or lz4 compressed
+    /// too, told by its first bytes, not its name.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 

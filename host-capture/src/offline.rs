@@ -7,10 +7,13 @@
 //! ready-made: the kernel's copy of the file and the container format overlap the counting.
 
 mod ahead;
+mod compressed;
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 
 use anyhow::{Context, Result, bail};
@@ -21,6 +24,7 @@ use host_common::exit::BadInput;
 use crate::bpf::FileFilter;
 use crate::linktype::Unsupported;
 use ahead::{AHEAD, Begin, Chunk, End, HEAD, POOL, READ, Spent};
+use compressed::Compression;
 
 /// How to read a capture file.
 #[derive(Debug, Clone)]
@@ -53,6 +57,9 @@ pub struct Input {
     done: bool,
     /// The file's size, when it is a regular file (not stdin, a pipe, a device).
     size: Option<u64>,
+    /// How the file is compressed, if it is, and the bytes of it read so far (the progress
+    /// bar measures the file on disk; offsets in messages are of the decompressed bytes).
+    compressed: Option<(Compression, Arc<AtomicU64>)>,
 }
 
 /// Opens the file of `options` (errors name it as `--read PATH`), reads its file header and
@@ -81,7 +88,20 @@ fn read_header(path: &Path) -> Result<Input> {
             .map(|m| m.len());
         Box::new(file)
     };
-    start(path, source, stdin || size.is_none(), size)
+    let opened = compressed::open(source).context("reading")?;
+    let compression = opened.compressed.as_ref().map(|(c, _)| *c);
+    let mut input = start(path, opened.source, stdin || size.is_none(), size).map_err(|e| {
+        // The decoder's error in the first read: damage of the compressed data, as it is
+        // further on (`Input::ended`).
+        match (compression, e.downcast_ref::<io::Error>()) {
+            (Some(c), Some(io)) if compressed::is_damage(io) => {
+                anyhow::Error::new(BadInput::new(format!("the {c} data is damaged: {io}")))
+            }
+            _ => e,
+        }
+    })?;
+    input.compressed = opened.compressed;
+    Ok(input)
 }
 
 /// Reads the file header from `source` (a pipe when `pipe`) and starts the reading thread.
@@ -146,11 +166,15 @@ fn start(
         pipe,
         done: false,
         size,
+        compressed: None,
     })
 }
 
 /// Reads into `buf` until at least `min` bytes are in (or `buf` is full, or the input ends);
-/// returns the bytes read and whether the input ended.
+/// returns the bytes read and whether the input ended. A read that fails after some bytes
+/// came in returns those: the frames in them are counted, and the failure, which the next
+/// read meets again (a failing disk does; a decoder's is kept, `compressed::Sticky`), ends
+/// the input after them.
 fn read_at_least(source: &mut dyn Read, buf: &mut [u8], min: usize) -> Result<(usize, bool)> {
     let mut end = 0;
     while end < min.min(buf.len()) {
@@ -158,6 +182,7 @@ fn read_at_least(source: &mut dyn Read, buf: &mut [u8], min: usize) -> Result<(u
             Ok(0) => return Ok((end, true)),
             Ok(n) => end += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) if end > 0 => break,
             Err(e) => return Err(e).context("reading"),
         }
     }
@@ -167,6 +192,9 @@ fn read_at_least(source: &mut dyn Read, buf: &mut [u8], min: usize) -> Result<(u
 impl Input {
     /// Bytes of the file consumed so far (handed over or passed over), for the progress bar.
     pub fn consumed(&self) -> u64 {
+        if let Some((_, read)) = &self.compressed {
+            return read.load(Ordering::Relaxed);
+        }
         match &self.chunk {
             Some(c) => {
                 let at = match self.next.checked_sub(1).and_then(|i| c.frames.get(i)) {
@@ -256,13 +284,24 @@ impl Input {
             return Ok(self.done);
         };
         self.done = true;
+        // Offsets are of the capture file, which for a compressed one is the decompressed
+        // stream.
+        let of = match self.compressed {
+            Some((c, _)) => format!(" of the decompressed {c} data"),
+            None => String::new(),
+        };
         match end {
             End::Eof => Ok(true),
             End::Cut { at, needed, remain } => bail!(
-                "file cut short at byte {at}: the last record needs {needed} bytes, {remain} remain"
+                "file cut short at byte {at}{of}: the last record needs {needed} bytes, {remain} remain"
             ),
-            End::Damaged { at, error } => bail!("damaged at byte {at}: {error}"),
-            End::Failed(e) => Err(e).context("reading"),
+            End::Damaged { at, error } => bail!("damaged at byte {at}{of}: {error}"),
+            End::Failed(e) => match self.compressed {
+                Some((c, _)) if compressed::is_damage(&e) => {
+                    bail!("the {c} data is damaged: {e}")
+                }
+                _ => Err(e).context("reading"),
+            },
         }
     }
 }

@@ -237,3 +237,57 @@ fn a_record_past_the_snap_length_is_damage_after_the_counts_before_it() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A gzip capture cut short (a rotated file copied while it was written): every frame whole
+/// in what decompresses is counted, then the run ends as for damaged input (status 4), saying
+/// the gzip data is damaged. The expected frames are found independently: the cut file is
+/// decompressed as far as it goes and its complete records are counted here.
+#[test]
+fn a_cut_gzip_capture_counts_every_whole_frame_before_the_cut() {
+    use std::io::{Read, Write};
+    let frames: Vec<(u64, Vec<u8>)> = (0..4000u16)
+        .map(|i| (500, ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 60 + i % 500)))
+        .collect();
+    let whole = pcap(1, &frames);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&whole).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = &gz[..gz.len() * 3 / 5];
+    let mut decoded = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(cut);
+    let mut piece = [0; 4096];
+    while let Ok(n @ 1..) = decoder.read(&mut piece) {
+        decoded.extend_from_slice(&piece[..n]);
+    }
+    let (mut at, mut packets, mut bytes) = (24, 0u64, 0u64);
+    while let Some(head) = decoded.get(at..at + 16) {
+        let caplen = u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize;
+        if decoded.len() < at + 16 + caplen {
+            break;
+        }
+        packets += 1;
+        bytes += (caplen - 14) as u64;
+        at += 16 + caplen;
+    }
+    assert!(
+        packets > 100 && packets < 4000,
+        "{packets} frames before the cut"
+    );
+    let dir = testkit::Scratch::new("cut-gzip");
+    let path = dir.path().join("rotated.pcap.1");
+    std::fs::write(&path, cut).unwrap();
+    let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        text(&out.stdout),
+        format!("10.0.0.1 10.0.0.2 {bytes} {packets}\nTOTAL {bytes} {packets}\n")
+    );
+    let log = testkit::log::text(&out.stderr);
+    assert!(
+        log.contains(&format!(
+            "ERROR host_capture: --read {}: the gzip data is damaged: ",
+            path.display()
+        )),
+        "{log}"
+    );
+}
