@@ -41,6 +41,8 @@ pub enum Layer {
     LinuxSll,
     /// Linux "cooked" capture header, version 2.
     LinuxSll2,
+    /// Linux netfilter NFLOG header and its TLVs.
+    Nflog,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -66,6 +68,7 @@ impl Layer {
             Layer::Pbb => "pbb",
             Layer::LinuxSll => "linux-sll",
             Layer::LinuxSll2 => "linux-sll2",
+            Layer::Nflog => "nflog",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

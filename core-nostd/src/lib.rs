@@ -73,13 +73,15 @@ pub mod linktype {
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
     pub const IPV6: u32 = 229;
+    /// Linux netfilter log (`nflog:N`: what an NFLOG firewall rule selects).
+    pub const NFLOG: u32 = 239;
     /// Linux cooked capture v2 (`-i any` since libpcap 1.10).
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 13] = [
+    pub const SUPPORTED: [u32; 14] = [
         NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, LOOP, LINUX_SLL, IPV4, IPV6,
-        LINUX_SLL2,
+        NFLOG, LINUX_SLL2,
     ];
 
     /// True when [`crate::parse_frame`] decodes `link_type`.
@@ -97,6 +99,7 @@ pub mod linktype {
                 | LINUX_SLL
                 | IPV4
                 | IPV6
+                | NFLOG
                 | LINUX_SLL2
         )
     }
@@ -130,6 +133,7 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::LOOP => link::from_loop(frame),
         linktype::PPP | linktype::PPP_HDLC => link::from_ppp(frame),
         linktype::C_HDLC => link::from_cisco_hdlc(frame),
+        linktype::NFLOG => link::from_nflog(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

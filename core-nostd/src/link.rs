@@ -255,6 +255,78 @@ pub fn from_cisco_hdlc(frame: &[u8]) -> Result<Summary, Error> {
     walk(Step::CiscoHdlc(frame))
 }
 
+/// LINKTYPE_NFLOG (239), what libpcap's `nflog:N` device captures: a 4-byte header (address
+/// family, version, resource id), then TLVs (16-bit length including the 4-byte TLV header,
+/// 16-bit type, value padded to 4 bytes). The payload TLV holds the packet from its network
+/// header on. What it is, as the reference decoder decides: the EtherType of the packet-header
+/// TLV (its hardware protocol) when there is one and it is not zero, else the header's family
+/// (`NFPROTO_IPV4` 2, `NFPROTO_IPV6` 10).
+///
+/// The TLVs' lengths and types are in the byte order of the machine that logged them
+/// (little-endian: every machine that runs netfilter in practice, and the reference decoder's
+/// host); a TLV shorter than its own header makes the frame malformed, and nothing in it
+/// counts.
+pub fn from_nflog(frame: &[u8]) -> Result<Summary, Error> {
+    let (tlvs, (family, _version, _resource)) =
+        header(Layer::Nflog, NFLOG_HEADER, frame, (be_u8, be_u8, be_u16))?;
+    let (mut payload, mut hw_protocol) = (None, 0);
+    let mut rest = tlvs;
+    while let Some((&[l0, l1, t0, t1], after)) = rest.split_first_chunk::<4>() {
+        let len = u16::from_le_bytes([l0, l1]);
+        // The type's top bit is netlink's "nested" flag, not part of the type.
+        let ty = u16::from_le_bytes([t0, t1]) & 0x7fff;
+        let value_len = usize::from(len).checked_sub(4).ok_or(Error::Truncated {
+            layer: Layer::Nflog,
+            needed: 4,
+            got: usize::from(len),
+        })?;
+        // A value cut by the end of the frame is what was captured of it.
+        let value = clamp(after, value_len);
+        match ty {
+            nflog::PACKET_HDR if value_len == 4 => {
+                if let Some(&[p0, p1]) = value.first_chunk::<2>() {
+                    hw_protocol = u16::from_be_bytes([p0, p1]);
+                }
+            }
+            // The last one, as the reference decoder takes; there is only ever one.
+            nflog::PAYLOAD => payload = Some(value),
+            _ => {}
+        }
+        // The next TLV starts at the length rounded up to 4 bytes.
+        rest = rest.get((usize::from(len) + 3) & !3..).unwrap_or_default();
+    }
+    let Some(packet) = payload else {
+        return Err(Error::NotIp {
+            layer: Layer::Nflog,
+            protocol: u32::from(family),
+        });
+    };
+    if hw_protocol != 0 {
+        return walk(Step::EtherType(Layer::Nflog, hw_protocol, packet));
+    }
+    match family {
+        nflog::NFPROTO_IPV4 => ip::parse(Announced::V4, packet),
+        nflog::NFPROTO_IPV6 => ip::parse(Announced::V6, packet),
+        other => Err(Error::NotIp {
+            layer: Layer::Nflog,
+            protocol: u32::from(other),
+        }),
+    }
+}
+
+/// The NFLOG header before the TLVs.
+const NFLOG_HEADER: usize = 4;
+
+/// NFLOG values (Linux `netfilter.h`, `nfnetlink_log.h`).
+mod nflog {
+    pub const NFPROTO_IPV4: u8 = 2;
+    pub const NFPROTO_IPV6: u8 = 10;
+    /// `NFULA_PACKET_HDR`: hardware protocol (an EtherType, network order), hook, padding.
+    pub const PACKET_HDR: u16 = 1;
+    /// `NFULA_PAYLOAD`: the packet.
+    pub const PAYLOAD: u16 = 9;
+}
+
 /// ARPHRD values (Linux `if_arp.h`) that change how a cooked header is read.
 mod arphrd {
     pub const FRAD: u16 = 770;

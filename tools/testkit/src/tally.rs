@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The link types the product decodes, ascending (tcpdump LINKTYPE numbers: NULL, ETHERNET,
-/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2).
-pub const SUPPORTED: [u32; 13] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 276];
+/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, LOOP, LINUX_SLL, IPV4, IPV6, NFLOG,
+/// LINUX_SLL2).
+pub const SUPPORTED: [u32; 14] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 239, 276];
 
 /// Files where the product deliberately reads differently from the reference decoder
 /// (docs/ACCOUNTING.md, "Where we differ from tshark"): the path under `corpus/`, the totals the
@@ -39,12 +40,12 @@ pub fn expected(rel: &str, reference: &str) -> String {
 /// Captures in the corpus.
 pub const FILES: usize = 2524;
 /// Of them, files whose per-pair totals equal the reference decoder's.
-pub const EQUAL: usize = 2254;
+pub const EQUAL: usize = 2255;
 /// Of the equal files, those the reader rejects outright (reserved link-type bits, unknown
 /// pcap or pcapng version, a damaged section header): the reference counts nothing either.
 pub const REJECTED: usize = 5;
 /// Of them, files reported as of an unsupported link type.
-pub const UNSUPPORTED: usize = 270;
+pub const UNSUPPORTED: usize = 269;
 
 /// Per value of `SUMMARY.tsv`'s `linktype` column (every link type of the file, `-` for a
 /// file with no interface): (label, files equal, files unsupported). No file fails.
@@ -83,7 +84,7 @@ pub const TALLY: &[(&str, usize, usize)] = &[
     ("229:IPV6", 15, 0),
     ("230:IEEE802_15_4_NOFCS", 0, 1),
     ("231:DBUS", 0, 1),
-    ("239:NFLOG", 0, 1),
+    ("239:NFLOG", 1, 0),
     ("242:IPOIB", 0, 1),
     ("253:NETLINK", 0, 1),
     ("271:VSOCK", 0, 1),
