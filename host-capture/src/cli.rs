@@ -44,7 +44,8 @@ pub const SETTINGS: Settings<Args> = Settings {
     group(ArgGroup::new("sink").required(true).multiple(true).args(["brokers", "output", "totals"])),
 )]
 pub struct Args {
-    /// Capture live on this interface (`any` for all of them).
+    /// Capture live on this interface (`any` for all of them; `nflog:N` for what firewall
+    /// rules send to NFLOG group N).
     #[arg(short = 'i', long, value_name = "IF")]
     pub interface: Option<String>,
 
@@ -57,7 +58,8 @@ pub struct Args {
     #[arg(short = 'f', long, value_name = "BPF")]
     pub filter: Option<String>,
 
-    /// Bytes captured per frame: enough for the headers (live capture only).
+    /// Bytes captured per frame: enough for the headers (live capture only; an `nflog:N`
+    /// device is captured whole, at least 65,535).
     #[arg(long, default_value_t = 128, conflicts_with = "read",
           value_parser = clap::value_parser!(i32).range(64..=262_144))]
     pub snaplen: i32,

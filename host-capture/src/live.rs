@@ -50,13 +50,38 @@ pub struct Live {
 /// wall-clock flush, the Kafka poll) runs even under a flood.
 const BATCH: usize = 4096;
 
+/// The least snap length on an `nflog:N` device. libpcap reads each netfilter message into a
+/// buffer sized from the snap length and asks the kernel to copy at most that much of the
+/// packet, but the message's own TLVs come on top: with a small snap length the frames of
+/// longer packets were lost without a drop being counted (seen with the default of 128). The
+/// NFLOG device carries only what a firewall rule selected, so whole packets cost little.
+pub const NFLOG_SNAPLEN: i32 = 65_535;
+
+/// The snap length to capture `interface` with: `asked`, or [`NFLOG_SNAPLEN`] at least on an
+/// NFLOG device (`nflog` or `nflog:N`).
+pub fn snaplen_for(interface: &str, asked: i32) -> i32 {
+    if interface == "nflog" || interface.starts_with("nflog:") {
+        asked.max(NFLOG_SNAPLEN)
+    } else {
+        asked
+    }
+}
+
 impl Live {
     /// Opens the interface of `options`.
     pub fn open(options: &Options) -> Result<Live> {
         let interface = &options.interface;
+        let snaplen = snaplen_for(interface, options.snaplen);
+        if snaplen != options.snaplen {
+            tracing::info!(
+                interface = interface.as_str(),
+                snaplen,
+                "an NFLOG device is captured whole (libpcap loses its longer frames otherwise)"
+            );
+        }
         let inactive = Capture::from_device(interface.as_str())
             .with_context(|| format!("--interface {interface}"))?
-            .snaplen(options.snaplen)
+            .snaplen(snaplen)
             .promisc(options.promisc)
             .buffer_size(options.buffer_size)
             .immediate_mode(options.immediate)

@@ -11,7 +11,8 @@
 #                           reference decoder the link-layer fixtures are checked against) and
 #                           openssl (the throw-away CA of the TLS tests), prometheus
 #                           (promtool and the server the metrics tests scrape with) and
-#                           iproute2 (`ip netns`, where that server runs); for the package
+#                           iproute2 (`ip netns`, where that server runs), nftables (the
+#                           rule that feeds the live NFLOG test, in its namespace); for the package
 #                           step dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze verify
 #                           and security on the units), lintian, man-db, groff-base and mandoc
 #                           (the man pages), binutils (strip, readelf), chromium (headless: the
@@ -22,7 +23,7 @@
 BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev
     libpcap-dev kcat ca-certificates)
 TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl prometheus iproute2
-    dpkg-dev systemd lintian man-db groff-base mandoc binutils chromium)
+    nftables dpkg-dev systemd lintian man-db groff-base mandoc binutils chromium)
 
 ensure_packages() {
     local wanted=()
