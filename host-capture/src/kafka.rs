@@ -1,11 +1,12 @@
-//! The Kafka sink: records to a topic with nothing acknowledged lost.
+//! The Kafka sink: records to a topic with nothing acknowledged lost. It runs on a thread of
+//! its own, fed by the capture's (`crate::kafka_thread`); everything here happens there.
 //!
 //! Records go to librdkafka's queue (idempotent producer, `acks=all`, no message expiry), which
 //! is bounded (`queue.buffering.max.messages` and `.max.kbytes` in
 //! `host_common::kafka::records_producer`, so that the process stays in fixed memory). Its
 //! delivery reports are served until none is left ([`KafkaSink::poll`], once per batch of
-//! frames, and whenever the queue is full), so the queue holds what is on its way, not what
-//! was acknowledged long ago.
+//! records and per batch of frames, and whenever the queue is full), so the queue holds what
+//! is on its way, not what was acknowledged long ago.
 //!
 //! When the queue is full the delivery reports are served and the record is retried. A replay
 //! (`wait_for_room`) then waits: it serves delivery reports until there is room, as long as the

@@ -174,7 +174,8 @@ impl Sinks {
 
     /// Whether every sink accepts records (for `/readyz` and `READY=1`): Kafka once a broker
     /// has acknowledged a message (a record or a heartbeat: the only proof librdkafka gives
-    /// that it reached one), stdout while its reader is there. Atomic loads: once per batch.
+    /// that it reached one), stdout while its reader is there. As of their threads' last
+    /// answers: once per batch.
     pub fn accepting(&self) -> Result<(), &'static str> {
         for s in &self.0 {
             match s {
