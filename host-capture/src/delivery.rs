@@ -19,7 +19,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
-use crate::kafka::{Format, Totals};
+use crate::kafka::{Format, PACKETS_HEADER_C, Totals};
+use crate::produce::Event;
 
 /// Records, bytes and packets: written by one thread (the one that polls the producer, or
 /// owns the sink), read by any (the metrics).
@@ -140,8 +141,8 @@ pub struct Reports {
     format: Format,
     /// What the opaques' times count from.
     start: Instant,
-    /// The clock when the producer was last polled, µs from `start` (read once per poll, not
-    /// once per report).
+    /// The clock when last read ([`Reports::tick`]: once per poll and once per batch of
+    /// records, not once per report or record), µs from `start`.
     now_us: AtomicU64,
     /// Delivery reports served, of records and heartbeats: the sink polls until a poll serves
     /// none (librdkafka's queue of reports is empty), and waits for room while they come.
@@ -179,13 +180,15 @@ impl Reports {
         }
     }
 
-    /// The opaque of a record of `packets` handed over now.
+    /// The opaque of a record of `packets` handed over now: as of the last
+    /// [`Reports::tick`], which comes before every batch of records and every poll (a batch
+    /// is handed over in a few milliseconds; a clock read per record was 2 % of the sink).
     pub fn record_opaque(&self, packets: u64) -> Opaque {
-        let us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        encode(us, packets)
+        encode(self.now_us.load(Ordering::Relaxed), packets)
     }
 
-    /// Reads the clock for the reports the next poll serves.
+    /// Reads the clock, for the reports the next poll serves and the records handed over
+    /// until the next tick.
     pub fn tick(&self) {
         let us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.now_us.store(us, Ordering::Relaxed);
@@ -293,21 +296,36 @@ impl ClientContext for Reports {
     }
 }
 
-impl ProducerContext for Reports {
-    type DeliveryOpaque = Opaque;
+impl Reports {
+    /// An event of the producer's queue, served by the sink (`TopicProducer::serve`).
+    pub fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Report(r) => {
+                self.report(r.error(), r.value(), r.opaque(), || {
+                    r.header(PACKETS_HEADER_C)
+                });
+            }
+            Event::Error(code, reason) => self.error(KafkaError::Global(code), reason),
+        }
+    }
 
-    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Opaque) {
+    /// A message's delivery report: `error` (`None`: delivered), its value and opaque, and
+    /// how to find its `packets` header. Every record is counted here exactly once,
+    /// delivered or failed.
+    fn report<'a>(
+        &self,
+        error: Option<RDKafkaErrorCode>,
+        value: &[u8],
+        opaque: Opaque,
+        header: impl FnOnce() -> Option<&'a [u8]>,
+    ) {
         bump(&self.served, 1);
         if opaque == HEARTBEAT {
-            return self.heartbeat(result.is_ok());
+            return self.heartbeat(error.is_none());
         }
-        let message = match result {
-            Ok(m) | Err((_, m)) => m,
-        };
-        let value = message.payload().unwrap_or_default();
         let (sent_us, packets) = decode(opaque);
         let packets = match (self.format, packets) {
-            (Format::Text, None) => packets_header(message).and_then(decimal),
+            (Format::Text, None) => header().and_then(decimal),
             _ => packets,
         };
         let counts = counts_of(self.format, value, packets).unwrap_or_else(|| {
@@ -315,30 +333,44 @@ impl ProducerContext for Reports {
             tracing::error!("kafka: a delivery report of a record without its counts");
             Counts::ZERO
         });
-        match result {
-            Ok(_) => {
+        match error {
+            None => {
                 self.delivered.add(counts);
                 let now = self.now_us.load(Ordering::Relaxed);
                 self.latency.observe(elapsed_us(sent_us, now));
                 self.note_success();
             }
-            Err((e, _)) => {
+            Some(code) => {
                 self.failed.add(counts);
                 if !matches!(
-                    e,
-                    KafkaError::MessageProduction(
-                        RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
-                    )
+                    code,
+                    RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight
                 ) {
                     tracing::error!(
                         bytes = counts.bytes,
                         packets = counts.packets,
-                        error = %e,
+                        error = %KafkaError::MessageProduction(code),
                         "kafka: a record was not delivered"
                     );
                 }
             }
         }
+    }
+}
+
+/// The reports the rdkafka crate serves itself: those left when the producer is dropped (the
+/// sink serves the others, [`Reports::event`]).
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Opaque;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Opaque) {
+        let (error, message) = match result {
+            Ok(m) => (None, m),
+            Err((KafkaError::MessageProduction(code), m)) => (Some(*code), m),
+            Err((_, m)) => (Some(RDKafkaErrorCode::Fail), m),
+        };
+        let value = message.payload().unwrap_or_default();
+        self.report(error, value, opaque, || packets_header(message));
     }
 }
 

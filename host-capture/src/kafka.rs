@@ -1,11 +1,12 @@
-//! The Kafka sink: records to a topic with nothing acknowledged lost.
+//! The Kafka sink: records to a topic with nothing acknowledged lost. It runs on a thread of
+//! its own, fed by the capture's (`crate::kafka_thread`); everything here happens there.
 //!
 //! Records go to librdkafka's queue (idempotent producer, `acks=all`, no message expiry), which
 //! is bounded (`queue.buffering.max.messages` and `.max.kbytes` in
 //! `host_common::kafka::records_producer`, so that the process stays in fixed memory). Its
 //! delivery reports are served until none is left ([`KafkaSink::poll`], once per batch of
-//! frames, and whenever the queue is full), so the queue holds what is on its way, not what
-//! was acknowledged long ago.
+//! records and per batch of frames, and whenever the queue is full), so the queue holds what
+//! is on its way, not what was acknowledged long ago.
 //!
 //! When the queue is full the delivery reports are served and the record is retried. A replay
 //! (`wait_for_room`) then waits: it serves delivery reports until there is room, as long as the
@@ -71,7 +72,7 @@ const FINISH_WAIT: Duration = Duration::from_millis(1);
 
 /// The headers' names as librdkafka takes them (NUL-terminated), checked against the wire
 /// format's at compile time.
-const PACKETS_HEADER_C: &CStr = c"packets";
+pub(crate) const PACKETS_HEADER_C: &CStr = c"packets";
 const HEARTBEAT_HEADER_C: &CStr = c"heartbeat";
 const _: () =
     assert!(same(PACKETS_HEADER_C, PACKETS_HEADER) && same(HEARTBEAT_HEADER_C, HEARTBEAT_HEADER));
@@ -148,6 +149,15 @@ impl Totals {
             packets: self.packets + o.packets,
         }
     }
+
+    /// What is left of `self` once `o` is taken out (none below zero).
+    pub(crate) fn minus(self, o: Totals) -> Totals {
+        Totals {
+            records: self.records.saturating_sub(o.records),
+            bytes: self.bytes.saturating_sub(o.bytes),
+            packets: self.packets.saturating_sub(o.packets),
+        }
+    }
 }
 
 /// Records on their way to a Kafka topic.
@@ -192,6 +202,32 @@ pub struct Progress {
     pub heartbeats: u64,
     /// How long the delivered records took.
     pub latency: Latencies,
+}
+
+/// Where the records stand, as the sink's thread last told the capture's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct State {
+    /// The metrics' view.
+    pub progress: Progress,
+    /// Records acknowledged by the broker, with their bytes and packets.
+    pub delivered: Totals,
+}
+
+impl State {
+    /// Whether a broker has acknowledged a message (a record or a heartbeat) at least once:
+    /// the only proof librdkafka gives that it reached one.
+    pub fn reached_broker(&self) -> bool {
+        self.progress.delivered > 0 || self.progress.heartbeats > 0
+    }
+
+    /// A one-line account for the periodic log.
+    pub fn summary(&self) -> Summary {
+        Summary::new()
+            .field("delivered_records", self.delivered.records)
+            .field("delivered_bytes", self.delivered.bytes)
+            .field("queued", self.progress.queued)
+            .field("parked", self.progress.parked)
+    }
 }
 
 /// What became of the records at the end.
@@ -283,9 +319,11 @@ impl KafkaSink {
         self.topic.producer()
     }
 
-    /// Sends one record: into the queue, or, when it is full, after waiting for room (a
-    /// replay) or into the overflow buffer (see the module's documentation).
-    pub fn send(&mut self, mut record: Record) {
+    /// Sends one record whose key (`text::key`) is `key`: into the queue, or, when it is
+    /// full, after waiting for room (a replay) or into the overflow buffer (see the module's
+    /// documentation). The key comes made: the capture's thread writes it
+    /// (`crate::kafka_thread`), beside this one.
+    pub fn send(&mut self, mut record: Record, key: &[u8]) {
         let mut waits = 0u32;
         loop {
             if !self.parked.is_empty() {
@@ -293,7 +331,7 @@ impl KafkaSink {
             }
             // Interval order: nothing overtakes what waits.
             if self.parked.is_empty() {
-                match self.produce(record) {
+                match self.produce(record, key) {
                     Ok(()) => return,
                     Err(r) => record = r,
                 }
@@ -344,6 +382,12 @@ impl KafkaSink {
         self.unpark();
     }
 
+    /// Reads the clock before a batch of records: their hand-over time (the start of their
+    /// delivery latency).
+    pub fn tick(&self) {
+        self.producer().context().tick();
+    }
+
     /// Serves every delivery report waiting and moves parked records into the queue. Call it
     /// often (once per batch of frames).
     pub fn poll(&mut self) {
@@ -351,22 +395,15 @@ impl KafkaSink {
         self.unpark();
     }
 
-    /// Serves every delivery report waiting: polls until a poll serves none (each poll of the
-    /// producer serves one event, of one or more reports).
+    /// Serves every delivery report waiting: events until the producer's queue is empty
+    /// (each holds one or more reports).
     fn serve(&mut self) {
         let reports = self.producer().context();
         reports.tick();
-        let mut before = self.served.0;
-        loop {
-            self.producer().poll(Duration::ZERO);
-            let now = reports.served();
-            if now == before {
-                break;
-            }
-            before = now;
-        }
-        if before != self.served.0 {
-            self.served = (before, Instant::now());
+        while self.topic.serve(|e| reports.event(e)) {}
+        let served = reports.served();
+        if served != self.served.0 {
+            self.served = (served, Instant::now());
             self.stalled = false;
         }
         if self.served.0 == 0 && self.next_ask.1 > 0 && self.producer().in_flight_count() > 0 {
@@ -383,44 +420,33 @@ impl KafkaSink {
         std::thread::sleep(WAIT);
         self.serve();
     }
-    /// A one-line account for the periodic log.
-    pub fn progress(&self) -> Summary {
-        let d = self.producer().context().delivered.get();
-        Summary::new()
-            .field("delivered_records", d.records)
-            .field("delivered_bytes", d.bytes)
-            .field("queued", self.producer().in_flight_count())
-            .field("parked", self.parked.len())
-    }
-
-    /// Whether a broker has acknowledged a message (a record or a heartbeat) at least once.
-    pub fn reached_broker(&self) -> bool {
+    /// Where the records stand now (atomic loads and lengths): what the sink's thread hands
+    /// the capture's at each poll (`crate::kafka_thread`).
+    pub fn state(&self) -> State {
         let ctx = self.producer().context();
-        ctx.delivered.get().records > 0 || ctx.heartbeats_delivered.load(Ordering::Relaxed) > 0
-    }
-
-    /// The counts so far, for the metrics (atomic loads and lengths: cheap once per batch).
-    pub fn counts(&self) -> Progress {
-        let ctx = self.producer().context();
-        Progress {
-            delivered: ctx.delivered.get().records,
-            undelivered: ctx
-                .failed
-                .get()
-                .plus(self.refused.get())
-                .plus(self.parked.dropped())
-                .records,
-            parked: self.parked.len(),
-            queued: self.producer().in_flight_count(),
-            heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
-            latency: ctx.latencies(),
+        let delivered = ctx.delivered.get();
+        State {
+            progress: Progress {
+                delivered: delivered.records,
+                undelivered: ctx
+                    .failed
+                    .get()
+                    .plus(self.refused.get())
+                    .plus(self.parked.dropped())
+                    .records,
+                parked: self.parked.len(),
+                queued: self.producer().in_flight_count(),
+                heartbeats: ctx.heartbeats_delivered.load(Ordering::Relaxed),
+                latency: ctx.latencies(),
+            },
+            delivered,
         }
     }
 
-    /// Tries to hand `record` to librdkafka; gives it back when the queue is full.
-    fn produce(&mut self, record: Record) -> Result<(), Record> {
+    /// Tries to hand `record`, whose key is `key`, to librdkafka; gives it back when the
+    /// queue is full.
+    fn produce(&mut self, record: Record, key: &[u8]) -> Result<(), Record> {
         let counts = record.counts();
-        let key = text::key(&record);
         let packets = text::number(record.packets);
         let number;
         let json;
@@ -437,7 +463,7 @@ impl KafkaSink {
         let opaque = self.producer().context().record_opaque(record.packets);
         let message = Message {
             partition: ANY_PARTITION,
-            key: key.as_bytes(),
+            key,
             value,
             header: PACKETS_HEADER_C,
             header_value: packets.as_bytes(),
@@ -489,7 +515,7 @@ impl KafkaSink {
             match (first, beat_end) {
                 (None, None) => return,
                 (Some(record), end) if end.is_none_or(|e| record.start_ms < e) => {
-                    if self.produce(record).is_err() {
+                    if self.produce(record, text::key(&record).as_bytes()).is_err() {
                         return;
                     }
                     self.parked.pop_first();

@@ -13,6 +13,7 @@ mod bpf;
 mod cli;
 mod delivery;
 mod kafka;
+mod kafka_thread;
 mod lines;
 mod linger;
 mod linktype;

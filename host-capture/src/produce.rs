@@ -9,8 +9,15 @@
 //! its one header, as before. What goes on the wire is the same: key, value, header,
 //! timestamp, and the partition (given, or chosen by the partitioner of the producer's
 //! configuration, which a handle made with no configuration of its own uses, as a send by
-//! name does). Delivery reports still come through the crate's
-//! `BaseProducer::poll`, with the opaque given here.
+//! name does).
+//!
+//! Delivery reports are served here too ([`TopicProducer::serve`]), from the producer's main
+//! queue, where the crate's `BaseProducer::poll` would serve them: that makes a `Vec` of
+//! every event's messages (the allocation of a few KiB that makes glibc consolidate its
+//! small free chunks each time), an `Arc` of the event and a `KafkaError` of each message's
+//! result. Here the messages are read where they are, one after another; each [`Report`]
+//! borrows its message for the call. The crate's `poll` still serves what is left when the
+//! producer is dropped.
 //!
 //! The only `unsafe` of the sink besides `linger.rs`, kept here.
 
@@ -44,18 +51,89 @@ pub struct Message<'a> {
     pub opaque: usize,
 }
 
+/// A message's delivery report, borrowed from its event for the call that is given it.
+pub struct Report<'a> {
+    message: &'a rdsys::rd_kafka_message_t,
+}
+
+impl Report<'_> {
+    /// Why the message was not delivered; `None` if it was.
+    pub fn error(&self) -> Option<RDKafkaErrorCode> {
+        match RDKafkaErrorCode::from(self.message.err) {
+            RDKafkaErrorCode::NoError => None,
+            e => Some(e),
+        }
+    }
+
+    /// The message's value.
+    pub fn value(&self) -> &[u8] {
+        let m = self.message;
+        if m.payload.is_null() {
+            return &[];
+        }
+        // SAFETY: librdkafka's message holds `len` bytes at `payload` (its copy of the value)
+        // for as long as the message lives, which its event does, past this borrow.
+        unsafe { std::slice::from_raw_parts(m.payload.cast::<u8>(), m.len) }
+    }
+
+    /// The opaque given at [`TopicProducer::send`].
+    pub fn opaque(&self) -> usize {
+        self.message._private as usize
+    }
+
+    /// The value of the message's last header named `name`, if it has one.
+    pub fn header(&self, name: &CStr) -> Option<&[u8]> {
+        let mut headers: *mut rdsys::rd_kafka_headers_t = std::ptr::null_mut();
+        let mut value: *const c_void = std::ptr::null();
+        let mut len = 0usize;
+        // SAFETY: the message is alive (borrowed); librdkafka writes a pointer to the
+        // message's own header list into `headers` (not ours to free), then a pointer to the
+        // value (owned by the list) and its length into `value` and `len`. Both outlive this
+        // borrow, as the message does.
+        unsafe {
+            if RDKafkaErrorCode::from(rdsys::rd_kafka_message_headers(self.message, &mut headers))
+                != RDKafkaErrorCode::NoError
+            {
+                return None;
+            }
+            if RDKafkaErrorCode::from(rdsys::rd_kafka_header_get_last(
+                headers,
+                name.as_ptr(),
+                &mut value,
+                &mut len,
+            )) != RDKafkaErrorCode::NoError
+                || value.is_null()
+            {
+                return None;
+            }
+            Some(std::slice::from_raw_parts(value.cast::<u8>(), len))
+        }
+    }
+}
+
+/// What [`TopicProducer::serve`] hands over.
+pub enum Event<'a> {
+    /// A message's delivery report.
+    Report(Report<'a>),
+    /// A client error (a broker down, say): its code and librdkafka's text.
+    Error(RDKafkaErrorCode, &'a str),
+}
+
 /// A producer and the handle of the one topic it sends to.
 pub struct TopicProducer<C: ProducerContext<DeliveryOpaque = usize>> {
     /// The topic's name, until its handle is taken.
     name: CString,
+    /// A reference of ours to the producer's main queue (delivery reports and errors), given
+    /// back in `drop`.
+    queue: NonNull<rdsys::rd_kafka_queue_t>,
     /// A reference of ours to the topic, taken at the first send (see [`TopicProducer::send`])
     /// and given back in `drop` (before the producer goes).
     topic: Option<NonNull<rdsys::rd_kafka_topic_t>>,
     producer: BaseProducer<C>,
 }
 
-// SAFETY: librdkafka's `rd_kafka_topic_t` may be used and destroyed from any thread (its state
-// is behind its own locks); the producer is `Send` itself.
+// SAFETY: librdkafka's `rd_kafka_topic_t` and `rd_kafka_queue_t` may be used and destroyed
+// from any thread (their state is behind their own locks); the producer is `Send` itself.
 unsafe impl<C: ProducerContext<DeliveryOpaque = usize>> Send for TopicProducer<C> where
     BaseProducer<C>: Send
 {
@@ -65,8 +143,13 @@ impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
     /// A producer of `producer` to `topic`; an error when the name cannot be one.
     pub fn new(producer: BaseProducer<C>, topic: &str) -> Result<TopicProducer<C>, String> {
         let name = CString::new(topic).map_err(|_| format!("{topic:?} holds a NUL byte"))?;
+        // SAFETY: the producer's `rd_kafka_t` is alive (owned by `producer`); the call returns
+        // a new reference to its main queue, given back in `drop` before the producer goes.
+        let queue = unsafe { rdsys::rd_kafka_queue_get_main(producer.client().native_ptr()) };
+        let queue = NonNull::new(queue).ok_or("librdkafka gave the producer no main queue")?;
         Ok(TopicProducer {
             name,
+            queue,
             topic: None,
             producer,
         })
@@ -200,8 +283,51 @@ impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
     }
 }
 
+impl<C: ProducerContext<DeliveryOpaque = usize>> TopicProducer<C> {
+    /// Serves one event of the producer's main queue, without waiting: `each` is given every
+    /// delivery report of it in turn, or its error; other events (statistics, which are not
+    /// asked for) are dropped. False when there was none.
+    pub fn serve(&self, mut each: impl FnMut(Event<'_>)) -> bool {
+        // SAFETY: our reference to the main queue is alive (held by `self`); a 0 ms timeout
+        // does not wait. The event returned is ours, destroyed below once nothing borrows
+        // from it.
+        let event = unsafe { rdsys::rd_kafka_queue_poll(self.queue.as_ptr(), 0) };
+        if event.is_null() {
+            return false;
+        }
+        // SAFETY: `event` is a live event of ours. A delivery report's messages belong to it
+        // and live until it is destroyed; each is lent to `each` for one call only. An error
+        // event's string belongs to it too, and is copied before the event goes.
+        unsafe {
+            match rdsys::rd_kafka_event_type(event) {
+                rdsys::RD_KAFKA_EVENT_DR => loop {
+                    let m = rdsys::rd_kafka_event_message_next(event);
+                    let Some(message) = m.as_ref() else { break };
+                    each(Event::Report(Report { message }));
+                },
+                rdsys::RD_KAFKA_EVENT_ERROR => {
+                    let code = RDKafkaErrorCode::from(rdsys::rd_kafka_event_error(event));
+                    let text = rdsys::rd_kafka_event_error_string(event);
+                    let text = if text.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(text).to_string_lossy().into_owned()
+                    };
+                    each(Event::Error(code, text.trim()));
+                }
+                _ => {}
+            }
+            rdsys::rd_kafka_event_destroy(event);
+        }
+        true
+    }
+}
+
 impl<C: ProducerContext<DeliveryOpaque = usize>> Drop for TopicProducer<C> {
     fn drop(&mut self) {
+        // SAFETY: gives back the one reference to the main queue that `new` took, once, while
+        // the producer is still alive.
+        unsafe { rdsys::rd_kafka_queue_destroy(self.queue.as_ptr()) };
         if let Some(t) = self.topic.take() {
             // SAFETY: gives back the one reference `topic` took, once; the producer (dropped
             // after this body) is still alive, as librdkafka requires of a topic handle's
@@ -341,6 +467,58 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn served_reports_hold_each_messages_opaque_value_header_and_error() {
+        // As above, served through `serve` instead of the crate's poll: the context is not
+        // called, and every report comes once, with what was sent.
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("message.timeout.ms", "0");
+        let mut tp = TopicProducer::new(producer(&mut config), "t").expect("topic");
+        for i in 0..3 {
+            let value = format!("{}", 1500 + i);
+            let mut m = message(i, b"10.0.0.1,10.0.0.2");
+            m.value = value.as_bytes();
+            assert_eq!(tp.send(&m), Ok(()));
+        }
+        tp.producer()
+            .purge(PurgeConfig::default().queue().inflight());
+        let mut seen = Vec::new();
+        let mut errors = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.len() < 3 && Instant::now() < deadline {
+            let served = tp.serve(|e| match e {
+                Event::Report(r) => seen.push((
+                    r.opaque(),
+                    r.value().to_vec(),
+                    r.header(c"packets").map(<[u8]>::to_vec),
+                    r.header(c"other").map(<[u8]>::to_vec),
+                    r.error(),
+                )),
+                Event::Error(code, text) => errors.push((code, text.to_string())),
+            });
+            if !served {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        while tp.serve(|_| panic!("a report twice")) {}
+        seen.sort_by_key(|s| s.0);
+        let want: Vec<_> = (0..3)
+            .map(|i| {
+                (
+                    1000 + i,
+                    format!("{}", 1500 + i).into_bytes(),
+                    Some(b"3".to_vec()),
+                    None,
+                    Some(RDKafkaErrorCode::PurgeQueue),
+                )
+            })
+            .collect();
+        assert_eq!(seen, want, "errors: {errors:?}");
+        assert!(tp.producer().context().0.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use core_nostd::wire::{Heartbeat, Record};
 
 use crate::kafka::{self, KafkaSink};
+use crate::kafka_thread::KafkaThread;
 use crate::lines::{Lines, Written};
 use crate::totals::PairTotals;
 
@@ -30,8 +31,8 @@ pub struct Options {
 
 /// One destination of the records.
 pub enum Sink {
-    /// Records to a Kafka topic.
-    Kafka(KafkaSink),
+    /// Records to a Kafka topic, produced on a thread of their own.
+    Kafka(KafkaThread),
     /// Records as lines on stdout.
     Lines(Lines),
     /// Records added up per pair, written at the end.
@@ -68,8 +69,8 @@ impl Sink {
         }
     }
 
-    /// Periodic work between batches of frames (Kafka's delivery reports; the lines' writer
-    /// catching up).
+    /// Periodic work between batches of frames (Kafka's thread serving its delivery reports;
+    /// the lines' writer catching up).
     pub fn poll(&mut self) {
         match self {
             Sink::Kafka(k) => k.poll(),
@@ -128,7 +129,7 @@ impl Sinks {
     pub fn open(options: &Options) -> Result<Sinks> {
         let mut sinks = Vec::new();
         if let Some(k) = &options.kafka {
-            sinks.push(Sink::Kafka(KafkaSink::new(k)?));
+            sinks.push(Sink::Kafka(KafkaThread::start(KafkaSink::new(k)?)?));
         }
         if options.lines {
             sinks.push(Sink::Lines(Lines::new()?));
@@ -173,7 +174,8 @@ impl Sinks {
 
     /// Whether every sink accepts records (for `/readyz` and `READY=1`): Kafka once a broker
     /// has acknowledged a message (a record or a heartbeat: the only proof librdkafka gives
-    /// that it reached one), stdout while its reader is there. Atomic loads: once per batch.
+    /// that it reached one), stdout while its reader is there. As of their threads' last
+    /// answers: once per batch.
     pub fn accepting(&self) -> Result<(), &'static str> {
         for s in &self.0 {
             match s {

@@ -124,15 +124,17 @@ fn a_full_queue_parks_merges_then_drops_and_counts_exactly() {
 
 #[test]
 fn a_full_queue_holds_a_replay_up_and_every_record_goes_as_made() {
-    // librdkafka's queue holds 8 messages; the replay makes 3,000 records of one (interval,
+    // librdkafka's queue holds 64 messages; the replay makes 10,000 records of one (interval,
     // pair): one per packet (--flush-interval 0), every packet in the same millisecond. Had
     // one parked instead of waiting for room, it would have merged with the next in the
-    // overflow buffer, and fewer, bigger records would reach the topic.
+    // overflow buffer, and fewer, bigger records would reach the topic. 10,000 is more than
+    // the batches between the capture and the Kafka thread hold (6 × 1,024), so the wait
+    // holds the capture itself up too.
     let cluster = Cluster::start(1).expect("a private broker");
     let topic = "backpressure";
     cluster.create_topic(topic, 2).unwrap();
     let brokers = cluster.bootstrap_servers();
-    let lengths: Vec<u16> = (0..3_000u16).map(|i| 40 + i % 1_400).collect();
+    let lengths: Vec<u16> = (0..10_000u16).map(|i| 40 + i % 1_400).collect();
     let frames: Vec<(u64, Vec<u8>)> = lengths
         .iter()
         .map(|&len| (BASE, ipv4_frame([10, 0, 0, 1], [192, 0, 2, 1], len)))
@@ -150,7 +152,7 @@ fn a_full_queue_holds_a_replay_up_and_every_record_goes_as_made() {
         "--flush-interval",
         "0",
         "-X",
-        "queue.buffering.max.messages=8",
+        "queue.buffering.max.messages=64",
         "--max-buffered-records",
         "1",
         "--no-heartbeats",
@@ -158,11 +160,11 @@ fn a_full_queue_holds_a_replay_up_and_every_record_goes_as_made() {
     let stderr = testkit::log::text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let bytes: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
-    assert_eq!(bytes, 2_098_500);
+    assert_eq!(bytes, 7_275_000);
     assert!(
         stderr.contains(
-            "records=3000 early_flushes=0 delivered_records=3000 delivered_bytes=2098500 \
-             delivered_packets=3000 undelivered_records=0 undelivered_bytes=0 \
+            "records=10000 early_flushes=0 delivered_records=10000 delivered_bytes=7275000 \
+             delivered_packets=10000 undelivered_records=0 undelivered_bytes=0 \
              undelivered_packets=0 heartbeats_delivered=0"
         ),
         "{stderr}"
