@@ -23,6 +23,13 @@ pub struct Judged<'a> {
     pub filter: &'a Filter,
 }
 
+/// The scope a message is about, as Alertmanager's `scope` label shows it: the rule's filter
+/// (`all` without one). The one place that names a scope, for every rule a window is judged
+/// by.
+pub fn scope(filter: &Filter) -> String {
+    filter.to_string()
+}
+
 /// The alert key: stable per (filter, window start), so a re-sent alert is recognisable and a
 /// compacted topic keeps one.
 pub fn key(filter: &Filter, window_start: u64) -> String {
@@ -73,6 +80,11 @@ impl Judged<'_> {
             Ok(f) => (f.min.as_ref(), f.max.as_ref()),
             Err(e) => (Some(&e.min), Some(&e.max)),
         }
+    }
+
+    /// The scope judged ([`scope`]).
+    pub fn scope(&self) -> String {
+        scope(self.filter)
     }
 
     /// The one-line human message.

@@ -138,6 +138,17 @@ pub struct Args {
     #[arg(long, default_value = "alerts")]
     pub alerts_topic: String,
 
+    /// Also post every alert, recovery and gap to this Prometheus Alertmanager
+    /// (`http://[user:password@]host:port[/prefix]`; its v2 API, `POST /api/v2/alerts`);
+    /// repeatable: every Alertmanager of a cluster gets every alert. Plain HTTP only.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Vec<String>,
+
+    /// How often the alerts still firing are posted to the Alertmanagers again (each with
+    /// `endsAt` four of these ahead: an alert host-stream stops confirming resolves by itself).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = units::duration)]
+    pub alertmanager_resend: Duration,
+
     /// `--log-level`, `--log-format` (the latter also chooses the per-window lines' format).
     #[command(flatten)]
     pub log: LogArgs,
@@ -230,6 +241,9 @@ impl Args {
                  (--until-end, or --input -)",
                 p.display()
             ));
+        }
+        if self.alertmanager_resend.is_zero() {
+            return wrong("--alertmanager-resend must be more than 0".into());
         }
         if self.window.as_millis() == 0 {
             return wrong("--window must be at least 1ms".into());

@@ -145,6 +145,18 @@ impl Coverage {
         }
     }
 
+    /// The sensors whose heartbeats were read, each once, in order (a walk over the pairs:
+    /// asked only when windows close, and only for `--alertmanager`'s `sensor` label).
+    pub fn sensors(&self) -> Vec<SensorId> {
+        let mut out: Vec<SensorId> = Vec::new();
+        for (sensor, _) in self.tracks.keys() {
+            if out.last() != Some(sensor) {
+                out.push(*sensor);
+            }
+        }
+        out
+    }
+
     /// Forgets the spans that end at or before `ms` (windows before it are closed).
     pub fn forget_before(&mut self, ms: Millis) {
         for t in self.tracks.values_mut() {

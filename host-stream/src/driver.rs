@@ -396,6 +396,9 @@ impl Driver {
         for w in self.judge.flush(Duration::from_secs(30)) {
             self.engine.settle(w);
         }
+        // After Kafka's: what the Alertmanagers still have queued never holds a commit back.
+        self.judge
+            .finish_alertmanager(crate::alertmanager::FINISH_WITHIN);
         source.close(&self.engine, self.judge.alerting(), self.judge.pending());
         self.publish(source);
         Ok(Report {
@@ -457,6 +460,9 @@ impl Driver {
     /// Judges the closed windows and settles what is done; `Some` when stdout failed (the
     /// windows not judged stay unsettled).
     fn judge_closed(&mut self) -> Option<Ended> {
+        if !self.closed.is_empty() && self.judge.wants_sensors() {
+            self.judge.set_sensors(&self.engine.sensors());
+        }
         for w in self.closed.drain(..) {
             match self.judge.window(&w) {
                 Ok(Settle::Now(start)) => self.engine.settle(start),

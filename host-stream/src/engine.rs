@@ -301,6 +301,11 @@ impl Engine {
         self.whole = whole;
     }
 
+    /// The sensors whose heartbeats were read ([`Coverage::sensors`]).
+    pub fn sensors(&self) -> Vec<core_nostd::wire::SensorId> {
+        self.coverage.sensors()
+    }
+
     /// How many sources are in play (Kafka partitions assigned; a pipe is one).
     pub fn source_count(&self) -> usize {
         self.sources.len()

@@ -17,6 +17,7 @@ use host_db::loader::Limits;
 use host_db::model::InForce;
 
 use crate::alert::{self, Gap, Judged};
+use crate::alertmanager::{self, AlertName, Alertmanager, Change, Delivered};
 use crate::alerts_out::{Alerts, Delivery};
 use crate::chart;
 use crate::cli::LogFormat;
@@ -130,6 +131,11 @@ pub struct Judge {
     verdicts: [u64; Verdict::ALL.len()],
     /// The last window judged (not revised), for the metrics.
     last: Option<LastWindow>,
+    /// Where alerts also go (`--alertmanager`).
+    alertmanager: Option<Alertmanager>,
+    /// The `sensor` label of the alerts: the sensors whose heartbeats were read, as of the
+    /// windows being judged ([`Judge::set_sensors`]).
+    sensors: String,
 }
 
 /// The last window judged: its bytes and the limits in force at its end (`None`: no such
@@ -161,6 +167,8 @@ pub struct JudgeCounts {
     pub alerts_pending: u64,
     /// The last window judged.
     pub last: Option<LastWindow>,
+    /// What the Alertmanagers got (`--alertmanager`).
+    pub alertmanager: Option<Delivered>,
 }
 
 impl Judge {
@@ -197,6 +205,59 @@ impl Judge {
             board: None,
             verdicts: [0; Verdict::ALL.len()],
             last: None,
+            alertmanager: None,
+            sensors: UNKNOWN_SENSOR.to_string(),
+        }
+    }
+
+    /// Sends every alert, recovery and gap to `am` too.
+    pub fn send_to(&mut self, am: Alertmanager) {
+        self.alertmanager = Some(am);
+    }
+
+    /// Whether the alerts name sensors ([`Judge::set_sensors`] is worth calling).
+    pub fn wants_sensors(&self) -> bool {
+        self.alertmanager.is_some()
+    }
+
+    /// The sensors whose heartbeats were read: the `sensor` label of the alerts that start
+    /// firing from now on (`unknown` when none sends heartbeats).
+    pub fn set_sensors(&mut self, sensors: &[core_nostd::wire::SensorId]) {
+        self.sensors = sensor_label(sensors.iter().map(|s| s.as_str()));
+    }
+
+    /// Queues an event for the Alertmanagers, if any.
+    fn notify(
+        &mut self,
+        change: Change,
+        scope: String,
+        sensor: String,
+        at_ms: Millis,
+        message: &serde_json::Value,
+    ) {
+        if let Some(am) = &mut self.alertmanager {
+            am.send(alertmanager::Event {
+                change,
+                scope,
+                sensor,
+                at_ms,
+                annotations: alertmanager::annotations(message),
+            });
+        }
+    }
+
+    /// Ends the Alertmanagers' senders: what is queued is tried once until `within` passed.
+    pub fn finish_alertmanager(&mut self, within: Duration) {
+        if let Some(am) = &mut self.alertmanager {
+            am.finish(within);
+            let d = am.delivered();
+            if d.undelivered > 0 {
+                tracing::warn!(
+                    "alertmanager: {} not delivered ({} delivered)",
+                    core_nostd::units::Count(d.undelivered, "alert"),
+                    d.sent
+                );
+            }
         }
     }
 
@@ -315,6 +376,14 @@ impl Judge {
             if let Some(gap) = self.gap.take() {
                 let payload = alert::gap_end(&filter, &gap, w, &self.host);
                 let key = alert::gap_key(&filter, gap.start);
+                let resolve = Change::Resolve(AlertName::NO_DATA);
+                self.notify(
+                    resolve,
+                    alert::scope(&filter),
+                    String::new(),
+                    w.start,
+                    &payload,
+                );
                 pending |= self.send(AlertKind::GapEnd, &point, key, payload)? == Settle::WhenAcked;
             }
         } else {
@@ -333,6 +402,12 @@ impl Judge {
                     self.gaps += 1;
                     let payload = alert::gap_start(&filter, w, &self.host);
                     let key = alert::gap_key(&filter, w.start);
+                    let missing = payload["sensors_missing"]
+                        .as_array()
+                        .map(|s| sensor_label(s.iter().filter_map(|v| v.as_str())));
+                    let sensor = missing.unwrap_or_else(|| UNKNOWN_SENSOR.to_string());
+                    let fire = Change::Fire(AlertName::NoData);
+                    self.notify(fire, alert::scope(&filter), sensor, w.start, &payload);
                     pending |=
                         self.send(AlertKind::GapStart, &point, key, payload)? == Settle::WhenAcked;
                 }
@@ -341,6 +416,15 @@ impl Judge {
         if let Some(kind) = self.state.next(verdict) {
             let payload = judged.to_json(kind, &self.host, self.top);
             let key = alert::key(&filter, w.start);
+            let change = match AlertName::of(verdict) {
+                Some(name) if kind == AlertKind::Alert => Some(Change::Fire(name)),
+                _ if kind == AlertKind::Recovered => Some(Change::Resolve(AlertName::LIMITS)),
+                _ => None,
+            };
+            if let Some(change) = change {
+                let sensor = self.sensors.clone();
+                self.notify(change, judged.scope(), sensor, w.start, &payload);
+            }
             pending |= self.send(kind, &point, key, payload)? == Settle::WhenAcked;
         }
         Ok(if pending {
@@ -505,17 +589,44 @@ impl Judge {
             alerts_sent: self.alerts_sent,
             alerts_pending: self.alerts.pending() as u64,
             last: self.last,
+            alertmanager: self.alertmanager.as_ref().map(Alertmanager::delivered),
         }
     }
 
-    /// `windows=… alerts=…`.
+    /// `windows=… alerts=…` (and, with `--alertmanager`, `alertmanager_sent=…
+    /// alertmanager_undelivered=…`).
     pub fn summary(&self) -> Summary {
-        Summary::new()
+        let summary = Summary::new()
             .field("windows", self.windows)
             .field("revised", self.revisions)
             .field("alerts", self.alerts_sent)
             .field("incomplete", self.incomplete)
-            .field("gaps", self.gaps)
+            .field("gaps", self.gaps);
+        match &self.alertmanager {
+            Some(am) => {
+                let d = am.delivered();
+                summary
+                    .field("alertmanager_sent", d.sent)
+                    .field("alertmanager_undelivered", d.undelivered)
+            }
+            None => summary,
+        }
+    }
+}
+
+/// The `sensor` label when no sensor is known (producers that send no heartbeats).
+const UNKNOWN_SENSOR: &str = "unknown";
+
+/// The `sensor` label of several sensors: their names sorted, joined with `,` (a window sums
+/// every sensor's records, so an alert about it is about all of them); `unknown` for none.
+fn sensor_label<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        UNKNOWN_SENSOR.to_string()
+    } else {
+        names.join(",")
     }
 }
 

@@ -8,6 +8,7 @@
 //! (exit 0; see [`driver`]).
 
 mod alert;
+mod alertmanager;
 mod alerts_out;
 mod chart;
 mod cli;
@@ -180,6 +181,10 @@ fn judge(
     );
     if args.plot.is_some() {
         judge.collect_chart();
+    }
+    let config = alertmanager::config(args.alertmanager_resend);
+    if let Some(am) = alertmanager::Alertmanager::start(&args.alertmanager, config)? {
+        judge.send_to(am);
     }
     if let Some(b) = board {
         judge.show_on(b);

@@ -219,6 +219,18 @@ impl Collect for StreamMetrics {
             "Messages the broker acknowledged (on stdout: written).",
             j.alerts_sent.saturating_sub(j.alerts_pending),
         )?;
+        if let Some(am) = j.alertmanager {
+            out.counter(
+                "streamchecker_stream_alertmanager_sent_total",
+                "Alerts an Alertmanager accepted (--alertmanager; counted once per Alertmanager).",
+                am.sent,
+            )?;
+            out.counter(
+                "streamchecker_stream_alertmanager_undelivered_total",
+                "Alerts not delivered to an Alertmanager: retries exhausted, refused, dropped from a full queue, or queued when the run ended.",
+                am.undelivered,
+            )?;
+        }
         out.gauge(
             "streamchecker_stream_partitions_assigned",
             "Sources read: Kafka partitions assigned to this instance (a pipe is one).",

@@ -10,9 +10,11 @@
 #                           host-capture test runs; a minimal Debian lacks it), tshark (the
 #                           reference decoder the link-layer fixtures are checked against) and
 #                           openssl (the throw-away CA of the TLS tests), prometheus
-#                           (promtool and the server the metrics tests scrape with) and
-#                           iproute2 (`ip netns`, where that server runs), nftables (the
-#                           rule that feeds the live NFLOG test, in its namespace); for the package
+#                           (promtool and the server the metrics tests scrape with),
+#                           prometheus-alertmanager (the Alertmanager host-stream's
+#                           --alertmanager test posts to), iproute2 (`ip netns`, where
+#                           those servers run) and nftables (the rule that feeds the live
+#                           NFLOG test, in its namespace); for the package
 #                           step dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze verify
 #                           and security on the units), lintian, man-db, groff-base and mandoc
 #                           (the man pages), binutils (strip, readelf), chromium (headless: the
@@ -22,8 +24,9 @@
 
 BUILD_PACKAGES=(build-essential make pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev
     libpcap-dev kcat ca-certificates)
-TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl prometheus iproute2
-    nftables dpkg-dev systemd lintian man-db groff-base mandoc binutils chromium)
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" postgresql procps tshark openssl prometheus
+    prometheus-alertmanager iproute2 nftables dpkg-dev systemd lintian man-db groff-base mandoc
+    binutils chromium)
 
 ensure_packages() {
     local wanted=()

@@ -1,5 +1,6 @@
 //! `host-stream` as operators run it: with the broker and PostgreSQL of the test command.
 
+mod alertmanager;
 mod bad_values;
 mod clock_skew;
 mod closed_stdout;

@@ -577,6 +577,11 @@ impl Running {
         }
     }
 
+    /// The child's stdin, when the command had `Stdio::piped()` for it.
+    pub fn stdin(&mut self) -> std::process::ChildStdin {
+        self.child.stdin.take().expect("a piped stdin")
+    }
+
     /// Sends SIGTERM (host-stream's graceful stop).
     pub fn sigterm(&self) {
         let status = Command::new("kill")

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod netns;
 pub mod notify;
 pub mod pty;
+pub mod refused;
 pub mod scratch;
 pub mod tls;
 
