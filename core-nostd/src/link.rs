@@ -67,6 +67,8 @@ mod ethertype {
     pub const CISCO_GLEAN: u16 = 0xfff2;
     pub const TRANSPARENT_ETHERNET: u16 = 0x6558;
     pub const PPP: u16 = 0x880b;
+    /// Cisco FabricPath (DCE).
+    pub const FABRICPATH: u16 = 0x8903;
     /// Largest IEEE 802.3 length; larger values up to 1535 are neither lengths nor types.
     pub const MAX_8023_LENGTH: u16 = 1500;
     /// Smallest EtherType.
@@ -408,6 +410,9 @@ fn ethernet(frame: &[u8]) -> Result<Step<'_>, Error> {
         frame,
         (take(6usize), take(6usize), be_u16),
     )?;
+    if let Some(inner) = fabricpath(frame, ty)? {
+        return Ok(Step::Ethernet(inner));
+    }
     if ty >= ethertype::MIN_TYPE || ty == 0 {
         return Ok(Step::EtherType(Layer::Ethernet, ty, payload));
     }
@@ -421,6 +426,39 @@ fn ethernet(frame: &[u8]) -> Result<Step<'_>, Error> {
         return Ok(Step::Ethernet(inner));
     }
     ieee_802_3(Layer::Ethernet, ty, payload)
+}
+
+/// Cisco FabricPath, as the reference decoder recognises it before it reads the type: the
+/// EtherType 0x8903 where an Ethernet frame's type is (a 16-byte header: hierarchical
+/// destination and source, the FabricPath tag with its FTAG and TTL), or after one 802.1Q or
+/// 802.1ad tag (20 bytes). The frame inside is a whole Ethernet frame, and the outer frame ends
+/// with a checksum of its own (4 bytes, not part of the inner frame). Returns the inner frame.
+fn fabricpath(frame: &[u8], ty: u16) -> Result<Option<&[u8]>, Error> {
+    const HEADER: usize = 16;
+    const HEADER_TAGGED: usize = 20;
+    const FCS: usize = 4;
+    let at16 = || {
+        frame
+            .get(16..)
+            .and_then(|rest| rest.first_chunk::<2>())
+            .map(|&t| u16::from_be_bytes(t))
+    };
+    let header = match ty {
+        ethertype::FABRICPATH => HEADER,
+        ethertype::VLAN | ethertype::PROVIDER_BRIDGE if at16() == Some(ethertype::FABRICPATH) => {
+            HEADER_TAGGED
+        }
+        _ => return Ok(None),
+    };
+    if frame.len() < header {
+        return Err(Error::Truncated {
+            layer: Layer::Ethernet,
+            needed: header,
+            got: frame.len(),
+        });
+    }
+    let end = frame.len().saturating_sub(FCS).max(header);
+    Ok(frame.get(header..end))
 }
 
 /// Cisco ISL: a 26-byte header in front of the tagged frame, recognised by its multicast

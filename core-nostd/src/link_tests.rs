@@ -829,6 +829,53 @@ fn ppp_and_cisco_hdlc() {
     );
 }
 
+#[test]
+fn cisco_fabricpath_carries_a_whole_ethernet_frame() {
+    // Hierarchical MACs, the FabricPath tag (0x8903, FTAG/TTL), the inner frame, the FCS.
+    let fp = |tag: &[u8], inner: &[u8]| {
+        let hmacs = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        cat(&[
+            &hmacs,
+            tag,
+            &[0x89, 0x03, 0x00, 0x01],
+            inner,
+            &[0xde, 0xad, 0xbe, 0xef],
+        ])
+    };
+    v4(ETH, &fp(&[], &eth(0x0800, &ipv4(100, 80))), 100);
+    v6(ETH, &fp(&[], &eth(0x86dd, &ipv6(60))), 100);
+    // After one 802.1Q or 802.1ad tag.
+    v4(
+        ETH,
+        &fp(&[0x81, 0x00, 0x00, 0x05], &eth(0x0800, &ipv4(100, 80))),
+        100,
+    );
+    v4(
+        ETH,
+        &fp(&[0x88, 0xa8, 0x00, 0x05], &eth(0x0800, &ipv4(100, 80))),
+        100,
+    );
+    // The inner frame is Ethernet again: its own tags count.
+    let tagged = eth(0x8100, &cat(&[&[0, 7, 0x08, 0x00], &ipv4(100, 80)]));
+    v4(ETH, &fp(&[], &tagged), 100);
+    err(
+        ETH,
+        &fp(&[], &eth(0x0806, &[0; 28])),
+        not_ip(Layer::Ethernet, 0x0806),
+    );
+    // Cut inside the FabricPath header.
+    let short = fp(&[], &[]);
+    err(
+        ETH,
+        &short[..15],
+        Error::Truncated {
+            layer: Layer::Ethernet,
+            needed: 16,
+            got: 15,
+        },
+    );
+}
+
 // ---- NFLOG --------------------------------------------------------------------------------
 
 /// An NFLOG frame: the header (family, version 0, resource id 5), then each (type, value) as
