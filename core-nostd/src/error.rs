@@ -43,6 +43,8 @@ pub enum Layer {
     LinuxSll2,
     /// Linux netfilter NFLOG header and its TLVs.
     Nflog,
+    /// Frame Relay (Q.922 address, then RFC 2427 or Cisco encapsulation).
+    FrameRelay,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -69,6 +71,7 @@ impl Layer {
             Layer::LinuxSll => "linux-sll",
             Layer::LinuxSll2 => "linux-sll2",
             Layer::Nflog => "nflog",
+            Layer::FrameRelay => "frame-relay",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

@@ -65,6 +65,8 @@ pub mod linktype {
     pub const RAW: u32 = 101;
     /// Cisco HDLC.
     pub const C_HDLC: u32 = 104;
+    /// Frame Relay (Q.922 address, RFC 2427 or Cisco encapsulation).
+    pub const FRELAY: u32 = 107;
     /// OpenBSD loopback, address family in network byte order.
     pub const LOOP: u32 = 108;
     /// Linux cooked capture v1 (`-i any` before libpcap 1.10).
@@ -79,9 +81,9 @@ pub mod linktype {
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 14] = [
-        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, LOOP, LINUX_SLL, IPV4, IPV6,
-        NFLOG, LINUX_SLL2,
+    pub const SUPPORTED: [u32; 15] = [
+        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPV4,
+        IPV6, NFLOG, LINUX_SLL2,
     ];
 
     /// True when [`crate::parse_frame`] decodes `link_type`.
@@ -95,6 +97,7 @@ pub mod linktype {
                 | PPP_HDLC
                 | RAW
                 | C_HDLC
+                | FRELAY
                 | LOOP
                 | LINUX_SLL
                 | IPV4
@@ -134,6 +137,7 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::PPP | linktype::PPP_HDLC => link::from_ppp(frame),
         linktype::C_HDLC => link::from_cisco_hdlc(frame),
         linktype::NFLOG => link::from_nflog(frame),
+        linktype::FRELAY => link::from_frame_relay(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

@@ -329,6 +329,86 @@ mod nflog {
     pub const PAYLOAD: u16 = 9;
 }
 
+/// LINKTYPE_FRELAY (107): Frame Relay, read as the reference decoder reads it by default
+/// ("FRF 3.2/Cisco HDLC"). The Q.922 address runs to the octet with its EA bit set (2 to 4
+/// octets; a 1-octet one is bogus but skipped); then either the UI control field 0x03 and
+/// an RFC 2427 NLPID (0xCC IPv4, 0x8E IPv6, 0x80 SNAP with an EtherType, after an optional
+/// padding octet), or, on any DLCI but 0, a Cisco-encapsulation type (the Cisco HDLC
+/// protocol values).
+pub fn from_frame_relay(frame: &[u8]) -> Result<Summary, Error> {
+    const EA: u8 = 0x01;
+    let truncated = |needed: usize| Error::Truncated {
+        layer: Layer::FrameRelay,
+        needed,
+        got: frame.len(),
+    };
+    // The address: the octets up to and with the first whose EA bit is set, and the DLCI's
+    // upper bits, enough to tell DLCI 0 (signalling) from the rest.
+    let first = *frame.first().ok_or(truncated(1))?;
+    let (dlci_zero, address_len) = if first & EA != 0 {
+        (true, 1)
+    } else {
+        let mut len = 2;
+        while frame.get(len - 1).ok_or(truncated(len))? & EA == 0 {
+            len += 1;
+        }
+        let second = frame.get(1).copied().unwrap_or(0);
+        // Upper 6 bits in the first octet, 4 more in the second; deeper octets only when
+        // both of those are zero would matter, and DLCI 0 is only ever two octets.
+        (first & 0xfc == 0 && second & 0xf0 == 0 && len == 2, len)
+    };
+    let rest = frame.get(address_len..).unwrap_or_default();
+    let control = *rest.first().ok_or(truncated(address_len + 1))?;
+    if control == frame_relay::UI {
+        return walk(frame_relay_nlpid(rest.get(1..).unwrap_or_default())?);
+    }
+    if dlci_zero {
+        // LAPF signalling (Q.933, LMI).
+        return not_ip(Layer::FrameRelay, u16::from(control));
+    }
+    let (payload, ty) = header(Layer::FrameRelay, 2, rest, be_u16)?;
+    walk(match ty {
+        ethertype::IPV4 => Step::Ip(Announced::V4, payload),
+        ethertype::IPV6 => Step::Ip(Announced::V6, payload),
+        ethertype::MPLS | ethertype::MPLS_MULTICAST => Step::Mpls(payload),
+        ethertype::TRANSPARENT_ETHERNET => Step::Ethernet(payload),
+        other => return not_ip(Layer::FrameRelay, other),
+    })
+}
+
+/// Frame Relay values (RFC 2427, ISO/IEC TR 9577).
+mod frame_relay {
+    /// Unnumbered information: the control field of RFC 2427 data.
+    pub const UI: u8 = 0x03;
+    pub const NLPID_PADDING: u8 = 0x00;
+    pub const NLPID_SNAP: u8 = 0x80;
+    pub const NLPID_IPV4: u8 = 0xcc;
+    pub const NLPID_IPV6: u8 = 0x8e;
+}
+
+/// The RFC 2427 payload after the control field: an optional padding octet, the NLPID, and
+/// for SNAP an OUI and a protocol id.
+fn frame_relay_nlpid(bytes: &[u8]) -> Result<Step<'_>, Error> {
+    let bytes = match bytes.split_first() {
+        Some((&frame_relay::NLPID_PADDING, rest)) => rest,
+        _ => bytes,
+    };
+    let (payload, nlpid) = header(Layer::FrameRelay, 1, bytes, be_u8)?;
+    match nlpid {
+        frame_relay::NLPID_IPV4 => Ok(Step::Ip(Announced::V4, payload)),
+        frame_relay::NLPID_IPV6 => Ok(Step::Ip(Announced::V6, payload)),
+        frame_relay::NLPID_SNAP => {
+            let (rest, (oui_hi, oui_lo, pid)) =
+                header(Layer::FrameRelay, 5, payload, (be_u8, be_u16, be_u16))?;
+            match (oui_hi, oui_lo) {
+                (0, 0) => Ok(Step::EtherType(Layer::FrameRelay, pid, rest)),
+                _ => not_ip(Layer::FrameRelay, pid),
+            }
+        }
+        other => not_ip(Layer::FrameRelay, u16::from(other)),
+    }
+}
+
 /// ARPHRD values (Linux `if_arp.h`) that change how a cooked header is read.
 mod arphrd {
     pub const FRAD: u16 = 770;

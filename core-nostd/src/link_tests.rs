@@ -876,6 +876,59 @@ fn cisco_fabricpath_carries_a_whole_ethernet_frame() {
     );
 }
 
+#[test]
+fn frame_relay_rfc_2427_and_cisco() {
+    const FR: u32 = linktype::FRELAY;
+    // DLCI 16 in two address octets (EA on the second).
+    let dlci16: &[u8] = &[0x04, 0x01];
+    v4(FR, &cat(&[dlci16, &[0x03, 0xcc], &ipv4(300, 8)]), 300);
+    v6(FR, &cat(&[dlci16, &[0x03, 0x8e], &ipv6(60)]), 100);
+    // A padding octet before the NLPID; SNAP with an EtherType.
+    v4(FR, &cat(&[dlci16, &[0x03, 0x00, 0xcc], &ipv4(300, 8)]), 300);
+    let snap = [0x03, 0x80, 0, 0, 0, 0x08, 0x00];
+    v4(FR, &cat(&[dlci16, &snap, &ipv4(300, 8)]), 300);
+    // Three and four address octets.
+    v4(
+        FR,
+        &cat(&[&[0x04, 0x00, 0x01], &[0x03, 0xcc], &ipv4(300, 8)]),
+        300,
+    );
+    v4(
+        FR,
+        &cat(&[&[0x04, 0x00, 0x00, 0x01], &[0x03, 0xcc], &ipv4(300, 8)]),
+        300,
+    );
+    // Cisco encapsulation: a Cisco HDLC type right after the address.
+    v4(FR, &cat(&[dlci16, &[0x08, 0x00], &ipv4(300, 8)]), 300);
+    v6(FR, &cat(&[dlci16, &[0x86, 0xdd], &ipv6(60)]), 100);
+    // Not IP: an OSI NLPID (CLNP), ARP over SNAP, LAPF signalling on DLCI 0.
+    err(
+        FR,
+        &cat(&[dlci16, &[0x03, 0x81], &[0; 30]]),
+        not_ip(Layer::FrameRelay, 0x81),
+    );
+    err(
+        FR,
+        &cat(&[dlci16, &[0x03, 0x80, 0, 0, 0, 0x08, 0x06], &[0; 28]]),
+        not_ip(Layer::FrameRelay, 0x0806),
+    );
+    err(
+        FR,
+        &cat(&[&[0x00, 0x01], &[0x08, 0x00], &ipv4(300, 8)]),
+        not_ip(Layer::FrameRelay, 0x08),
+    );
+    // Cut in the address.
+    err(
+        FR,
+        &[0x04],
+        Error::Truncated {
+            layer: Layer::FrameRelay,
+            needed: 2,
+            got: 1,
+        },
+    );
+}
+
 // ---- NFLOG --------------------------------------------------------------------------------
 
 /// An NFLOG frame: the header (family, version 0, resource id 5), then each (type, value) as

@@ -15,7 +15,7 @@ pub const SELECTOR_EXPLICIT: u8 = 0xff;
 /// - `[0xff, a, b, c, d, frame…]`: link type `u32::from_le_bytes([a, b, c, d])` (any value, so
 ///   unsupported ones are fuzzed too).
 /// - any other first byte: that byte is the link type (mostly unsupported ones; 12, 14, 50, 101,
-///   104, 108, 113, 228, 229 and 239 happen to be supported).
+///   104, 107, 108, 113, 228, 229 and 239 happen to be supported).
 /// - an empty input: Ethernet, empty frame.
 pub fn split_parse_frame_input(data: &[u8]) -> (u32, &[u8]) {
     match data.split_first() {
