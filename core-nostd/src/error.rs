@@ -45,6 +45,10 @@ pub enum Layer {
     Nflog,
     /// Frame Relay (Q.922 address, then RFC 2427 or Cisco encapsulation).
     FrameRelay,
+    /// Solaris IPNET header.
+    Ipnet,
+    /// Apple PKTAP header.
+    Pktap,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -72,6 +76,8 @@ impl Layer {
             Layer::LinuxSll2 => "linux-sll2",
             Layer::Nflog => "nflog",
             Layer::FrameRelay => "frame-relay",
+            Layer::Ipnet => "ipnet",
+            Layer::Pktap => "pktap",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

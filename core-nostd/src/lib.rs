@@ -75,15 +75,19 @@ pub mod linktype {
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
     pub const IPV6: u32 = 229;
+    /// Solaris IPNET (`/dev/ipnet`, zones' traffic).
+    pub const IPNET: u32 = 226;
     /// Linux netfilter log (`nflog:N`: what an NFLOG firewall rule selects).
     pub const NFLOG: u32 = 239;
+    /// Apple PKTAP (macOS `-i pktap`, with the process of each packet).
+    pub const PKTAP: u32 = 258;
     /// Linux cooked capture v2 (`-i any` since libpcap 1.10).
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 15] = [
-        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPV4,
-        IPV6, NFLOG, LINUX_SLL2,
+    pub const SUPPORTED: [u32; 17] = [
+        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPNET,
+        IPV4, IPV6, NFLOG, PKTAP, LINUX_SLL2,
     ];
 
     /// True when [`crate::parse_frame`] decodes `link_type`.
@@ -103,6 +107,8 @@ pub mod linktype {
                 | IPV4
                 | IPV6
                 | NFLOG
+                | IPNET
+                | PKTAP
                 | LINUX_SLL2
         )
     }
@@ -138,6 +144,8 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::C_HDLC => link::from_cisco_hdlc(frame),
         linktype::NFLOG => link::from_nflog(frame),
         linktype::FRELAY => link::from_frame_relay(frame),
+        linktype::IPNET => link::from_ipnet(frame),
+        linktype::PKTAP => link::from_pktap(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

@@ -409,6 +409,58 @@ fn frame_relay_nlpid(bytes: &[u8]) -> Result<Step<'_>, Error> {
     }
 }
 
+/// LINKTYPE_IPNET (226): Solaris' `/dev/ipnet` header (version, family, hook type, packet
+/// length, interface and zone ids: 24 bytes), then the IP packet the family names (2 IPv4,
+/// 26 IPv6, Solaris' numbers).
+pub fn from_ipnet(frame: &[u8]) -> Result<Summary, Error> {
+    const HEADER: usize = 24;
+    const AF_INET: u8 = 2;
+    const AF_INET6: u8 = 26;
+    let (packet, (_version, family, _rest)) =
+        header(Layer::Ipnet, HEADER, frame, (be_u8, be_u8, take(22usize)))?;
+    match family {
+        AF_INET => ip::parse(Announced::V4, packet),
+        AF_INET6 => ip::parse(Announced::V6, packet),
+        other => not_ip(Layer::Ipnet, u16::from(other)),
+    }
+}
+
+/// LINKTYPE_PKTAP (258): Apple's PKTAP header (little-endian: its own length, at least 108
+/// bytes; the record type; the packet's link type; the interface and process), then, for a
+/// packet record, the packet as its link type frames it. A PKTAP frame inside PKTAP is not
+/// read (no writer makes one, and it would let a frame nest the parser as deep as it is long).
+pub fn from_pktap(frame: &[u8]) -> Result<Summary, Error> {
+    const MIN_HEADER: usize = 108;
+    const RECORD_PACKET: u32 = 1;
+    let (_, (length, record, link_type)) =
+        header(Layer::Pktap, 12, frame, (le_u32, le_u32, le_u32))?;
+    let length = usize::try_from(length).unwrap_or(usize::MAX);
+    if length < MIN_HEADER {
+        return Err(Error::Truncated {
+            layer: Layer::Pktap,
+            needed: MIN_HEADER,
+            got: length,
+        });
+    }
+    let Some(packet) = frame.get(length..) else {
+        return Err(Error::Truncated {
+            layer: Layer::Pktap,
+            needed: length,
+            got: frame.len(),
+        });
+    };
+    if record != RECORD_PACKET {
+        return Err(Error::NotIp {
+            layer: Layer::Pktap,
+            protocol: record,
+        });
+    }
+    if link_type == crate::linktype::PKTAP {
+        return Err(Error::UnsupportedLinkType(link_type));
+    }
+    crate::parse_frame(link_type, packet)
+}
+
 /// ARPHRD values (Linux `if_arp.h`) that change how a cooked header is read.
 mod arphrd {
     pub const FRAD: u16 = 770;

@@ -929,6 +929,71 @@ fn frame_relay_rfc_2427_and_cisco() {
     );
 }
 
+#[test]
+fn ipnet_by_its_family() {
+    const I: u32 = linktype::IPNET;
+    let ipnet = |family: u8, packet: &[u8]| {
+        let mut h = vec![2, family, 0, 0];
+        h.extend_from_slice(&(packet.len() as u32).to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        cat(&[&h, packet])
+    };
+    v4(I, &ipnet(2, &ipv4(300, 8)), 300);
+    v6(I, &ipnet(26, &ipv6(60)), 100);
+    err(I, &ipnet(7, &ipv4(300, 8)), not_ip(Layer::Ipnet, 7));
+    err(
+        I,
+        &ipnet(2, &[])[..23],
+        Error::Truncated {
+            layer: Layer::Ipnet,
+            needed: 24,
+            got: 23,
+        },
+    );
+}
+
+#[test]
+fn pktap_by_the_packets_link_type() {
+    const P: u32 = linktype::PKTAP;
+    // Header length, record type, link type (little-endian), the interface name, the rest.
+    let pktap = |length: u32, record: u32, link: u32, packet: &[u8]| {
+        let mut h = Vec::new();
+        for word in [length, record, link] {
+            h.extend_from_slice(&word.to_le_bytes());
+        }
+        h.extend_from_slice(b"en0");
+        h.resize(length.max(12) as usize, 0);
+        cat(&[&h, packet])
+    };
+    v4(P, &pktap(108, 1, 1, &eth(0x0800, &ipv4(300, 8))), 300);
+    v6(P, &pktap(108, 1, 12, &ipv6(60)), 100);
+    // A longer header (the format grows by its length field).
+    v4(P, &pktap(156, 1, 1, &eth(0x0800, &ipv4(300, 8))), 300);
+    err(
+        P,
+        &pktap(108, 0, 1, &eth(0x0800, &ipv4(300, 8))),
+        Error::NotIp {
+            layer: Layer::Pktap,
+            protocol: 0,
+        },
+    );
+    err(
+        P,
+        &pktap(100, 1, 1, &eth(0x0800, &ipv4(300, 8))),
+        Error::Truncated {
+            layer: Layer::Pktap,
+            needed: 108,
+            got: 100,
+        },
+    );
+    // PKTAP in PKTAP is not read (not dumped: tshark would recurse).
+    let inner = pktap(108, 1, 1, &eth(0x0800, &ipv4(300, 8)));
+    assert_eq!(
+        parse_frame(P, &pktap(108, 1, P, &inner)),
+        Err(Error::UnsupportedLinkType(P))
+    );
+}
+
 // ---- NFLOG --------------------------------------------------------------------------------
 
 /// An NFLOG frame: the header (family, version 0, resource id 5), then each (type, value) as

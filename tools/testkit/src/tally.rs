@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The link types the product decodes, ascending (tcpdump LINKTYPE numbers: NULL, ETHERNET,
-/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPV4, IPV6, NFLOG,
-/// LINUX_SLL2).
-pub const SUPPORTED: [u32; 15] = [0, 1, 9, 12, 14, 50, 101, 104, 107, 108, 113, 228, 229, 239, 276];
+/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPNET, IPV4, IPV6,
+/// NFLOG, PKTAP, LINUX_SLL2).
+pub const SUPPORTED: [u32; 17] = [
+    0, 1, 9, 12, 14, 50, 101, 104, 107, 108, 113, 226, 228, 229, 239, 258, 276,
+];
 
 /// Files where the product deliberately reads differently from the reference decoder
 /// (docs/ACCOUNTING.md, "Where we differ from tshark"): the path under `corpus/`, the totals the
