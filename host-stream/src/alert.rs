@@ -51,6 +51,7 @@ fn limit(row: Option<&LimitRow>) -> Value {
         None => Value::Null,
         Some(r) => json!({
             "value": r.value,
+            "written": r.text,
             "effective_date": time_text::format(r.effective_ms),
             "row": r.origin,
         }),
@@ -302,6 +303,6 @@ mod tests {
             either: Some("2001:db8::/32".parse().unwrap()),
             ..Filter::ALL
         };
-        assert_eq!(key(&f, 0), "ip 2001:db8::/32|1970-01-01T00:00:00Z");
+        assert_eq!(key(&f, 0), "ip=2001:db8::/32|1970-01-01T00:00:00Z");
     }
 }

@@ -307,7 +307,9 @@ impl Judge {
         let limits = match &self.limits {
             Some(l) => l
                 .timeline()
-                .in_force(i64::try_from(w.end).unwrap_or(i64::MAX)),
+                .in_force(i64::try_from(w.end).unwrap_or(i64::MAX))
+                // Rates become bytes for this window's length (so they follow --window).
+                .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
             None => Ok(InForce::default()),
         };
         let complete = w.cover.complete(w.records);

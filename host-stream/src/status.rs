@@ -65,7 +65,7 @@ pub struct Header {
     pub host: String,
     /// Where the records come from.
     pub input: Input,
-    /// The filter's text (`all`, `src 10.0.0.0/8`, …).
+    /// The filter's text (`all`, `src=10.0.0.0/8`, …).
     pub filter: String,
     /// The window length.
     pub window: Duration,
@@ -186,7 +186,9 @@ impl Page for Board {
         let now = now_ms();
         let limits = self.limits.as_ref().map(|(l, source)| LimitsView {
             source: source.clone(),
-            in_force: l.timeline().in_force(signed(now)),
+            in_force: l.timeline().in_force(signed(now)).and_then(|f| {
+                f.per_window(u64::try_from(self.header.window.as_millis()).unwrap_or(u64::MAX))
+            }),
             status: l.status(),
         });
         let view = View {
@@ -343,7 +345,12 @@ fn limit_row(s: &mut String, id: &str, name: &str, row: Option<&LimitRow>) {
                  <td>{}</td><td>{}</td><td>{}</td></tr>",
                 r.value,
                 r.value,
-                esc(&human_bytes(r.value)),
+                // The limit as written too, when it is not the bytes (`40Mbit/s`, `1.5GiB`).
+                esc(&if r.text == r.value.to_string() {
+                    human_bytes(r.value)
+                } else {
+                    format!("{} ({})", human_bytes(r.value), r.text)
+                }),
                 time_text::format(r.effective_ms),
                 esc(&r.origin.to_string()),
             );
@@ -537,7 +544,10 @@ mod tests {
             name: format!("{kind:?}"),
             kind,
             value,
+            text: value.to_string(),
+            amount: core_nostd::units::amount(&value.to_string()).unwrap(),
             effective_ms: 0,
+            scope: core_nostd::Filter::ALL,
         }
     }
 
@@ -545,7 +555,7 @@ mod tests {
         Header {
             host: "gw<b>1</b>&\"'".into(),
             input,
-            filter: "src 10.0.0.0/8".into(),
+            filter: "dst=10.0.0.0/8".into(),
             window: Duration::from_secs(300),
         }
     }
