@@ -615,6 +615,7 @@ mod tests {
             saturated: false,
             talkers: Vec::new(),
             cover: crate::coverage::Cover::ByData,
+            scoped: crate::engine::ScopeSums::none(),
         }
     }
 

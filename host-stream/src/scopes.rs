@@ -220,6 +220,8 @@ fn anchor(f: &Filter) -> Anchor {
 /// hold it ([`Matcher::for_each_match`]).
 pub struct Matcher {
     scopes: Vec<Filter>,
+    /// Each scope's index (the first, for a scope given twice).
+    positions: HashMap<Filter, u32>,
     /// Scopes with no address part.
     always: Vec<u32>,
     source: End,
@@ -246,8 +248,15 @@ impl Matcher {
                 }
             }
         }
+        let mut positions = HashMap::with_capacity(scopes.len());
+        for (i, f) in scopes.iter().enumerate() {
+            positions
+                .entry(*f)
+                .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+        }
         Matcher {
             scopes,
+            positions,
             always,
             source: source.build(),
             destination: destination.build(),
@@ -257,6 +266,11 @@ impl Matcher {
     /// The scopes, in the order given.
     pub fn scopes(&self) -> &[Filter] {
         &self.scopes
+    }
+
+    /// The index of `scope`, if it is one of them.
+    pub fn position(&self, scope: &Filter) -> Option<u32> {
+        self.positions.get(scope).copied()
     }
 
     /// How many scopes.
