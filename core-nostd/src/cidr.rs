@@ -15,7 +15,8 @@ use nom::combinator::{all_consuming, opt};
 use nom::sequence::preceded;
 
 /// An IPv4 or IPv6 network: an address with its host bits zero, and a prefix length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Ordered by family (IPv4 first), address, then length: the order scopes are listed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Prefix {
     addr: IpAddr,
     len: u8,
@@ -210,7 +211,10 @@ impl fmt::Display for Prefix {
 /// Which packets count: an optional source network, an optional destination network and an
 /// optional network that either end must be in. All given conditions must hold; with none,
 /// every packet counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+///
+/// Ordered by source, destination, then either (an absent condition first), so
+/// [`Filter::ALL`] comes first: the order scopes are listed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Filter {
     /// The source must be in this network.
     pub source: Option<Prefix>,
@@ -244,22 +248,211 @@ impl Filter {
     }
 }
 
+/// One condition of a [`Filter`] in its text form: `src=`, `dst=` or `ip=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FilterKey {
+    /// `src=` (also `source=`): [`Filter::source`].
+    Src,
+    /// `dst=` (also `destination=`): [`Filter::destination`].
+    Dst,
+    /// `ip=`: [`Filter::either`].
+    Ip,
+}
+
+impl FilterKey {
+    /// The key as the canonical form writes it: `src`, `dst` or `ip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterKey::Src => "src",
+            FilterKey::Dst => "dst",
+            FilterKey::Ip => "ip",
+        }
+    }
+
+    fn parse(word: &str) -> Option<FilterKey> {
+        let is = |name: &str| word.eq_ignore_ascii_case(name);
+        if is("src") || is("source") {
+            Some(FilterKey::Src)
+        } else if is("dst") || is("destination") {
+            Some(FilterKey::Dst)
+        } else if is("ip") {
+            Some(FilterKey::Ip)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for FilterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a filter's text ([`Filter::parse`]) was refused. Every offset is a byte offset into the
+/// text as given (not trimmed), so a caller can point at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// Expected `src=`, `dst=`, `ip=` (or the whole text `all`); found something else at `at`
+    /// (`len` bytes, up to the next separator).
+    ExpectedKey {
+        /// Where the word starts.
+        at: usize,
+        /// How long it is.
+        len: usize,
+    },
+    /// Expected `=` after the key at `at`; found another character or the end.
+    ExpectedEquals {
+        /// The key.
+        key: FilterKey,
+        /// Where `=` was expected.
+        at: usize,
+    },
+    /// A key given a second time (at `at`): each condition at most once.
+    DuplicateKey {
+        /// The key.
+        key: FilterKey,
+        /// Where its second occurrence starts.
+        at: usize,
+    },
+    /// The network after `key=` (at `at`) is not a prefix.
+    BadPrefix {
+        /// The key.
+        key: FilterKey,
+        /// Where the network starts.
+        at: usize,
+        /// Why it is not one.
+        error: PrefixError,
+    },
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FilterError::ExpectedKey { at, .. } => {
+                write!(f, "expected src=, dst= or ip= (or all) at byte {at}")
+            }
+            FilterError::ExpectedEquals { key, at } => {
+                write!(f, "expected `=` after {key} at byte {at}")
+            }
+            FilterError::DuplicateKey { key, at } => {
+                write!(f, "{key}= is given twice (again at byte {at})")
+            }
+            FilterError::BadPrefix { key, at, error } => {
+                write!(f, "{key}= at byte {at}: {error}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for FilterError {}
+
+/// Separators between conditions: spaces, tabs and commas, in any number.
+fn is_separator(c: char) -> bool {
+    c == ',' || c.is_ascii_whitespace()
+}
+
+impl Filter {
+    /// Parses the scope syntax: conditions `src=NET`, `dst=NET`, `ip=NET` (keys in any case,
+    /// `source`/`destination` also), separated by spaces and/or commas, each key at most once;
+    /// `NET` is read by [`Prefix::parse`] (the command line's `--source`/`--destination`/`--ip`
+    /// parser), so a bare address is a /32 or /128 and an address with host bits set
+    /// (`10.1.2.3/8`) is refused, naming the network meant. Empty text, or `all`, is
+    /// [`Filter::ALL`].
+    ///
+    /// The canonical form ([`Filter`]'s `Display`) parses back to the same filter.
+    pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        let mut filter = Filter::ALL;
+        let trimmed = text.trim_matches(is_separator);
+        if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("all") {
+            return Ok(filter);
+        }
+        let mut pos = 0;
+        while let Some(rest) = text.get(pos..) {
+            let skipped = rest.len() - rest.trim_start_matches(is_separator).len();
+            pos += skipped;
+            let Some(rest) = text.get(pos..).filter(|r| !r.is_empty()) else {
+                break;
+            };
+            let word_len = rest
+                .find(|c: char| c == '=' || is_separator(c))
+                .unwrap_or(rest.len());
+            let word = rest.get(..word_len).unwrap_or(rest);
+            let key = FilterKey::parse(word).ok_or(FilterError::ExpectedKey {
+                at: pos,
+                len: word_len,
+            })?;
+            let key_at = pos;
+            pos += word_len;
+            // Spaces around `=` are allowed: a value can only follow `=`.
+            let after_key = text.get(pos..).unwrap_or("");
+            pos += after_key.len() - after_key.trim_start().len();
+            if !text.get(pos..).unwrap_or("").starts_with('=') {
+                return Err(FilterError::ExpectedEquals { key, at: pos });
+            }
+            pos += 1;
+            let after_eq = text.get(pos..).unwrap_or("");
+            pos += after_eq.len() - after_eq.trim_start().len();
+            let value = text.get(pos..).unwrap_or("");
+            let value_len = value.find(is_separator).unwrap_or(value.len());
+            let value = value.get(..value_len).unwrap_or(value);
+            let prefix = if value.is_empty() {
+                Err(PrefixError::Syntax { at: 0 })
+            } else {
+                Prefix::parse(value)
+            }
+            .map_err(|error| FilterError::BadPrefix {
+                key,
+                at: pos,
+                error,
+            })?;
+            let slot = match key {
+                FilterKey::Src => &mut filter.source,
+                FilterKey::Dst => &mut filter.destination,
+                FilterKey::Ip => &mut filter.either,
+            };
+            if slot.is_some() {
+                return Err(FilterError::DuplicateKey { key, at: key_at });
+            }
+            *slot = Some(prefix);
+            pos += value_len;
+        }
+        Ok(filter)
+    }
+
+    /// The conditions set, in canonical order (`src`, `dst`, `ip`).
+    pub fn conditions(&self) -> impl Iterator<Item = (FilterKey, Prefix)> {
+        [
+            (FilterKey::Src, self.source),
+            (FilterKey::Dst, self.destination),
+            (FilterKey::Ip, self.either),
+        ]
+        .into_iter()
+        .filter_map(|(k, p)| p.map(|p| (k, p)))
+    }
+}
+
+impl FromStr for Filter {
+    type Err = FilterError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Filter::parse(s)
+    }
+}
+
 impl fmt::Display for Filter {
-    /// `all`, or the conditions joined by spaces: `src 10.0.0.0/8 dst 192.0.2.7/32 ip ::/0`.
+    /// The canonical text form, the one stored, used in alert keys and shown: `all`, or the
+    /// conditions in the order `src`, `dst`, `ip`, joined by one space, every network with its
+    /// length (`src=10.0.0.0/8 dst=192.0.2.7/32 ip=2001:db8::/32`, addresses as `core::net`
+    /// prints them, RFC 5952 for IPv6). [`Filter::parse`] reads it back to the same filter.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_all() {
             return f.write_str("all");
         }
         let mut sep = "";
-        for (name, p) in [
-            ("src", self.source),
-            ("dst", self.destination),
-            ("ip", self.either),
-        ] {
-            if let Some(p) = p {
-                write!(f, "{sep}{name} {p}")?;
-                sep = " ";
-            }
+        for (key, p) in self.conditions() {
+            write!(f, "{sep}{key}={p}")?;
+            sep = " ";
         }
         Ok(())
     }
@@ -369,5 +562,185 @@ mod tests {
         assert!(either.matches(v4(1, 1, 1, 1), v4(192, 0, 2, 7)));
         assert!(!either.matches(v4(1, 1, 1, 1), v4(2, 2, 2, 2)));
         assert!(Filter::ALL.matches(v4(1, 1, 1, 1), v4(2, 2, 2, 2)));
+    }
+
+    fn net(text: &str) -> Prefix {
+        Prefix::parse(text).unwrap()
+    }
+
+    #[test]
+    fn scope_text_parses_every_key_and_separator() {
+        extern crate std;
+        use std::string::ToString;
+        let f = Filter::parse("src=10.0.0.0/8 dst=192.0.2.7").unwrap();
+        assert_eq!(
+            f,
+            Filter {
+                source: Some(net("10.0.0.0/8")),
+                destination: Some(net("192.0.2.7/32")),
+                either: None,
+            }
+        );
+        assert_eq!(f.to_string(), "src=10.0.0.0/8 dst=192.0.2.7/32");
+        // Commas, several separators, spaces around `=`, keys in any case, long names.
+        let same = Filter::parse(" ,DST = 192.0.2.7 ,, Source=10.0.0.0/8,").unwrap();
+        assert_eq!(same, f);
+        let v6 = Filter::parse("ip=2001:db8::/32").unwrap();
+        assert_eq!(v6.either, Some(net("2001:db8::/32")));
+        assert_eq!(v6.to_string(), "ip=2001:db8::/32");
+        let host6 = Filter::parse("destination=2001:DB8::1").unwrap();
+        assert_eq!(host6.to_string(), "dst=2001:db8::1/128");
+        let three = Filter::parse("ip=::/0,dst=0.0.0.0/0 src=10.1.0.0/16").unwrap();
+        assert_eq!(three.to_string(), "src=10.1.0.0/16 dst=0.0.0.0/0 ip=::/0");
+        for all in ["", "  ", "all", "ALL", " all ", ","] {
+            assert_eq!(Filter::parse(all), Ok(Filter::ALL), "{all:?}");
+        }
+        assert_eq!(Filter::ALL.to_string(), "all");
+        assert_eq!(
+            "src=10.0.0.0/8".parse::<Filter>().unwrap().source,
+            Some(net("10.0.0.0/8"))
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_parses_back_to_the_same_filter() {
+        extern crate std;
+        use std::string::ToString;
+        let nets = [
+            None,
+            Some(net("10.0.0.0/8")),
+            Some(net("192.0.2.7")),
+            Some(net("2001:db8::/32")),
+            Some(net("::/0")),
+        ];
+        let mut n = 0;
+        for source in nets {
+            for destination in nets {
+                for either in nets {
+                    let f = Filter {
+                        source,
+                        destination,
+                        either,
+                    };
+                    let text = f.to_string();
+                    assert_eq!(Filter::parse(&text), Ok(f), "{text}");
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 125);
+    }
+
+    #[test]
+    fn scope_text_errors_say_what_was_expected_and_where() {
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(
+            Filter::parse("src=10.0.0.0/8 port=80"),
+            Err(FilterError::ExpectedKey { at: 15, len: 4 })
+        );
+        assert_eq!(
+            Filter::parse("all src=10.0.0.0/8"),
+            Err(FilterError::ExpectedKey { at: 0, len: 3 })
+        );
+        assert_eq!(
+            Filter::parse("src 10.0.0.0/8"),
+            Err(FilterError::ExpectedEquals {
+                key: FilterKey::Src,
+                at: 4
+            })
+        );
+        assert_eq!(
+            Filter::parse("src=10.0.0.0/8 src=11.0.0.0/8"),
+            Err(FilterError::DuplicateKey {
+                key: FilterKey::Src,
+                at: 15
+            })
+        );
+        assert_eq!(
+            Filter::parse("source=10.0.0.0/8,SRC=11.0.0.0/8"),
+            Err(FilterError::DuplicateKey {
+                key: FilterKey::Src,
+                at: 18
+            })
+        );
+        // Host bits are refused, as on the command line, naming the network meant.
+        let e = Filter::parse("dst=10.1.2.3/8").unwrap_err();
+        assert_eq!(
+            e,
+            FilterError::BadPrefix {
+                key: FilterKey::Dst,
+                at: 4,
+                error: PrefixError::HostBitsSet {
+                    network: net("10.0.0.0/8")
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "dst= at byte 4: host bits are set beyond the prefix length (did you mean 10.0.0.0/8?)"
+        );
+        assert_eq!(
+            Filter::parse("ip="),
+            Err(FilterError::BadPrefix {
+                key: FilterKey::Ip,
+                at: 3,
+                error: PrefixError::Syntax { at: 0 }
+            })
+        );
+        assert_eq!(
+            Filter::parse("ip=10.0.0.0/33"),
+            Err(FilterError::BadPrefix {
+                key: FilterKey::Ip,
+                at: 3,
+                error: PrefixError::LengthTooLong { len: 33, max: 32 }
+            })
+        );
+        assert_eq!(
+            Filter::parse("src=;"),
+            Err(FilterError::BadPrefix {
+                key: FilterKey::Src,
+                at: 4,
+                error: PrefixError::Syntax { at: 0 }
+            })
+        );
+        assert_eq!(
+            Filter::parse("port=80").unwrap_err().to_string(),
+            "expected src=, dst= or ip= (or all) at byte 0"
+        );
+        assert_eq!(
+            Filter::parse("dst").unwrap_err().to_string(),
+            "expected `=` after dst at byte 3"
+        );
+        // Multi-byte text never splits a character.
+        assert_eq!(
+            Filter::parse("é=1"),
+            Err(FilterError::ExpectedKey { at: 0, len: 2 })
+        );
+        assert_eq!(
+            Filter::parse("src=é"),
+            Err(FilterError::BadPrefix {
+                key: FilterKey::Src,
+                at: 4,
+                error: PrefixError::Syntax { at: 0 }
+            })
+        );
+    }
+
+    #[test]
+    fn scopes_sort_with_all_first() {
+        let mut v = [
+            Filter::parse("src=10.0.0.0/8").unwrap(),
+            Filter::parse("ip=2001:db8::/32").unwrap(),
+            Filter::ALL,
+            Filter::parse("src=2001:db8::/32").unwrap(),
+            Filter::parse("src=10.0.0.0/16").unwrap(),
+        ];
+        v.sort();
+        assert_eq!(v[0], Filter::ALL);
+        assert_eq!(v[1], Filter::parse("ip=2001:db8::/32").unwrap());
+        assert_eq!(v[2], Filter::parse("src=10.0.0.0/8").unwrap());
+        assert_eq!(v[3], Filter::parse("src=10.0.0.0/16").unwrap());
+        assert_eq!(v[4], Filter::parse("src=2001:db8::/32").unwrap());
     }
 }

@@ -41,7 +41,7 @@ pub mod units;
 pub mod windows;
 pub mod wire;
 
-pub use cidr::{Filter, Prefix};
+pub use cidr::{Filter, FilterError, FilterKey, Prefix, PrefixError};
 pub use error::{Error, Layer, Reason};
 pub use ip::{Summary, Version};
 pub use pairs::{Counts, Pair, PairTable};

@@ -1,5 +1,6 @@
 //! `Prefix::parse` on arbitrary text: no panic, and what it accepts is a network that prints
-//! and parses back to itself and holds its own address.
+//! and parses back to itself and holds its own address; `Filter::parse` likewise (its
+//! canonical form parses back to the same filter).
 //!
 //! Input: the text (invalid UTF-8 is cut at the first bad byte).
 #![no_main]
@@ -37,6 +38,11 @@ fuzz_target!(|text: &str| {
     }
     // `FromStr` is the same parser.
     assert_eq!(text.parse::<Prefix>(), Prefix::parse(text));
+    // The scope syntax: what it accepts prints canonically and parses back to itself.
+    if let Ok(f) = Filter::parse(text) {
+        let canonical = f.to_string();
+        assert_eq!(Filter::parse(&canonical), Ok(f), "{text:?} -> {canonical:?}");
+    }
 });
 
 fn check_prefix(p: Prefix, text: &str) {

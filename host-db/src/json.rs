@@ -1,5 +1,7 @@
 //! The seed's JSON limits file: an array of objects with `limit_name`, `limit_value` (a
-//! number or a numeric string) and `effective_date` (RFC 3339).
+//! number or a numeric string) and `effective_date` (RFC 3339), and optionally `scope` (the
+//! traffic the row applies to, in the command line's filter syntax, `src=10.0.0.0/8
+//! dst=192.0.2.7`; absent, null or `all`: all traffic, so the seed's file keeps its meaning).
 //!
 //! ```json
 //! [{"limit_name":"Minimum","limit_value":"1024","effective_date":"2019-10-20T22:56:44Z"},
@@ -70,18 +72,31 @@ pub fn parse(text: &str) -> Result<Vec<RawRow>> {
                 }
                 None => None,
             };
+            let scope = match field("scope") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    unread.push(Unread::NotAString {
+                        field: Field::Scope,
+                        found: other.to_string(),
+                    });
+                    Some(other.to_string())
+                }
+                None => None,
+            };
             RawRow {
                 origin: RowId::Entry(i + 1),
                 unread,
                 name,
                 value,
                 effective_ms,
+                scope,
             }
         })
         .collect())
 }
 
-/// Writes rows in the seed's format, one object per line, oldest first.
+/// Writes rows in the seed's format, one object per line, oldest first; a scoped row gains a
+/// last member `"scope"` in the canonical form (an unscoped row has none, as in the seed).
 pub fn write(rows: &[&LimitRow]) -> String {
     let mut out = String::from("[");
     for (i, r) in rows.iter().enumerate() {
@@ -95,6 +110,10 @@ pub fn write(rows: &[&LimitRow]) -> String {
             r.value,
             time_text::format(r.effective_ms)
         ));
+        if !r.scope.is_all() {
+            out.pop();
+            out.push_str(&format!(r#","scope":"{}"}}"#, r.scope));
+        }
     }
     out.push_str("]\n");
     out
@@ -134,6 +153,7 @@ mod tests {
             kind,
             value,
             effective_ms: AT,
+            scope: core_nostd::Filter::ALL,
         };
         let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
         assert_eq!(
@@ -173,6 +193,7 @@ mod tests {
             kind: LimitKind::Max,
             value: 7,
             effective_ms: 1_571_612_204_250,
+            scope: core_nostd::Filter::ALL,
         };
         assert_eq!(
             write(&[&odd]),
@@ -228,6 +249,65 @@ mod tests {
                 .map(|e| e.kind()),
             Some(std::io::ErrorKind::NotFound),
             "{e:#}"
+        );
+    }
+
+    #[test]
+    fn scopes_are_read_and_written_and_absent_means_all() {
+        use core_nostd::Filter;
+        let text = r#"[{"limit_name":"max","limit_value":"300","effective_date":"2026-01-01T00:00:00Z","scope":"dst=192.0.2.7, src=10.0.0.0/8"},
+{"limit_name":"max","limit_value":"100","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T00:00:00Z","scope":null},
+{"limit_name":"min","limit_value":"9","effective_date":"2026-01-01T00:00:00Z","scope":"ip=2001:db8::/32"},
+{"limit_name":"max","limit_value":"7","effective_date":"2026-01-01T00:00:00Z","scope":"all"}]"#;
+        let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
+        let scoped = Filter::parse("src=10.0.0.0/8 dst=192.0.2.7/32").unwrap();
+        let v6 = Filter::parse("ip=2001:db8::/32").unwrap();
+        assert_eq!(t.scopes().collect::<Vec<_>>(), [&Filter::ALL, &v6, &scoped]);
+        const AT: i64 = 1_767_225_600_000;
+        let all = t.in_force(AT).unwrap();
+        // Entry 5's `all` is the same scope as no scope: the later row wins.
+        assert_eq!(
+            (all.min.unwrap().value, all.max.as_ref().unwrap().value),
+            (5, 7)
+        );
+        assert_eq!(all.max.unwrap().origin, RowId::Entry(5));
+        let s = t.in_force_in(&scoped, AT).unwrap();
+        assert_eq!((s.min, s.max.map(|r| r.value)), (None, Some(300)));
+        let s6 = t.in_force_in(&v6, AT).unwrap();
+        assert_eq!((s6.min.map(|r| r.value), s6.max), (Some(9), None));
+        // Written canonically, unscoped rows without the member; read back the same.
+        let written = write(&t.rows());
+        assert_eq!(
+            written,
+            r#"[{"limit_name":"min","limit_value":"5","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"max","limit_value":"100","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"max","limit_value":"7","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"min","limit_value":"9","effective_date":"2026-01-01T00:00:00Z","scope":"ip=2001:db8::/32"},
+{"limit_name":"max","limit_value":"300","effective_date":"2026-01-01T00:00:00Z","scope":"src=10.0.0.0/8 dst=192.0.2.7/32"}]
+"#
+        );
+        let again = Timeline::from_rows(&parse(&written).unwrap()).unwrap();
+        assert_eq!(write(&again.rows()), written);
+        assert_eq!(again.in_force(AT).unwrap().max.unwrap().value, 7);
+    }
+
+    #[test]
+    fn a_bad_scope_is_a_bad_row() {
+        let rows = parse(
+            r#"[{"limit_name":"max","limit_value":"1","effective_date":"2026-01-01T00:00:00Z","scope":"src=10.1.2.3/8"},
+{"limit_name":"max","limit_value":"1","effective_date":"2026-01-01T00:00:00Z","scope":7}]"#,
+        )
+        .unwrap();
+        let e = Timeline::from_rows(&rows).unwrap_err();
+        assert_eq!(
+            e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "entry 1: scope \"src=10.1.2.3/8\" is not a scope: src= at byte 4: host bits \
+                 are set beyond the prefix length (did you mean 10.0.0.0/8?)",
+                "entry 2 (scope 7 is not a string): scope \"7\" is not a scope: expected src=, \
+                 dst= or ip= (or all) at byte 0",
+            ]
         );
     }
 }

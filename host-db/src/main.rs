@@ -204,6 +204,7 @@ fn set(
         name: Some(name.as_str().into()),
         value: Some(value.to_string()),
         effective_ms: Some(at),
+        scope: None,
     });
     let t = Timeline::from_rows(&rows)?;
     let problems: Vec<String> = t

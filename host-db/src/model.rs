@@ -1,6 +1,9 @@
 //! The limits model: rows, their names, and the timeline of limits in force.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use core_nostd::{Filter, FilterError};
 
 use crate::time_text::{self, SignedMillis};
 
@@ -79,15 +82,18 @@ pub enum Field {
     Value,
     /// `effective_date`.
     EffectiveDate,
+    /// `scope`.
+    Scope,
 }
 
 impl Field {
-    /// The column name: `limit_name`, `limit_value` or `effective_date`.
+    /// The column name: `limit_name`, `limit_value`, `effective_date` or `scope`.
     pub fn as_str(self) -> &'static str {
         match self {
             Field::Name => "limit_name",
             Field::Value => "limit_value",
             Field::EffectiveDate => "effective_date",
+            Field::Scope => "scope",
         }
     }
 }
@@ -152,6 +158,14 @@ pub enum FieldProblem {
         /// The text found.
         found: String,
     },
+    /// Expected a scope (`src=10.0.0.0/8 dst=192.0.2.7`, or `all`), found text that is not
+    /// one.
+    BadScope {
+        /// The text found.
+        found: String,
+        /// Why it is not one (boxed: it is rare, and keeps every row error small).
+        error: Box<FilterError>,
+    },
 }
 
 /// Why a row is not a limit: the row, the field, and what is wrong with it.
@@ -191,6 +205,9 @@ impl fmt::Display for RowError {
             FieldProblem::NotWhole { found } => {
                 write!(f, ": {field} {found:?} is not a whole number of bytes")
             }
+            FieldProblem::BadScope { found, error } => {
+                write!(f, ": {field} {found:?} is not a scope: {error}")
+            }
         }
     }
 }
@@ -211,6 +228,9 @@ pub struct RawRow {
     pub value: Option<String>,
     /// `effective_date` in ms since the epoch.
     pub effective_ms: Option<SignedMillis>,
+    /// `scope` as text ([`Filter::parse`]); `None` (a NULL, an absent column or JSON member)
+    /// means all traffic, as does `all` or empty text.
+    pub scope: Option<String>,
 }
 
 /// A checked row.
@@ -226,23 +246,25 @@ pub struct LimitRow {
     pub value: u64,
     /// From when it is in force, ms since the epoch.
     pub effective_ms: SignedMillis,
+    /// The traffic it applies to ([`Filter::ALL`]: all of it, the task's meaning).
+    pub scope: Filter,
 }
 
 impl fmt::Display for LimitRow {
+    /// `id 7 (max = 300, effective …)`, with ` in src=10.0.0.0/8` after the value when the
+    /// row is scoped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({} = {}, effective {})",
-            self.origin,
-            self.name,
-            self.value,
-            time_text::format(self.effective_ms)
-        )
+        write!(f, "{} ({} = {}", self.origin, self.name, self.value)?;
+        if !self.scope.is_all() {
+            write!(f, " in {}", self.scope)?;
+        }
+        write!(f, ", effective {})", time_text::format(self.effective_ms))
     }
 }
 
 impl RawRow {
-    /// Checks the row: a known name, a whole value ≥ 0 that fits 64 bits, a date.
+    /// Checks the row: a known name, a whole value ≥ 0 that fits 64 bits, a date, a scope that
+    /// parses (absent: all traffic).
     pub fn check(&self) -> Result<LimitRow, RowError> {
         let error = |field, problem| RowError {
             row: self.origin.clone(),
@@ -285,12 +307,25 @@ impl RawRow {
         let effective_ms = self
             .effective_ms
             .ok_or_else(|| error(Field::EffectiveDate, FieldProblem::Missing))?;
+        let scope = match self.scope.as_deref() {
+            None => Filter::ALL,
+            Some(text) => Filter::parse(text).map_err(|e| {
+                error(
+                    Field::Scope,
+                    FieldProblem::BadScope {
+                        found: text.to_string(),
+                        error: Box::new(e),
+                    },
+                )
+            })?,
+        };
         Ok(LimitRow {
             origin: self.origin.clone(),
             name: name.to_string(),
             kind,
             value,
             effective_ms,
+            scope,
         })
     }
 }
@@ -329,8 +364,19 @@ pub struct InvalidLimits {
     pub max: LimitRow,
 }
 
+impl InvalidLimits {
+    /// The scope whose limits these are (both rows have it).
+    pub fn scope(&self) -> &Filter {
+        &self.min.scope
+    }
+}
+
 impl fmt::Display for InvalidLimits {
+    /// Names the scope first when it is not all traffic: `in src=10.0.0.0/8: from …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.scope().is_all() {
+            write!(f, "in {}: ", self.scope())?;
+        }
         write!(
             f,
             "from {} the minimum is above the maximum: min from {} > max from {}",
@@ -352,58 +398,20 @@ pub struct InForce {
     pub max: Option<LimitRow>,
 }
 
-/// Every row, per limit, in the order they take effect.
+/// One scope's rows, per limit, in the order they take effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Timeline {
+struct ScopeRows {
     min: Vec<LimitRow>,
     max: Vec<LimitRow>,
 }
 
-impl Timeline {
-    /// Checks every row; one bad row rejects the whole set (a caller keeps what it had).
-    /// Rows with the same name and instant: the later one (in source order) wins.
-    pub fn from_rows(rows: &[RawRow]) -> Result<Timeline, BadRows> {
-        let mut bad = Vec::new();
-        let mut t = Timeline::default();
-        for raw in rows {
-            match raw.check() {
-                Ok(row) => match row.kind {
-                    LimitKind::Min => t.min.push(row),
-                    LimitKind::Max => t.max.push(row),
-                },
-                Err(e) => bad.push(e),
-            }
-        }
-        if !bad.is_empty() {
-            return Err(BadRows(bad));
-        }
-        // Stable: equal instants keep source order, and the last of them is in force.
-        t.min.sort_by_key(|r| r.effective_ms);
-        t.max.sort_by_key(|r| r.effective_ms);
-        Ok(t)
-    }
-
-    /// Every row, ordered by instant then limit.
-    pub fn rows(&self) -> Vec<&LimitRow> {
-        let mut all: Vec<&LimitRow> = self.min.iter().chain(&self.max).collect();
-        all.sort_by_key(|r| (r.effective_ms, r.kind));
-        all
-    }
-
-    /// True when there are no rows at all.
-    pub fn is_empty(&self) -> bool {
-        self.min.is_empty() && self.max.is_empty()
-    }
-
+impl ScopeRows {
     fn latest(rows: &[LimitRow], at: SignedMillis) -> Option<&LimitRow> {
         let n = rows.partition_point(|r| r.effective_ms <= at);
         n.checked_sub(1).and_then(|i| rows.get(i))
     }
 
-    /// The limits in force at `at`: per limit, the row with the greatest effective instant at
-    /// or before `at` (a row dated later is not yet in force). Invalid when the minimum is
-    /// above the maximum.
-    pub fn in_force(&self, at: SignedMillis) -> Result<InForce, Box<InvalidLimits>> {
+    fn in_force(&self, at: SignedMillis) -> Result<InForce, Box<InvalidLimits>> {
         let min = Self::latest(&self.min, at);
         let max = Self::latest(&self.max, at);
         if let (Some(lo), Some(hi)) = (min, max)
@@ -421,9 +429,7 @@ impl Timeline {
         })
     }
 
-    /// Every stretch of time in which the limits are invalid, in order (each reported once, at
-    /// the instant it starts).
-    pub fn check(&self) -> Vec<InvalidLimits> {
+    fn check(&self, out: &mut Vec<InvalidLimits>) {
         let mut instants: Vec<SignedMillis> = self
             .min
             .iter()
@@ -432,15 +438,113 @@ impl Timeline {
             .collect();
         instants.sort_unstable();
         instants.dedup();
-        let mut out: Vec<InvalidLimits> = Vec::new();
+        let first = out.len();
         for at in instants {
             if let Err(e) = self.in_force(at)
                 && out
-                    .last()
+                    .get(first..)
+                    .and_then(<[_]>::last)
                     .is_none_or(|last| (&last.min, &last.max) != (&e.min, &e.max))
             {
                 out.push(*e);
             }
+        }
+    }
+}
+
+/// Every row, per scope and per limit, in the order they take effect. Each scope is
+/// independent: per scope, the newest row in force per limit applies, and a scope whose
+/// minimum is above its maximum leaves every other scope's limits valid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    scopes: BTreeMap<Filter, ScopeRows>,
+}
+
+/// No rows: what [`Timeline::in_force_in`] reads for a scope without any.
+static NO_ROWS: ScopeRows = ScopeRows {
+    min: Vec::new(),
+    max: Vec::new(),
+};
+
+impl Timeline {
+    /// Checks every row; one bad row rejects the whole set (a caller keeps what it had).
+    /// Rows with the same scope, name and instant: the later one (in source order) wins.
+    pub fn from_rows(rows: &[RawRow]) -> Result<Timeline, BadRows> {
+        let mut bad = Vec::new();
+        let mut t = Timeline::default();
+        for raw in rows {
+            match raw.check() {
+                Ok(row) => {
+                    let scope = t.scopes.entry(row.scope).or_default();
+                    match row.kind {
+                        LimitKind::Min => scope.min.push(row),
+                        LimitKind::Max => scope.max.push(row),
+                    }
+                }
+                Err(e) => bad.push(e),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(BadRows(bad));
+        }
+        // Stable: equal instants keep source order, and the last of them is in force.
+        for s in t.scopes.values_mut() {
+            s.min.sort_by_key(|r| r.effective_ms);
+            s.max.sort_by_key(|r| r.effective_ms);
+        }
+        Ok(t)
+    }
+
+    /// Every row, ordered by instant, then scope ([`Timeline::scopes`]' order), then limit;
+    /// rows equal in all three keep their source order (the last is the one in force).
+    pub fn rows(&self) -> Vec<&LimitRow> {
+        let mut all: Vec<&LimitRow> = self
+            .scopes
+            .values()
+            .flat_map(|s| s.min.iter().chain(&s.max))
+            .collect();
+        all.sort_by_key(|r| (r.effective_ms, r.scope, r.kind));
+        all
+    }
+
+    /// True when there are no rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.scopes.is_empty()
+    }
+
+    /// Every scope that has rows, in a fixed order: [`Filter::ALL`] first (when it has rows),
+    /// then by source, destination, either network (IPv4 before IPv6, then address, then
+    /// length). A scope whose rows are all dated in the future is listed too.
+    pub fn scopes(&self) -> impl ExactSizeIterator<Item = &Filter> + '_ {
+        self.scopes.keys()
+    }
+
+    /// The unscoped limits (all traffic) in force at `at`: [`Timeline::in_force_in`] for
+    /// [`Filter::ALL`].
+    pub fn in_force(&self, at: SignedMillis) -> Result<InForce, Box<InvalidLimits>> {
+        self.in_force_in(&Filter::ALL, at)
+    }
+
+    /// The limits of `scope` in force at `at`: per limit, the row of that scope with the
+    /// greatest effective instant at or before `at` (a row dated later is not yet in force).
+    /// Invalid when the minimum is above the maximum. A scope without rows has no limits
+    /// (`InForce::default()`); rows of other scopes never apply (a scope is matched exactly,
+    /// not by overlap).
+    pub fn in_force_in(
+        &self,
+        scope: &Filter,
+        at: SignedMillis,
+    ) -> Result<InForce, Box<InvalidLimits>> {
+        self.scopes.get(scope).unwrap_or(&NO_ROWS).in_force(at)
+    }
+
+    /// Every stretch of time in which a scope's limits are invalid: per scope (in
+    /// [`Timeline::scopes`]' order), in order of time, each reported once at the instant it
+    /// starts; each names its scope ([`InvalidLimits::scope`]).
+    pub fn check(&self) -> Vec<InvalidLimits> {
+        let mut out = Vec::new();
+        for s in self.scopes.values() {
+            s.check(&mut out);
         }
         out
     }
@@ -457,6 +561,7 @@ mod tests {
             name: Some(name.into()),
             value: Some(value.into()),
             effective_ms: Some(at),
+            scope: None,
         }
     }
 
@@ -641,5 +746,110 @@ mod tests {
         let t = Timeline::from_rows(&[raw(id("x"), "max", "10", 0)]).unwrap();
         let f = t.in_force(5).unwrap();
         assert_eq!((f.min, f.max.map(|r| r.value)), (None, Some(10)));
+    }
+
+    fn scoped(origin: RowId, name: &str, value: &str, at: SignedMillis, scope: &str) -> RawRow {
+        RawRow {
+            scope: Some(scope.into()),
+            ..raw(origin, name, value, at)
+        }
+    }
+
+    #[test]
+    fn each_scope_has_its_own_newest_row_and_invalid_limits_stay_in_their_scope() {
+        let t = Timeline::from_rows(&[
+            raw(id("1"), "min", "100", 0),
+            raw(id("2"), "max", "1000", 0),
+            scoped(id("3"), "min", "500", 0, "src=10.0.0.0/8"),
+            scoped(id("4"), "max", "50", 10, "src=10.0.0.0/8"),
+            scoped(id("5"), "max", "70", 0, "ip=2001:db8::/32"),
+            scoped(id("6"), "max", "80", 20, "IP=2001:DB8::/32"),
+            scoped(id("7"), "max", "900", 30, "src=10.0.0.0/8"),
+        ])
+        .unwrap();
+        let ten = Filter::parse("src=10.0.0.0/8").unwrap();
+        let v6 = Filter::parse("ip=2001:db8::/32").unwrap();
+        assert_eq!(
+            t.scopes().copied().collect::<Vec<_>>(),
+            [Filter::ALL, v6, ten]
+        );
+        let values = |f: InForce| (f.min.map(|r| r.value), f.max.map(|r| r.value));
+        // The unscoped limits ignore every scoped row.
+        assert_eq!(values(t.in_force(25).unwrap()), (Some(100), Some(1000)));
+        assert_eq!(t.in_force(25), t.in_force_in(&Filter::ALL, 25));
+        assert_eq!(values(t.in_force_in(&v6, 19).unwrap()), (None, Some(70)));
+        assert_eq!(values(t.in_force_in(&v6, 20).unwrap()), (None, Some(80)));
+        assert_eq!(values(t.in_force_in(&ten, 9).unwrap()), (Some(500), None));
+        // From 10 to 29 the /8's minimum is above its maximum: only that scope is invalid.
+        let e = t.in_force_in(&ten, 10).unwrap_err();
+        assert_eq!(
+            (e.scope(), &e.min.origin, &e.max.origin),
+            (&ten, &id("3"), &id("4"))
+        );
+        assert!(t.in_force(10).is_ok());
+        assert!(t.in_force_in(&v6, 10).is_ok());
+        assert_eq!(
+            values(t.in_force_in(&ten, 30).unwrap()),
+            (Some(500), Some(900))
+        );
+        // A scope without rows has no limits.
+        let other = Filter::parse("dst=192.0.2.0/24").unwrap();
+        assert_eq!(t.in_force_in(&other, 30).unwrap(), InForce::default());
+        let problems = t.check();
+        assert_eq!(problems, vec![*e]);
+        assert_eq!(
+            problems[0].to_string(),
+            "in src=10.0.0.0/8: from 1970-01-01T00:00:00.010Z the minimum is above the maximum: \
+             min from id 3 (min = 500 in src=10.0.0.0/8, effective 1970-01-01T00:00:00Z) > \
+             max from id 4 (max = 50 in src=10.0.0.0/8, effective 1970-01-01T00:00:00.010Z)"
+        );
+        // Ordered by instant, then scope, then limit.
+        assert_eq!(
+            t.rows()
+                .iter()
+                .map(|r| r.origin.to_string())
+                .collect::<Vec<_>>(),
+            ["id 1", "id 2", "id 5", "id 3", "id 4", "id 6", "id 7"]
+        );
+    }
+
+    #[test]
+    fn invalid_limits_in_two_scopes_are_each_reported() {
+        let t = Timeline::from_rows(&[
+            scoped(id("1"), "min", "9", 0, "dst=192.0.2.7"),
+            scoped(id("2"), "max", "1", 5, "dst=192.0.2.7"),
+            raw(id("3"), "min", "9", 0),
+            raw(id("4"), "max", "1", 3),
+        ])
+        .unwrap();
+        assert_eq!(
+            t.check()
+                .iter()
+                .map(|p| (p.scope().to_string(), p.from_ms))
+                .collect::<Vec<_>>(),
+            [("all".to_string(), 3), ("dst=192.0.2.7/32".to_string(), 5)]
+        );
+    }
+
+    #[test]
+    fn a_scope_that_does_not_parse_is_a_bad_row() {
+        let e = Timeline::from_rows(&[
+            raw(id("1"), "min", "1", 0),
+            scoped(id("2"), "max", "1", 0, "src=10.0.0.0/8 src=11.0.0.0/8"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1 bad row: id 2: scope \"src=10.0.0.0/8 src=11.0.0.0/8\" is not a scope: \
+             src= is given twice (again at byte 15)"
+        );
+        assert_eq!(e.0[0].field, Field::Scope);
+        // Empty text and `all` are all traffic, as no scope is.
+        let t = Timeline::from_rows(&[
+            scoped(id("1"), "max", "4", 0, ""),
+            scoped(id("2"), "min", "2", 0, "all"),
+        ])
+        .unwrap();
+        assert_eq!(t.scopes().collect::<Vec<_>>(), [&Filter::ALL]);
     }
 }

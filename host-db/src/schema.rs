@@ -273,6 +273,7 @@ pub fn load(client: &mut impl postgres::GenericClient) -> Result<Vec<RawRow>> {
                 name: r.get(1),
                 value: r.get(2),
                 effective_ms: r.get::<_, Option<i64>>(3),
+                scope: None,
             }
         })
         .collect())

@@ -290,6 +290,6 @@ mod tests {
             either: Some("2001:db8::/32".parse().unwrap()),
             ..Filter::ALL
         };
-        assert_eq!(key(&f, 0), "ip 2001:db8::/32|1970-01-01T00:00:00Z");
+        assert_eq!(key(&f, 0), "ip=2001:db8::/32|1970-01-01T00:00:00Z");
     }
 }

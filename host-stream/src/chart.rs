@@ -834,7 +834,7 @@ mod tests {
         invalid.min = Some(5_000);
         invalid.max = Some(100);
         let points = [point(0, 300, Verdict::Ok), gap, none, invalid];
-        let svg = render(&points, "src 10.0.0.0/8", 0);
+        let svg = render(&points, "src=10.0.0.0/8", 0);
         let w = marks(&svg, "window");
         assert_eq!(w.len(), 4);
         let fills: Vec<_> = w.iter().map(|m| get(m, "fill")).collect();
@@ -879,7 +879,7 @@ mod tests {
         );
         assert_eq!(marks(&svg, "limit-riser").len(), 1);
         assert!(marks(&svg, "alert-mark").is_empty());
-        assert!(svg.contains("filter src 10.0.0.0/8"));
+        assert!(svg.contains("filter src=10.0.0.0/8"));
     }
 
     #[test]

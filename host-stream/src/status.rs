@@ -65,7 +65,7 @@ pub struct Header {
     pub host: String,
     /// Where the records come from.
     pub input: Input,
-    /// The filter's text (`all`, `src 10.0.0.0/8`, …).
+    /// The filter's text (`all`, `src=10.0.0.0/8`, …).
     pub filter: String,
     /// The window length.
     pub window: Duration,
@@ -538,6 +538,7 @@ mod tests {
             kind,
             value,
             effective_ms: 0,
+            scope: core_nostd::Filter::ALL,
         }
     }
 
@@ -545,7 +546,7 @@ mod tests {
         Header {
             host: "gw<b>1</b>&\"'".into(),
             input,
-            filter: "src 10.0.0.0/8".into(),
+            filter: "dst=10.0.0.0/8".into(),
             window: Duration::from_secs(300),
         }
     }

@@ -100,6 +100,7 @@ mod tests {
             kind,
             value,
             effective_ms: 0,
+            scope: core_nostd::Filter::ALL,
         }
     }
 
