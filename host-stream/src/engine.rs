@@ -76,7 +76,18 @@ pub struct ScopeSums {
 }
 
 impl ScopeSums {
+    /// The sums `bytes` of the scopes `scopes` (tests of the judge).
+    #[cfg(test)]
+    pub fn of(scopes: Vec<Filter>, bytes: Vec<u64>) -> ScopeSums {
+        ScopeSums {
+            rules: Arc::new(Matcher::new(scopes)),
+            bytes,
+            saturated: false,
+        }
+    }
+
     /// No scope at all (a window counted without any).
+    #[cfg(test)]
     pub fn none() -> ScopeSums {
         ScopeSums::empty(Arc::new(Matcher::new(Vec::new())))
     }
@@ -400,16 +411,13 @@ impl Engine {
 
     /// The scopes counted from now on, beside the filter's total: windows that get their
     /// first record from now on sum them; windows already counting keep the rule set they
-    /// have. The same scopes as before change nothing.
-    pub fn set_scopes(&mut self, scopes: Vec<Filter>) {
-        if self.rules.scopes() != scopes.as_slice() {
-            self.rules = Arc::new(Matcher::new(scopes));
+    /// have. The same scopes as before change nothing; true when they changed.
+    pub fn set_scopes(&mut self, scopes: Vec<Filter>) -> bool {
+        if self.rules.scopes() == scopes.as_slice() {
+            return false;
         }
-    }
-
-    /// The scopes counted in windows opened now.
-    pub fn scopes(&self) -> &[Filter] {
-        self.rules.scopes()
+        self.rules = Arc::new(Matcher::new(scopes));
+        true
     }
 
     /// Windows before the one holding `ms` are settled (from a previous run's commit): records

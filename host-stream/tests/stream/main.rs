@@ -16,6 +16,7 @@ mod plot;
 mod progress;
 mod restart;
 mod revised;
+mod scopes;
 mod settings;
 mod status;
 mod support;
