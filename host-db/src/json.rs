@@ -105,9 +105,9 @@ pub fn write(rows: &[&LimitRow]) -> String {
         }
         // The seed's member order, which a JSON map would not keep.
         out.push_str(&format!(
-            r#"{{"limit_name":{},"limit_value":"{}","effective_date":"{}"}}"#,
+            r#"{{"limit_name":{},"limit_value":{},"effective_date":"{}"}}"#,
             Value::String(r.name.clone()),
-            r.value,
+            Value::String(r.text.clone()),
             time_text::format(r.effective_ms)
         ));
         if !r.scope.is_all() {
@@ -152,6 +152,8 @@ mod tests {
             name: name.into(),
             kind,
             value,
+            text: value.to_string(),
+            amount: core_nostd::units::amount(&value.to_string()).unwrap(),
             effective_ms: AT,
             scope: core_nostd::Filter::ALL,
         };
@@ -192,6 +194,8 @@ mod tests {
             name: "Max\"imum".into(),
             kind: LimitKind::Max,
             value: 7,
+            text: "7".into(),
+            amount: core_nostd::units::amount("7").unwrap(),
             effective_ms: 1_571_612_204_250,
             scope: core_nostd::Filter::ALL,
         };
@@ -309,5 +313,16 @@ mod tests {
                  dst= or ip= (or all) at byte 0",
             ]
         );
+    }
+
+    #[test]
+    fn units_are_kept_as_written() {
+        let text = r#"[{"limit_name":"min","limit_value":"1.5GiB","effective_date":"2026-01-01T00:00:00Z"},
+{"limit_name":"max","limit_value":"40Mbit/s","effective_date":"2026-01-01T00:00:00Z","scope":"ip=2001:db8::/32"}]
+"#;
+        let t = Timeline::from_rows(&parse(text).unwrap()).unwrap();
+        assert_eq!(write(&t.rows()), text);
+        assert_eq!(t.rows()[0].value, 1_610_612_736);
+        assert_eq!(t.rows()[1].value, 5_000_000);
     }
 }

@@ -238,6 +238,11 @@ fn show(args: &Args, at: Option<time_text::SignedMillis>) -> Result<ExitCode> {
         Ok(f) => {
             for (label, row) in [("min", f.min), ("max", f.max)] {
                 match row {
+                    Some(r) if r.amount.is_rate() => println!(
+                        "  {label} = {} ({} bytes per second; bytes per window: times the \
+                         window), from {r}",
+                        r.text, r.value
+                    ),
                     Some(r) => println!("  {label} = {} bytes per window, from {r}", r.value),
                     None => println!("  {label}: none"),
                 }
@@ -258,7 +263,7 @@ fn history(args: &Args) -> Result<ExitCode> {
             "{}  {:<3} {:>20}  {}  ({})",
             time_text::format(r.effective_ms),
             r.kind,
-            r.value,
+            r.text,
             r.origin,
             r.name
         );

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use core_nostd::units::{Amount, AmountError};
 use core_nostd::{Filter, FilterError};
 
 use crate::time_text::{self, SignedMillis};
@@ -158,6 +159,14 @@ pub enum FieldProblem {
         /// The text found.
         found: String,
     },
+    /// Expected a size or rate with a unit (`1.5GiB`, `40Mbit/s`: docs/LIMITS.md), found
+    /// text that is not one.
+    BadAmount {
+        /// The text found.
+        found: String,
+        /// Why it is not one.
+        error: AmountError,
+    },
     /// Expected a scope (`src=10.0.0.0/8 dst=192.0.2.7`, or `all`), found text that is not
     /// one.
     BadScope {
@@ -205,6 +214,9 @@ impl fmt::Display for RowError {
             FieldProblem::NotWhole { found } => {
                 write!(f, ": {field} {found:?} is not a whole number of bytes")
             }
+            FieldProblem::BadAmount { found, error } => {
+                write!(f, ": {field} {found:?}: {error}")
+            }
             FieldProblem::BadScope { found, error } => {
                 write!(f, ": {field} {found:?} is not a scope: {error}")
             }
@@ -242,8 +254,14 @@ pub struct LimitRow {
     pub name: String,
     /// The limit it sets.
     pub kind: LimitKind,
-    /// Bytes per window.
+    /// Bytes per window. For a size, its bytes (whatever the window). For a rate
+    /// ([`Amount::is_rate`]) it depends on the window: bytes per second as loaded, and bytes
+    /// per window in the rows of [`InForce::per_window`], which is what judging uses.
     pub value: u64,
+    /// The value as written (`1073741824`, `1.5GiB`, `40Mbit/s`): stored and shown as is.
+    pub text: String,
+    /// The value, exactly ([`core_nostd::units::amount`]).
+    pub amount: Amount,
     /// From when it is in force, ms since the epoch.
     pub effective_ms: SignedMillis,
     /// The traffic it applies to ([`Filter::ALL`]: all of it, the task's meaning).
@@ -254,7 +272,11 @@ impl fmt::Display for LimitRow {
     /// `id 7 (max = 300, effective …)`, with ` in src=10.0.0.0/8` after the value when the
     /// row is scoped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} = {}", self.origin, self.name, self.value)?;
+        write!(f, "{} ({} = {}", self.origin, self.name, self.text)?;
+        if self.text != self.value.to_string() {
+            let unit = if self.amount.is_rate() { " B/s" } else { " B" };
+            write!(f, " = {}{unit}", self.value)?;
+        }
         if !self.scope.is_all() {
             write!(f, " in {}", self.scope)?;
         }
@@ -289,21 +311,36 @@ impl RawRow {
             .as_deref()
             .ok_or_else(|| error(Field::Value, FieldProblem::Missing))?
             .trim();
-        let value = match text.parse::<i128>() {
+        // A bare number keeps the messages it always had; anything else is read with units.
+        let amount = match text.parse::<i128>() {
             Ok(v) if v < 0 => {
                 return Err(error(Field::Value, FieldProblem::Negative { found: v }));
             }
-            Ok(v) => u64::try_from(v)
-                .map_err(|_| error(Field::Value, FieldProblem::TooLarge { found: v }))?,
-            Err(_) => {
-                return Err(error(
-                    Field::Value,
-                    FieldProblem::NotWhole {
-                        found: text.to_string(),
-                    },
-                ));
+            Ok(v) if u64::try_from(v).is_err() => {
+                return Err(error(Field::Value, FieldProblem::TooLarge { found: v }));
             }
+            _ => core_nostd::units::amount(text).map_err(|e| {
+                let found = text.to_string();
+                error(
+                    Field::Value,
+                    match e {
+                        AmountError::NotWhole | AmountError::NotANumber => {
+                            FieldProblem::NotWhole { found }
+                        }
+                        e => FieldProblem::BadAmount { found, error: e },
+                    },
+                )
+            })?,
         };
+        let value = amount.whole_bytes().map_err(|e| {
+            error(
+                Field::Value,
+                FieldProblem::BadAmount {
+                    found: text.to_string(),
+                    error: e,
+                },
+            )
+        })?;
         let effective_ms = self
             .effective_ms
             .ok_or_else(|| error(Field::EffectiveDate, FieldProblem::Missing))?;
@@ -324,6 +361,8 @@ impl RawRow {
             name: name.to_string(),
             kind,
             value,
+            text: text.to_string(),
+            amount,
             effective_ms,
             scope,
         })
@@ -398,6 +437,37 @@ pub struct InForce {
     pub max: Option<LimitRow>,
 }
 
+impl InForce {
+    /// The limits for a window of `window_ms`: each row's `value` becomes its bytes per window
+    /// (a rate times the window, rounded to the nearest byte, halves up; a size unchanged; a
+    /// rate whose bytes per window exceed 2^64 − 1 is 2^64 − 1, the most a window's counter
+    /// holds, so the comparison is unchanged). Invalid when the minimum is then above the
+    /// maximum: for a size against a rate that depends on the window, so it is decided here
+    /// (two sizes or two rates are already refused by [`Timeline::in_force_in`]).
+    pub fn per_window(&self, window_ms: u64) -> Result<InForce, Box<InvalidLimits>> {
+        let resolve = |r: &Option<LimitRow>| {
+            r.clone().map(|mut r| {
+                r.value = r.amount.bytes_per_window(window_ms).unwrap_or(u64::MAX);
+                r
+            })
+        };
+        let f = InForce {
+            min: resolve(&self.min),
+            max: resolve(&self.max),
+        };
+        if let (Some(lo), Some(hi)) = (&f.min, &f.max)
+            && lo.value > hi.value
+        {
+            return Err(Box::new(InvalidLimits {
+                from_ms: lo.effective_ms.max(hi.effective_ms),
+                min: lo.clone(),
+                max: hi.clone(),
+            }));
+        }
+        Ok(f)
+    }
+}
+
 /// One scope's rows, per limit, in the order they take effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct ScopeRows {
@@ -414,8 +484,10 @@ impl ScopeRows {
     fn in_force(&self, at: SignedMillis) -> Result<InForce, Box<InvalidLimits>> {
         let min = Self::latest(&self.min, at);
         let max = Self::latest(&self.max, at);
+        // Two sizes or two rates compare the same for every window; a size against a rate is
+        // left to `InForce::per_window`, which knows the window.
         if let (Some(lo), Some(hi)) = (min, max)
-            && lo.value > hi.value
+            && lo.amount.cmp_same_kind(&hi.amount) == Some(std::cmp::Ordering::Greater)
         {
             return Err(Box::new(InvalidLimits {
                 from_ms: lo.effective_ms.max(hi.effective_ms),
@@ -851,5 +923,45 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(t.scopes().collect::<Vec<_>>(), [&Filter::ALL]);
+    }
+
+    #[test]
+    fn sizes_and_rates_in_units_and_the_window_decides_a_mixed_pair() {
+        let t = Timeline::from_rows(&[
+            raw(id("1"), "min", "1GiB", 0),
+            raw(id("2"), "max", "40Mbit/s", 0),
+            scoped(id("3"), "min", "2Gbps", 0, "src=10.0.0.0/8"),
+            scoped(id("4"), "max", "1Gbps", 0, "src=10.0.0.0/8"),
+        ])
+        .unwrap();
+        let f = t.in_force(0).unwrap();
+        let (min, max) = (f.min.clone().unwrap(), f.max.clone().unwrap());
+        assert_eq!((min.value, min.text.as_str()), (1_073_741_824, "1GiB"));
+        // As loaded, a rate's value is its bytes per second.
+        assert_eq!((max.value, max.amount.is_rate()), (5_000_000, true));
+        assert_eq!(
+            max.to_string(),
+            "id 2 (max = 40Mbit/s = 5000000 B/s, effective 1970-01-01T00:00:00Z)"
+        );
+        // 300 s: the maximum is 1.5 GB, above the 1 GiB minimum; 60 s: 300 MB, below it.
+        let w300 = f.per_window(300_000).unwrap();
+        assert_eq!(
+            (w300.min.unwrap().value, w300.max.unwrap().value),
+            (1_073_741_824, 1_500_000_000)
+        );
+        let e = f.per_window(60_000).unwrap_err();
+        assert_eq!((e.min.value, e.max.value), (1_073_741_824, 300_000_000));
+        assert_eq!((&e.min.origin, &e.max.origin), (&id("1"), &id("2")));
+        // Two rates compare the same for every window: refused without one.
+        let ten = Filter::parse("src=10.0.0.0/8").unwrap();
+        let e = t.in_force_in(&ten, 0).unwrap_err();
+        assert_eq!((&e.min.origin, &e.max.origin), (&id("3"), &id("4")));
+        // A unit that is not one is a bad row, named.
+        let e = Timeline::from_rows(&[raw(id("9"), "max", "5mb", 0)]).unwrap_err();
+        assert_eq!(
+            e.0[0].to_string(),
+            "id 9: limit_value \"5mb\": unknown unit at byte 1 (expected B, kB, MB, GB, TB, \
+             PB, KiB … PiB, bits with b or bit, a rate with /s or ps)"
+        );
     }
 }

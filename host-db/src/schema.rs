@@ -305,6 +305,22 @@ pub fn import(client: &mut Client, rows: &[&crate::model::LimitRow]) -> Result<u
     let mut tx = client.transaction()?;
     let mut n = 0;
     for r in rows {
+        if r.text != r.value.to_string() {
+            bail!(
+                "{}: limit_value {:?}: PostgreSQL holds plain bytes only for now (sizes and \
+                 rates with units are read from JSON files)",
+                r.origin,
+                r.text
+            );
+        }
+        if !r.scope.is_all() {
+            bail!(
+                "{}: scope {}: PostgreSQL holds unscoped limits only for now (scoped limits \
+                 are read from JSON files)",
+                r.origin,
+                r.scope
+            );
+        }
         let value = i64::try_from(r.value).context("a value does not fit PostgreSQL's bigint")?;
         n += tx.execute(
             &format!(

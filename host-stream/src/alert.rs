@@ -99,6 +99,7 @@ fn limit(row: Option<&LimitRow>) -> Value {
         None => Value::Null,
         Some(r) => json!({
             "value": r.value,
+            "written": r.text,
             "effective_date": time_text::format(r.effective_ms),
             "row": r.origin,
         }),

@@ -302,7 +302,11 @@ impl Judge {
     /// The unscoped limits in force at the end of `w`.
     fn limits_at(&self, w: &Closed) -> Result<InForce, Box<host_db::model::InvalidLimits>> {
         match &self.limits {
-            Some(l) => l.timeline().in_force(ms(w.end)),
+            Some(l) => l
+                .timeline()
+                .in_force(ms(w.end))
+                // Rates become bytes for this window's length (so they follow --window).
+                .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
             None => Ok(InForce::default()),
         }
     }
@@ -318,7 +322,9 @@ impl Judge {
         let mut out = Vec::new();
         for (index, scope) in rules.scopes().iter().enumerate() {
             let limits = match &timeline {
-                Some(t) => t.in_force_in(scope, ms(w.end)),
+                Some(t) => t
+                    .in_force_in(scope, ms(w.end))
+                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
                 None => Ok(InForce::default()),
             };
             let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
@@ -421,7 +427,9 @@ impl Judge {
                 continue;
             };
             let limits = match &timeline {
-                Some(t) => t.in_force_in(scope, ms(w.end)),
+                Some(t) => t
+                    .in_force_in(scope, ms(w.end))
+                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
                 None => Ok(InForce::default()),
             };
             let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
@@ -1032,7 +1040,7 @@ mod tests {
              \"message\":\"traffic in scope src=10.0.0.0/24 from 1970-01-01T00:00:00Z to \
              1970-01-01T00:05:00Z, judged again with records that arrived late: 1.2 kB (1220 \
              bytes), ok\",\"min\":{\"effective_date\":\"1970-01-01T00:00:00Z\",\"row\":\"entry \
-             2\",\"value\":1000},\"packets\":null,\"saturated\":false,\"scope\":\
+             2\",\"value\":1000,\"written\":\"1000\"},\"packets\":null,\"saturated\":false,\"scope\":\
              \"src=10.0.0.0/24\",\"top_talkers\":[],\"type\":\"revised\",\"verdict\":\"ok\",\
              \"window_end\":\"1970-01-01T00:05:00Z\",\"window_start\":\"1970-01-01T00:00:00Z\"}\n"
         );

@@ -186,7 +186,9 @@ impl Page for Board {
         let now = now_ms();
         let limits = self.limits.as_ref().map(|(l, source)| LimitsView {
             source: source.clone(),
-            in_force: l.timeline().in_force(signed(now)),
+            in_force: l.timeline().in_force(signed(now)).and_then(|f| {
+                f.per_window(u64::try_from(self.header.window.as_millis()).unwrap_or(u64::MAX))
+            }),
             status: l.status(),
         });
         let view = View {
@@ -343,7 +345,12 @@ fn limit_row(s: &mut String, id: &str, name: &str, row: Option<&LimitRow>) {
                  <td>{}</td><td>{}</td><td>{}</td></tr>",
                 r.value,
                 r.value,
-                esc(&human_bytes(r.value)),
+                // The limit as written too, when it is not the bytes (`40Mbit/s`, `1.5GiB`).
+                esc(&if r.text == r.value.to_string() {
+                    human_bytes(r.value)
+                } else {
+                    format!("{} ({})", human_bytes(r.value), r.text)
+                }),
                 time_text::format(r.effective_ms),
                 esc(&r.origin.to_string()),
             );
@@ -537,6 +544,8 @@ mod tests {
             name: format!("{kind:?}"),
             kind,
             value,
+            text: value.to_string(),
+            amount: core_nostd::units::amount(&value.to_string()).unwrap(),
             effective_ms: 0,
             scope: core_nostd::Filter::ALL,
         }

@@ -99,6 +99,8 @@ mod tests {
             name: kind.as_str().into(),
             kind,
             value,
+            text: value.to_string(),
+            amount: core_nostd::units::amount(&value.to_string()).unwrap(),
             effective_ms: 0,
             scope: core_nostd::Filter::ALL,
         }
@@ -128,5 +130,21 @@ mod tests {
         }));
         assert_eq!(judge(300, &invalid), Verdict::InvalidLimits);
         assert!(!Verdict::InvalidLimits.is_alert());
+    }
+
+    #[test]
+    fn a_rate_is_judged_as_bytes_for_the_window() {
+        let mut max = row(LimitKind::Max, 0);
+        max.text = "40Mbit/s".into();
+        max.amount = core_nostd::units::amount("40Mbit/s").unwrap();
+        let f = InForce {
+            min: None,
+            max: Some(max),
+        };
+        // 40 Mbit/s is 1.5 GB per 300 s and 300 MB per 60 s.
+        let w300 = f.per_window(300_000);
+        assert_eq!(judge(1_500_000_000, &w300), Verdict::Ok);
+        assert_eq!(judge(1_500_000_001, &w300), Verdict::AboveMax);
+        assert_eq!(judge(300_000_001, &f.per_window(60_000)), Verdict::AboveMax);
     }
 }

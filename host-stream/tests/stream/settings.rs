@@ -49,10 +49,10 @@ fn the_readme_one_liner_on_the_sample_prints_real_verdicts() {
          window 2026-11-26T12:05:00Z 2026-11-26T12:10:00Z bytes=240 packets=3 \
          verdict=below_min min=1024 max=1073741824 filter=all\n\
          alert {\"bytes\":240,\"filter\":\"all\",\"host\":\"gw1\",\"max\":{\"effective_date\":\
-         \"2026-01-01T00:00:00Z\",\"row\":\"entry 2\",\"value\":1073741824},\"message\":\
+         \"2026-01-01T00:00:00Z\",\"row\":\"entry 2\",\"value\":1073741824,\"written\":\"1073741824\"},\"message\":\
          \"traffic from 2026-11-26T12:05:00Z to 2026-11-26T12:10:00Z is below the minimum: \
          240 B (240 bytes, 3 packets) < 1024 bytes\",\"min\":{\"effective_date\":\
-         \"2026-01-01T00:00:00Z\",\"row\":\"entry 1\",\"value\":1024},\"packets\":3,\
+         \"2026-01-01T00:00:00Z\",\"row\":\"entry 1\",\"value\":1024,\"written\":\"1024\"},\"packets\":3,\
          \"saturated\":false,\"scope\":\"all\",\"top_talkers\":[{\"bytes\":240,\"bytes_at_least\":240,\"dst\":\
          \"198.51.100.53\",\"src\":\"192.168.1.11\"}],\"type\":\"alert\",\"verdict\":\
          \"below_min\",\"window_end\":\"2026-11-26T12:10:00Z\",\"window_start\":\
