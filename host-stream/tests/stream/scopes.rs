@@ -175,8 +175,8 @@ fn overlapping_and_ipv6_scopes_get_exact_sums_alerts_and_recovery_each() {
             "bytes": 600,
             "packets": null,
             "saturated": false,
-            "min": {"value": 1000, "effective_date": AT, "row": "entry 3"},
-            "max": {"value": 100000, "effective_date": AT, "row": "entry 4"},
+            "min": {"value": 1000, "written": "1000", "effective_date": AT, "row": "entry 3"},
+            "max": {"value": 100000, "written": "100000", "effective_date": AT, "row": "entry 4"},
             "filter": "src=10.0.0.0/8",
             "scope": "src=10.0.0.0/8",
             "top_talkers": [
