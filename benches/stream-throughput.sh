@@ -10,7 +10,13 @@
 # tuned kcat. HOST_STREAM_BEFORE=path adds another host-stream binary (e.g. the previous
 # commit's, built in a worktree) to the same rounds.
 #
-# Usage: [ROUNDS=N] [HOST_STREAM_BEFORE=path] benches/stream-throughput.sh [RECORDS]
+# Scoped limits (issue 14): the same host-stream with a limits file of 1, 100 and 10,000
+# scopes (SCOPES, space-separated), each `src=10.X.Y.0/24` (the records' sources cover
+# 10.0.0.0/24 up to 10.76.75.0/24 at 5 M records, so every scope has traffic) with limits no
+# window breaks (min 0, max 2^63: no alert), beside an unscoped pair: records/s for each, and
+# the speed at the most scopes against the run without limits. Target: >= 0.8x at 10,000.
+#
+# Usage: [ROUNDS=N] [SCOPES="1 100 10000"] [HOST_STREAM_BEFORE=path] benches/stream-throughput.sh [RECORDS]
 # Uses STREAMCHECKER_TEST_BROKERS if set, else starts dev-broker. Needs kcat, python3 and bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +25,7 @@ source scripts/lib/dev-broker.bash
 n=${1:-5000000}
 rounds=${ROUNDS:-3}
 before=${HOST_STREAM_BEFORE:-}
+read -r -a scope_counts <<<"${SCOPES-1 100 10000}"
 work=$(mktemp -d); trap 'stop_dev_broker; rm -rf "$work"' EXIT
 # dev-broker (librdkafka's mock cluster) keeps at most 5 MiB per partition and drops older
 # records beyond that, like retention: 64 partitions and lz4 batches hold 5 M records.
@@ -62,12 +69,39 @@ hs() {
     [ "$got" = "$n" ] || { echo "MISMATCH: $1 read ${got:-no} records, $n were produced" >&2; cat "$work/err" >&2; exit 1; }
     echo "$t"
 }
+# A limits file of $1 scopes: src=10.(k/256).(k%256).0/24 for k < $1, each min 0 and max 2^63,
+# and the unscoped pair.
+scoped_limits() {
+    python3 - "$1" >"$work/limits-$1.json" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+rows = [{"limit_name": "Minimum", "limit_value": "0", "effective_date": "1970-01-01T00:00:00Z"},
+        {"limit_name": "Maximum", "limit_value": str(2**63), "effective_date": "1970-01-01T00:00:00Z"}]
+for k in range(n):
+    scope = f"src=10.{k >> 8}.{k & 255}.0/24"
+    for name, value in (("Minimum", "0"), ("Maximum", str(2**63))):
+        rows.append({"limit_name": name, "limit_value": value,
+                     "effective_date": "1970-01-01T00:00:00Z", "scope": scope})
+json.dump(rows, sys.stdout)
+PY
+}
+for s in "${scope_counts[@]}"; do scoped_limits "$s"; done
+# One host-stream run with the limits of $1 scopes.
+hs_scoped() {
+    local t got
+    t=$(secs "$bin" --brokers "$brokers" --topic "$topic" --group "bench-$$-$RANDOM$RANDOM" --until-end --limits-file "$work/limits-$1.json")
+    got=$(grep -o 'summary records=[0-9]*' "$work/err" | grep -o '[0-9]*$' || true)
+    [ "$got" = "$n" ] || { echo "MISMATCH: $1 scopes: read ${got:-no} records, $n were produced" >&2; cat "$work/err" >&2; exit 1; }
+    echo "$t"
+}
+declare -A t_scoped=()
 t_kd= t_kt= t_hs= t_before=
 for round in $(seq "$rounds"); do
     t=$(secs "${kcat_default[@]}"); t_kd=$(min "$t_kd" "$t")
     t=$(secs "${kcat_tuned[@]}"); t_kt=$(min "$t_kt" "$t")
     t=$(hs "$bin"); t_hs=$(min "$t_hs" "$t")
     if [ -n "$before" ]; then t=$(hs "$before"); t_before=$(min "$t_before" "$t"); fi
+    for s in "${scope_counts[@]}"; do t=$(hs_scoped "$s"); t_scoped[$s]=$(min "${t_scoped[$s]:-}" "$t"); done
     echo "round $round done"
 done
 echo "host-stream read $n records in every run"
@@ -79,8 +113,15 @@ row "kcat -C -e -o beginning (default settings)" "$t_kd"
 row "kcat, -X queued.min.messages=1000000 ...kbytes=1048576" "$t_kt"
 [ -z "$before" ] || row "host-stream --until-end, HOST_STREAM_BEFORE" "$t_before"
 row "host-stream --until-end" "$t_hs"
+for s in "${scope_counts[@]}"; do row "host-stream --until-end, $s scopes (/24 each)" "${t_scoped[$s]}"; done
 [ -z "$before" ] || printf 'host-stream after/before (speed): %s\n' "$(ratio "$t_before" "$t_hs")"
 printf 'host-stream / default kcat (speed): %s\n' "$(ratio "$t_kd" "$t_hs")"
 ok1=$(echo "$n / $t_hs >= 1000000" | bc -l); ok2=$(echo "$t_hs <= $t_kt" | bc -l)
 [ "$ok1" = 1 ] && echo "target >= 1 M records/s: PASS" || echo "target >= 1 M records/s: MISS"
 [ "$ok2" = 1 ] && echo "target >= 1.0x tuned kcat: PASS" || echo "target >= 1.0x tuned kcat: MISS"
+if [ "${#scope_counts[@]}" -gt 0 ]; then
+    most=${scope_counts[-1]}
+    r=$(ratio "$t_hs" "${t_scoped[$most]}")
+    printf 'host-stream with %s scopes / without limits (speed): %s\n' "$most" "$r"
+    [ "$(echo "$r >= 0.8" | bc -l)" = 1 ] && echo "target >= 0.8x at $most scopes: PASS" || echo "target >= 0.8x at $most scopes: MISS"
+fi

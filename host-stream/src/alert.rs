@@ -1,6 +1,7 @@
 //! The alert message: the one place that knows its format (`docs/wire-format.md`).
 
 use core_nostd::Filter;
+use core_nostd::topk::Talker;
 use core_nostd::units::Count;
 use host_db::model::{InForce, InvalidLimits, LimitRow};
 use host_db::time_text;
@@ -21,6 +22,8 @@ pub struct Judged<'a> {
     pub limits: &'a Result<InForce, Box<InvalidLimits>>,
     /// The filter.
     pub filter: &'a Filter,
+    /// The scoped rule judged, if it is one (else the unscoped rule: the filter's total).
+    pub scope: Option<ScopeTotal<'a>>,
 }
 
 /// The scope a message is about, as Alertmanager's `scope` label shows it: the rule's filter
@@ -30,16 +33,68 @@ pub fn scope(filter: &Filter) -> String {
     filter.to_string()
 }
 
-/// The alert key: stable per (filter, window start), so a re-sent alert is recognisable and a
-/// compacted topic keeps one.
+/// A scoped rule's traffic in a window: the scope and its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeTotal<'a> {
+    /// The scope (the limits rows' `scope`).
+    pub scope: &'a Filter,
+    /// Its bytes in the window.
+    pub bytes: u64,
+    /// The sum reached 2^64 − 1 and stopped (a lower bound).
+    pub saturated: bool,
+}
+
+/// The filter as the keys have always written it (`all`, `src 10.0.0.0/8 dst 192.0.2.7/32`):
+/// the unscoped rule's key stays what consumers know, whatever [`Filter`]'s text form.
+struct KeyText<'a>(&'a Filter);
+
+impl std::fmt::Display for KeyText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let filter = self.0;
+        if filter.is_all() {
+            return f.write_str("all");
+        }
+        let mut sep = "";
+        for (name, p) in [
+            ("src", filter.source),
+            ("dst", filter.destination),
+            ("ip", filter.either),
+        ] {
+            if let Some(p) = p {
+                write!(f, "{sep}{name} {p}")?;
+                sep = " ";
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The unscoped rule's alert key: stable per (filter, window start), so a re-sent alert is
+/// recognisable and a compacted topic keeps one: `all|2023-11-14T22:15:00Z`,
+/// `src 10.0.0.0/8|…`.
 pub fn key(filter: &Filter, window_start: u64) -> String {
-    format!("{filter}|{}", time_text::format(ms(window_start)))
+    format!(
+        "{}|{}",
+        KeyText(filter),
+        time_text::format(ms(window_start))
+    )
+}
+
+/// A scoped rule's alert key, stable per (scope, window start): the scope's canonical text
+/// (`src=10.0.0.0/24|2023-11-14T22:15:00Z`). Never the unscoped rule's: that one's conditions
+/// are written `src 10.0.0.0/8`, without `=`.
+pub fn scope_key(scope: &Filter, window_start: u64) -> String {
+    format!("{scope}|{}", time_text::format(ms(window_start)))
 }
 
 /// The key of a gap's messages (`gap_start` and `gap_end` alike): the filter and the gap's
 /// first window, apart from the windows' own alert keys.
 pub fn gap_key(filter: &Filter, gap_start: u64) -> String {
-    format!("{filter}|gap|{}", time_text::format(ms(gap_start)))
+    format!(
+        "{}|gap|{}",
+        KeyText(filter),
+        time_text::format(ms(gap_start))
+    )
 }
 
 fn ms(v: u64) -> i64 {
@@ -75,6 +130,40 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 impl Judged<'_> {
+    /// The bytes judged: the scope's, or the window's total.
+    pub fn bytes(&self) -> u64 {
+        self.scope.map_or(self.window.counts.bytes, |s| s.bytes)
+    }
+
+    /// The packets counted (`None` for a scope: scopes sum bytes only).
+    pub fn packets(&self) -> Option<u64> {
+        self.scope.is_none().then_some(self.window.counts.packets)
+    }
+
+    /// Whether the sum judged stopped at 2^64 − 1.
+    pub fn saturated(&self) -> bool {
+        self.scope.map_or(self.window.saturated, |s| s.saturated)
+    }
+
+    /// The scope of the limits judged against (`all`: the unscoped rows), as text.
+    pub fn scope_text(&self) -> String {
+        self.scope.map_or(Filter::ALL, |s| *s.scope).to_string()
+    }
+
+    /// The traffic counted: the scope's, or the command-line filter's.
+    fn counted(&self) -> &Filter {
+        self.scope.map_or(self.filter, |s| s.scope)
+    }
+
+    /// The window's heaviest pairs that fall in what was counted.
+    fn talkers(&self) -> impl Iterator<Item = &Talker> {
+        let scope = self.scope.map(|s| *s.scope);
+        self.window
+            .talkers
+            .iter()
+            .filter(move |t| scope.is_none_or(|s| s.matches(t.pair.src, t.pair.dst)))
+    }
+
     /// The minimum and maximum in force (for invalid limits: the minimum above the maximum).
     pub fn bounds(&self) -> (Option<&LimitRow>, Option<&LimitRow>) {
         match self.limits {
@@ -83,9 +172,12 @@ impl Judged<'_> {
         }
     }
 
-    /// The scope judged ([`scope`]).
+    /// The scope judged ([`scope`]): a scoped rule's scope, else the filter.
     pub fn scope(&self) -> String {
-        scope(self.filter)
+        match &self.scope {
+            Some(s) => scope(s.scope),
+            None => scope(self.filter),
+        }
     }
 
     /// The one-line human message.
@@ -97,16 +189,20 @@ impl Judged<'_> {
             time_text::format(ms(w.end))
         );
         let (min, max) = self.bounds();
-        let traffic = format!(
-            "{} ({}, {})",
-            human_bytes(w.counts.bytes),
-            Count(w.counts.bytes, "byte"),
-            Count(w.counts.packets, "packet")
-        );
-        let scope = if self.filter.is_all() {
-            String::new()
-        } else {
-            format!(" for {}", self.filter)
+        let bytes = self.bytes();
+        let traffic = match self.packets() {
+            Some(packets) => format!(
+                "{} ({}, {})",
+                human_bytes(bytes),
+                Count(bytes, "byte"),
+                Count(packets, "packet")
+            ),
+            None => format!("{} ({})", human_bytes(bytes), Count(bytes, "byte")),
+        };
+        let scope = match self.scope {
+            Some(s) => format!(" in scope {}", s.scope),
+            None if self.filter.is_all() => String::new(),
+            None => format!(" for {}", self.filter),
         };
         match (kind, self.verdict) {
             (AlertKind::Recovered, _) => {
@@ -132,9 +228,8 @@ impl Judged<'_> {
     pub fn to_json(&self, kind: AlertKind, host: &str, top: usize) -> Value {
         let w = self.window;
         let (min, max) = self.bounds();
-        let talkers: Vec<Value> = w
-            .talkers
-            .iter()
+        let talkers: Vec<Value> = self
+            .talkers()
             .take(top)
             .map(|t| {
                 json!({
@@ -150,35 +245,45 @@ impl Judged<'_> {
             "verdict": self.verdict.as_str(),
             "window_start": time_text::format(ms(w.start)),
             "window_end": time_text::format(ms(w.end)),
-            "bytes": w.counts.bytes,
-            "packets": w.counts.packets,
-            "saturated": w.saturated,
+            "bytes": self.bytes(),
+            "packets": self.packets(),
+            "saturated": self.saturated(),
             "min": limit(min),
             "max": limit(max),
-            "filter": self.filter.to_string(),
+            "filter": self.counted().to_string(),
+            "scope": self.scope_text(),
             "top_talkers": talkers,
             "host": host,
             "message": self.message(kind),
         })
     }
 
-    /// The per-window log line, as text.
+    /// The per-window log line, as text: the total's (`… filter=…`), or a scope's (`…
+    /// scope=src=10.0.0.0/24`, no packets).
     pub fn text_line(&self) -> String {
         let w = self.window;
         let (min, max) = self.bounds();
         let bound =
             |r: Option<&LimitRow>| r.map_or_else(|| "-".to_string(), |r| r.value.to_string());
+        let (packets, what) = match self.scope {
+            None => (
+                format!(" packets={}", w.counts.packets),
+                format!("filter={}", self.filter.to_string().replace(' ', ",")),
+            ),
+            Some(s) => (
+                String::new(),
+                format!("scope={}", s.scope.to_string().replace(' ', ",")),
+            ),
+        };
         format!(
-            "window {} {} bytes={} packets={} verdict={} min={} max={} filter={}{}",
+            "window {} {} bytes={}{packets} verdict={} min={} max={} {what}{}",
             time_text::format(ms(w.start)),
             time_text::format(ms(w.end)),
-            w.counts.bytes,
-            w.counts.packets,
+            self.bytes(),
             self.verdict,
             bound(min),
             bound(max),
-            self.filter.to_string().replace(' ', ","),
-            if w.saturated { " saturated=1" } else { "" }
+            if self.saturated() { " saturated=1" } else { "" }
         )
     }
 
@@ -186,18 +291,22 @@ impl Judged<'_> {
     pub fn json_line(&self) -> Value {
         let w = self.window;
         let (min, max) = self.bounds();
-        json!({
+        let mut v = json!({
             "window_start": time_text::format(ms(w.start)),
             "window_end": time_text::format(ms(w.end)),
-            "bytes": w.counts.bytes,
-            "packets": w.counts.packets,
+            "bytes": self.bytes(),
+            "packets": self.packets(),
             "records": w.records,
-            "saturated": w.saturated,
+            "saturated": self.saturated(),
             "verdict": self.verdict.as_str(),
             "min": min.map(|r| r.value),
             "max": max.map(|r| r.value),
-            "filter": self.filter.to_string(),
-        })
+            "filter": self.counted().to_string(),
+        });
+        if let Some(s) = self.scope {
+            v["scope"] = s.scope.to_string().into();
+        }
+        v
     }
 }
 
@@ -294,6 +403,18 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_key_is_never_an_unscoped_one() {
+        let f = Filter {
+            source: Some("10.0.0.0/24".parse().unwrap()),
+            ..Filter::ALL
+        };
+        assert_eq!(key(&f, 0), "src 10.0.0.0/24|1970-01-01T00:00:00Z");
+        assert_eq!(gap_key(&f, 0), "src 10.0.0.0/24|gap|1970-01-01T00:00:00Z");
+        assert_ne!(scope_key(&f, 0), key(&f, 0));
+        assert_eq!(scope_key(&f, 0), format!("{f}|1970-01-01T00:00:00Z"));
+    }
+
+    #[test]
     fn keys_are_stable_per_filter_and_window() {
         assert_eq!(
             key(&Filter::ALL, 1_700_000_100_000),
@@ -303,6 +424,6 @@ mod tests {
             either: Some("2001:db8::/32".parse().unwrap()),
             ..Filter::ALL
         };
-        assert_eq!(key(&f, 0), "ip=2001:db8::/32|1970-01-01T00:00:00Z");
+        assert_eq!(key(&f, 0), "ip 2001:db8::/32|1970-01-01T00:00:00Z");
     }
 }

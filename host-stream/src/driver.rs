@@ -414,6 +414,17 @@ impl Driver {
             if stop.load(Ordering::Relaxed) {
                 return Ok(Ended::Signal);
             }
+            // A reload may bring other scopes: windows that get their first record from now
+            // on count them (see the engine's module comment).
+            if let Some(scopes) = self.judge.scopes_if_reloaded() {
+                let n = scopes.len();
+                if self.engine.set_scopes(scopes) {
+                    tracing::info!(
+                        "scopes: counting {} from the next window with a record on",
+                        core_nostd::units::Count(n as u64, "scope")
+                    );
+                }
+            }
             let mut intake = Intake {
                 engine: &mut self.engine,
                 closed: &mut self.closed,

@@ -24,8 +24,20 @@
 //! - A closed window stays "unsettled" until the caller says its alert (if any) was
 //!   acknowledged. A source's commit position never passes the first record of an unsettled
 //!   window, so a restart from the committed positions re-reads every record that matters.
+//! - **Scopes.** Besides the filter's total (the window's counts: the command-line filter, or
+//!   all traffic), every window sums the bytes of each scope of the rule set
+//!   ([`Engine::set_scopes`]: the scopes of the limits rows), in the same pass: one look-up in
+//!   the [`Matcher`] per record, whatever the number of scopes, and one `u64` per scope per
+//!   window (sums stop at 2^64 − 1 and say so, as the totals do). A scope counts every
+//!   record it matches, whether or not it passes the command-line filter; a record counts in
+//!   every scope it matches. A window takes the rule set in force when its first record
+//!   arrives and keeps it until it is judged: a scope added later (a reload) is counted from
+//!   the first window that gets a record after it, never from the middle of one, so no sum
+//!   that missed part of its window is ever judged (a window without records has nothing to
+//!   miss: it is judged with the rule set in force when it closes).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -36,6 +48,7 @@ use core_nostd::windows::{Millis, Rejected, Window, Windows};
 use core_nostd::wire::{Decoded, Heartbeat, Record};
 
 use crate::coverage::{Cover, Coverage};
+use crate::scopes::Matcher;
 
 /// Windows that may be open at once (with 5-minute windows: sources up to 5 hours apart).
 pub const OPEN_WINDOWS: usize = 64;
@@ -47,6 +60,108 @@ pub const TALKERS: usize = 16;
 pub struct WindowState {
     /// The heaviest pairs (that pass the filter).
     pub talkers: TopTalkers<TALKERS>,
+    /// The scopes' sums, from the window's first record on (`None` before it).
+    pub scoped: Option<ScopeSums>,
+}
+
+/// A window's bytes per scope, under the rule set it took with its first record.
+#[derive(Clone)]
+pub struct ScopeSums {
+    /// The rule set: the scope at index `i` of [`Matcher::scopes`] sums into `bytes[i]`.
+    pub rules: Arc<Matcher>,
+    /// Bytes per scope; empty when the window had no record (every sum 0).
+    bytes: Vec<u64>,
+    /// Some sum reached 2^64 − 1 and stopped there (each such sum is a lower bound).
+    pub saturated: bool,
+}
+
+impl ScopeSums {
+    /// The sums `bytes` of the scopes `scopes` (tests of the judge).
+    #[cfg(test)]
+    pub fn of(scopes: Vec<Filter>, bytes: Vec<u64>) -> ScopeSums {
+        ScopeSums {
+            rules: Arc::new(Matcher::new(scopes)),
+            bytes,
+            saturated: false,
+        }
+    }
+
+    /// No scope at all (a window counted without any).
+    #[cfg(test)]
+    pub fn none() -> ScopeSums {
+        ScopeSums::empty(Arc::new(Matcher::new(Vec::new())))
+    }
+
+    /// Zero for every scope of `rules`.
+    fn empty(rules: Arc<Matcher>) -> ScopeSums {
+        ScopeSums {
+            rules,
+            bytes: Vec::new(),
+            saturated: false,
+        }
+    }
+
+    /// The sums of a window's first record: every scope at 0.
+    fn open(rules: Arc<Matcher>) -> ScopeSums {
+        let bytes = vec![0; rules.len()];
+        ScopeSums {
+            rules,
+            bytes,
+            saturated: false,
+        }
+    }
+
+    /// The bytes of the scope at `i`.
+    pub fn bytes(&self, i: usize) -> u64 {
+        self.bytes.get(i).copied().unwrap_or(0)
+    }
+
+    /// True when the scope at `i` reached 2^64 − 1 (its sum is a lower bound).
+    pub fn saturated_at(&self, i: usize) -> bool {
+        self.saturated && self.bytes(i) == u64::MAX
+    }
+
+    /// Adds late bytes per scope (a revision), for the scopes of this rule set among them;
+    /// returns the indices of the scopes that changed.
+    pub fn add_late(&mut self, late: &[(Filter, u64)]) -> Vec<usize> {
+        if self.bytes.is_empty() {
+            self.bytes = vec![0; self.rules.len()];
+        }
+        let mut changed = Vec::new();
+        for (scope, bytes) in late {
+            if let Some(i) = self.rules.position(scope) {
+                add(&mut self.bytes, &mut self.saturated, i, *bytes);
+                changed.push(i as usize);
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+}
+
+/// Adds `more` to the sum at `i` of `sums`, saturating (and saying so in `saturated`).
+#[inline]
+fn add(sums: &mut [u64], saturated: &mut bool, i: u32, more: u64) {
+    if let Some(sum) = sums.get_mut(i as usize) {
+        match sum.checked_add(more) {
+            Some(v) => *sum = v,
+            None => {
+                *sum = u64::MAX;
+                *saturated = true;
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ScopeSums {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeSums")
+            .field("scopes", &self.rules.len())
+            .field("bytes", &self.bytes)
+            .field("saturated", &self.saturated)
+            .finish()
+    }
 }
 
 /// A source of records: a Kafka partition (or 0 for the pipe).
@@ -109,6 +224,8 @@ pub struct Closed {
     pub talkers: Vec<Talker>,
     /// Whether its input is known to be complete.
     pub cover: Cover,
+    /// Bytes per scope, under the window's rule set.
+    pub scoped: ScopeSums,
 }
 
 /// What became of a record.
@@ -163,14 +280,17 @@ pub struct EngineStats {
 pub const REVISABLE: usize = 64;
 
 /// Late traffic for a window already closed: what to add to it, for judging it again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revision {
     /// The window's start.
     pub start: Millis,
     /// The late bytes and packets (that pass the filter).
     pub counts: Counts,
-    /// The late records.
+    /// The late records that pass the filter (0: the revision is of scopes only).
     pub records: u64,
+    /// The late bytes per scope (of the rule set in force when they came), for the scopes
+    /// they matched; by scope, not index, as the window may have another rule set.
+    pub scoped: Vec<(Filter, u64)>,
 }
 
 /// How sources move the watermark.
@@ -191,6 +311,10 @@ pub struct Engine {
     windows: Box<Windows<WindowState, OPEN_WINDOWS>>,
     grace: Millis,
     filter: Filter,
+    /// The rule set windows take with their first record.
+    rules: Arc<Matcher>,
+    /// Late bytes per scope of the pending revisions.
+    late_scoped: BTreeMap<Millis, HashMap<Filter, u64>>,
     mode: Mode,
     sources: BTreeMap<SourceId, SourceState>,
     /// The sources are the whole input (every partition of the topic).
@@ -225,6 +349,7 @@ fn on_close<'a>(
     recent: &'a mut BTreeSet<Millis>,
     coverage: &'a Coverage,
     sources: &'a BTreeMap<SourceId, SourceState>,
+    rules: &'a Arc<Matcher>,
     out: &'a mut Vec<Closed>,
 ) -> impl FnMut(Window<WindowState>) + 'a {
     |w| {
@@ -241,6 +366,10 @@ fn on_close<'a>(
             saturated: w.saturated,
             talkers: w.state.talkers.ranked().into_iter().collect(),
             cover: coverage.of(w.start, w.end, &|id| sources.contains_key(&id)),
+            scoped: w
+                .state
+                .scoped
+                .unwrap_or_else(|| ScopeSums::empty(rules.clone())),
         });
     }
 }
@@ -262,6 +391,8 @@ impl Engine {
             windows: Box::new(windows),
             grace,
             filter,
+            rules: Arc::new(Matcher::new(Vec::new())),
+            late_scoped: BTreeMap::new(),
             mode,
             sources: BTreeMap::new(),
             whole: true,
@@ -276,6 +407,17 @@ impl Engine {
             last_window: None,
             stats: EngineStats::default(),
         })
+    }
+
+    /// The scopes counted from now on, beside the filter's total: windows that get their
+    /// first record from now on sum them; windows already counting keep the rule set they
+    /// have. The same scopes as before change nothing; true when they changed.
+    pub fn set_scopes(&mut self, scopes: Vec<Filter>) -> bool {
+        if self.rules.scopes() == scopes.as_slice() {
+            return false;
+        }
+        self.rules = Arc::new(Matcher::new(scopes));
+        true
     }
 
     /// Windows before the one holding `ms` are settled (from a previous run's commit): records
@@ -531,6 +673,7 @@ impl Engine {
                 &mut self.recent,
                 &self.coverage,
                 &self.sources,
+                &self.rules,
                 out,
             ),
         );
@@ -572,6 +715,7 @@ impl Engine {
                 &mut self.recent,
                 &self.coverage,
                 &self.sources,
+                &self.rules,
                 out,
             ),
         ) {
@@ -580,6 +724,17 @@ impl Engine {
                     state.talkers.add(r.pair(), r.bytes);
                 } else {
                     self.stats.filtered_out += 1;
+                }
+                // The window's first record fixes its rule set (see the module comment).
+                let ScopeSums {
+                    rules,
+                    bytes,
+                    saturated,
+                } = state
+                    .scoped
+                    .get_or_insert_with(|| ScopeSums::open(self.rules.clone()));
+                if !rules.is_empty() {
+                    rules.for_each_match(r.src, r.dst, |i| add(bytes, saturated, i, r.bytes));
                 }
                 let start = core_nostd::windows::window_start(r.start_ms, self.windows.length());
                 if self.last_window != Some((source, start))
@@ -594,8 +749,19 @@ impl Engine {
                 Taken::Accepted
             }
             Err(Rejected::Late { window_start }) => {
-                if passes && self.recent.contains(&window_start) {
-                    self.revise(source, offset, window_start, counts);
+                if self.recent.contains(&window_start) {
+                    let mut scoped = Vec::new();
+                    self.rules.for_each_match(r.src, r.dst, |i| scoped.push(i));
+                    if passes || !scoped.is_empty() {
+                        let late = self.late_scoped.entry(window_start).or_default();
+                        for i in scoped {
+                            if let Some(f) = self.rules.scopes().get(i as usize) {
+                                let sum = late.entry(*f).or_insert(0);
+                                *sum = sum.saturating_add(r.bytes);
+                            }
+                        }
+                        self.revise(source, offset, window_start, passes.then_some(counts));
+                    }
                 }
                 Taken::Late
             }
@@ -605,15 +771,19 @@ impl Engine {
 
     /// A late record for the recent window at `start`: kept for judging the window again, and
     /// the window is unsettled again (the commit waits for its revision, so a restart reads
-    /// the record again).
-    fn revise(&mut self, source: SourceId, offset: i64, start: Millis, counts: Counts) {
+    /// the record again). `counts` is `None` for a record outside the filter (it revises only
+    /// scopes).
+    fn revise(&mut self, source: SourceId, offset: i64, start: Millis, counts: Option<Counts>) {
         let r = self.revisions.entry(start).or_insert(Revision {
             start,
             counts: Counts::ZERO,
             records: 0,
+            scoped: Vec::new(),
         });
-        r.counts.add(counts);
-        r.records += 1;
+        if let Some(counts) = counts {
+            r.counts.add(counts);
+            r.records += 1;
+        }
         self.unsettled.insert(start);
         if let Some(s) = self.sources.get_mut(&source) {
             s.first_offsets.entry(start).or_insert(offset);
@@ -622,7 +792,17 @@ impl Engine {
 
     /// The revisions gathered since the last call, oldest window first.
     pub fn take_revisions(&mut self) -> Vec<Revision> {
-        std::mem::take(&mut self.revisions).into_values().collect()
+        let mut late = std::mem::take(&mut self.late_scoped);
+        let mut out: Vec<Revision> = std::mem::take(&mut self.revisions).into_values().collect();
+        for r in &mut out {
+            if let Some(scoped) = late.remove(&r.start) {
+                r.scoped = scoped.into_iter().collect();
+                // In the rule set's order: the same revision always reads the same.
+                r.scoped
+                    .sort_by_key(|(f, _)| self.rules.position(f).unwrap_or(u32::MAX));
+            }
+        }
+        out
     }
 
     /// A record at `offset` of `source` that could not be decoded: passed over.
@@ -737,6 +917,7 @@ impl Engine {
                     &mut self.recent,
                     &self.coverage,
                     &self.sources,
+                    &self.rules,
                     out,
                 ),
             );
@@ -809,6 +990,7 @@ impl Engine {
             &mut self.recent,
             &self.coverage,
             &self.sources,
+            &self.rules,
             out,
         ));
     }
@@ -1037,7 +1219,8 @@ mod tests {
             vec![Revision {
                 start: 0,
                 counts: Counts::new(5, 1),
-                records: 1
+                records: 1,
+                scoped: Vec::new(),
             }]
         );
         assert!(e.take_revisions().is_empty());
@@ -1370,5 +1553,209 @@ mod tests {
         assert_eq!(sums(&out), vec![(0, 10), (300_000, 0)]);
         assert_eq!(out[0].talkers.len(), 1);
         assert_eq!(e.stats.filtered_out, 2);
+    }
+
+    fn scope(text: &str) -> Filter {
+        let (part, net) = text.split_once('=').unwrap();
+        let p = Some(net.parse().unwrap());
+        match part {
+            "src" => Filter {
+                source: p,
+                ..Filter::ALL
+            },
+            "dst" => Filter {
+                destination: p,
+                ..Filter::ALL
+            },
+            _ => Filter {
+                either: p,
+                ..Filter::ALL
+            },
+        }
+    }
+
+    /// Per closed window: its start, and its bytes per scope named in `names`, in that order
+    /// (`None`: the scope is not in the window's rule set).
+    fn scoped(closed: &[Closed], names: &[&str]) -> Vec<(Millis, Vec<Option<u64>>)> {
+        closed
+            .iter()
+            .map(|c| {
+                let per = names
+                    .iter()
+                    .map(|n| {
+                        c.scoped
+                            .rules
+                            .position(&scope(n))
+                            .map(|i| c.scoped.bytes(i as usize))
+                    })
+                    .collect();
+                (c.start, per)
+            })
+            .collect()
+    }
+
+    fn rec_to(ts: Millis, src: &str, dst: &str, bytes: u64) -> Record {
+        Record {
+            dst: dst.parse().unwrap(),
+            ..rec(ts, src, bytes)
+        }
+    }
+
+    #[test]
+    fn every_scope_a_record_matches_gets_its_bytes_beside_the_total() {
+        let filter = scope("src=10.0.0.0/8");
+        let mut e = Engine::new(W, 0, filter, Mode::Replay).unwrap();
+        let names = [
+            "src=10.0.0.0/24",
+            "src=10.0.0.0/16",
+            "ip=192.0.2.0/24",
+            "dst=2001:db8::/32",
+        ];
+        e.set_scopes(names.iter().map(|n| scope(n)).collect());
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec_to(1_000, "10.0.0.5", "192.0.2.1", 10), &mut out);
+        e.record(
+            0,
+            1,
+            rec_to(2_000, "10.0.1.5", "198.51.100.1", 100),
+            &mut out,
+        );
+        // Outside the command-line filter, inside two scopes.
+        e.record(
+            0,
+            2,
+            rec_to(3_000, "192.0.2.9", "2001:db8::1", 1_000),
+            &mut out,
+        );
+        e.record(
+            0,
+            3,
+            rec_to(4_000, "2001:db8::2", "2001:db8::1", 10_000),
+            &mut out,
+        );
+        e.record(
+            0,
+            4,
+            rec_to(301_000, "172.16.0.1", "198.51.100.1", 7),
+            &mut out,
+        );
+        e.done(0);
+        e.finish(&mut out);
+        assert_eq!(sums(&out), vec![(0, 110), (300_000, 0)]);
+        assert_eq!(
+            scoped(&out, &names),
+            vec![
+                (0, vec![Some(10), Some(110), Some(1_010), Some(11_000)]),
+                (300_000, vec![Some(0), Some(0), Some(0), Some(0)]),
+            ]
+        );
+        assert!(!out[0].scoped.saturated);
+        assert_eq!(e.stats.filtered_out, 3);
+    }
+
+    #[test]
+    fn a_scope_added_mid_window_counts_from_the_next_window_with_a_record() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_scopes(vec![scope("src=10.0.0.0/24")]);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(1_000, "10.0.0.5", 10), &mut out);
+        // A reload adds a scope in the middle of window 0, and keeps the first.
+        e.set_scopes(vec![scope("src=10.0.0.0/24"), scope("src=10.0.1.0/24")]);
+        e.record(0, 1, rec(2_000, "10.0.1.5", 100), &mut out);
+        e.record(0, 2, rec(2_500, "10.0.0.6", 1), &mut out);
+        e.record(0, 3, rec(301_000, "10.0.1.6", 1_000), &mut out);
+        // A window with no record: judged with the rule set in force when it closes.
+        e.record(0, 4, rec(901_000, "10.0.1.7", 5), &mut out);
+        e.done(0);
+        e.finish(&mut out);
+        assert_eq!(
+            scoped(&out, &["src=10.0.0.0/24", "src=10.0.1.0/24"]),
+            vec![
+                (0, vec![Some(11), None]),
+                (300_000, vec![Some(0), Some(1_000)]),
+                (600_000, vec![Some(0), Some(0)]),
+                (900_000, vec![Some(0), Some(5)]),
+            ]
+        );
+        assert_eq!(
+            sums(&out),
+            vec![(0, 111), (300_000, 1_000), (600_000, 0), (900_000, 5)]
+        );
+    }
+
+    #[test]
+    fn a_scoped_sum_stops_at_the_top_and_says_so() {
+        let mut e = Engine::new(W, 0, Filter::ALL, Mode::Replay).unwrap();
+        e.set_scopes(vec![scope("src=10.0.0.0/24"), scope("src=10.0.1.0/24")]);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        let big = core_nostd::wire::MAX_BYTES;
+        for o in 0..4_200 {
+            e.record(0, o, rec(1_000, "10.0.0.5", big), &mut out);
+        }
+        e.record(0, 4_200, rec(1_000, "10.0.1.5", 3), &mut out);
+        e.done(0);
+        e.finish(&mut out);
+        let s = &out[0].scoped;
+        assert_eq!((s.bytes(0), s.bytes(1)), (u64::MAX, 3));
+        assert!(s.saturated && s.saturated_at(0) && !s.saturated_at(1));
+        assert!(out[0].saturated);
+    }
+
+    #[test]
+    fn a_late_record_revises_the_scopes_it_matches_even_outside_the_filter() {
+        let mut e = Engine::new(W, 0, scope("src=10.0.0.0/24"), Mode::Replay).unwrap();
+        e.set_scopes(vec![scope("dst=192.0.2.0/24"), scope("src=172.16.0.0/12")]);
+        e.set_sources(&[0]);
+        let mut out = Vec::new();
+        e.record(0, 0, rec(10_000, "10.0.0.1", 3), &mut out);
+        e.record(0, 1, rec(310_000, "10.0.0.1", 4), &mut out);
+        e.advance(None, &mut out);
+        e.settle(0);
+        e.record(0, 2, rec(20_000, "172.16.0.1", 5), &mut out);
+        e.record(0, 3, rec(30_000, "10.0.0.2", 6), &mut out);
+        assert_eq!(
+            e.take_revisions(),
+            vec![Revision {
+                start: 0,
+                counts: Counts::new(6, 1),
+                records: 1,
+                scoped: vec![
+                    (scope("dst=192.0.2.0/24"), 11),
+                    (scope("src=172.16.0.0/12"), 5)
+                ],
+            }]
+        );
+        // Only scopes: a revision with no record of the filter.
+        e.record(
+            0,
+            4,
+            rec_to(40_000, "172.16.0.9", "198.51.100.1", 8),
+            &mut out,
+        );
+        assert_eq!(
+            e.take_revisions(),
+            vec![Revision {
+                start: 0,
+                counts: Counts::ZERO,
+                records: 0,
+                scoped: vec![(scope("src=172.16.0.0/12"), 8)],
+            }]
+        );
+        // Neither: no revision.
+        e.record(
+            0,
+            5,
+            rec_to(40_000, "198.51.100.9", "198.51.100.1", 8),
+            &mut out,
+        );
+        assert!(e.take_revisions().is_empty());
+        assert_eq!(
+            e.late(),
+            (4, Counts::new(6, 1)),
+            "late counts are the filter's"
+        );
     }
 }

@@ -2,9 +2,21 @@
 //! `above_max` or `no_data` when the window's input is not known to be complete), the
 //! window's line on stdout (text or JSON, marked when the sums are partial or incomplete), the
 //! alert/recovered state machine, and the gaps: one `gap_start` message when windows stop
-//! being complete, one `gap_end` when they are complete again, not one per window. It never touches the engine: it says what to settle
-//! ([`Settle`]) and the driver settles it.
+//! being complete, one `gap_end` when they are complete again, not one per window. It never
+//! touches the engine: it says what to settle ([`Settle`]) and the driver settles it.
+//!
+//! **Scopes.** A window is a batch of rules: the unscoped rule (the window's total, the
+//! command-line filter's traffic, against the unscoped limits rows), judged and written as
+//! always, and one rule per scope of the window's rule set ([`crate::engine::ScopeSums`]),
+//! against that scope's rows in force at the window's end. A scope sends an alert only when
+//! it is outside its limits, and `recovered` with its first `ok` window after one (its own
+//! state: one per scope); only those scopes get a line of their own, after the total's, which
+//! says how many scopes were judged and how many were outside (`scopes=… outside=…`). The
+//! same rules as for the total apply per scope: on incomplete input only `above_max` or
+//! `no_data`, a revision sends `revised` for each scope whose sum changed, and a scope with
+//! invalid limits (said once in the log) does not keep the others from being judged.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -16,7 +28,7 @@ use host_common::summary::Summary;
 use host_db::loader::Limits;
 use host_db::model::InForce;
 
-use crate::alert::{self, Gap, Judged};
+use crate::alert::{self, Gap, Judged, ScopeTotal};
 use crate::alertmanager::{self, AlertName, Alertmanager, Change, Delivered};
 use crate::alerts_out::{Alerts, Delivery};
 use crate::chart;
@@ -136,6 +148,21 @@ pub struct Judge {
     /// The `sensor` label of the alerts: the sensors whose heartbeats were read, as of the
     /// windows being judged ([`Judge::set_sensors`]).
     sensors: String,
+    /// The scopes whose last judged window sent an alert (each sends `recovered` with its
+    /// first `ok` window after it).
+    alerting_scopes: HashSet<Filter>,
+    /// The scopes whose limits were invalid at their last judged window (said once).
+    invalid_scopes: HashSet<Filter>,
+    /// The limits' generation whose scopes the engine was last given.
+    scopes_of: Option<u64>,
+}
+
+/// A scope's verdict in a window, kept for its line and message.
+struct ScopeVerdict {
+    index: usize,
+    verdict: Verdict,
+    limits: Result<InForce, Box<host_db::model::InvalidLimits>>,
+    kind: Option<AlertKind>,
 }
 
 /// The last window judged: its bytes and the limits in force at its end (`None`: no such
@@ -205,6 +232,9 @@ impl Judge {
             board: None,
             verdicts: [0; Verdict::ALL.len()],
             last: None,
+            alerting_scopes: HashSet::new(),
+            invalid_scopes: HashSet::new(),
+            scopes_of: None,
             alertmanager: None,
             sensors: UNKNOWN_SENSOR.to_string(),
         }
@@ -261,6 +291,26 @@ impl Judge {
         }
     }
 
+    /// The scopes of the limits rows (every scope but `all`, whose rows are the unscoped
+    /// rule's), when they may have changed since the last call (a reload): for
+    /// [`crate::engine::Engine::set_scopes`]. `None` when nothing was reloaded.
+    pub fn scopes_if_reloaded(&mut self) -> Option<Vec<Filter>> {
+        let limits = self.limits.as_ref()?;
+        let generation = limits.generation();
+        if self.scopes_of == Some(generation) {
+            return None;
+        }
+        self.scopes_of = Some(generation);
+        Some(
+            limits
+                .timeline()
+                .scopes()
+                .filter(|s| !s.is_all())
+                .copied()
+                .collect(),
+        )
+    }
+
     /// Keeps the windows judged from now on (the latest [`chart::CAP`]) for a chart.
     pub fn collect_chart(&mut self) {
         self.chart = Some(chart::Windows::default());
@@ -298,20 +348,178 @@ impl Judge {
             }
         }
         w.records += r.records;
+        let changed = w.scoped.add_late(&r.scoped);
         let w = w.clone();
         self.revisions += 1;
-        self.judge(&w, true)
+        let settle = if r.records > 0 {
+            self.judge(&w, true)?
+        } else {
+            Settle::Now(w.start)
+        };
+        let pending = self.revise_scopes(&w, &changed)?;
+        Ok(if pending { Settle::WhenAcked } else { settle })
     }
 
-    fn judge(&mut self, w: &Closed, revised: bool) -> io::Result<Settle> {
-        let limits = match &self.limits {
+    /// The unscoped limits in force at the end of `w`.
+    fn limits_at(&self, w: &Closed) -> Result<InForce, Box<host_db::model::InvalidLimits>> {
+        match &self.limits {
             Some(l) => l
                 .timeline()
-                .in_force(i64::try_from(w.end).unwrap_or(i64::MAX))
+                .in_force(ms(w.end))
                 // Rates become bytes for this window's length (so they follow --window).
                 .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
             None => Ok(InForce::default()),
-        };
+        }
+    }
+
+    /// Judges every scope of `w`'s rule set; keeps those that send a message (outside their
+    /// limits, or recovering), and says once which have invalid limits.
+    fn judge_scopes(&mut self, w: &Closed, complete: bool) -> Vec<ScopeVerdict> {
+        let rules = &w.scoped.rules;
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        let timeline = self.limits.as_ref().map(|l| l.timeline());
+        let mut out = Vec::new();
+        for (index, scope) in rules.scopes().iter().enumerate() {
+            let limits = match &timeline {
+                Some(t) => t
+                    .in_force_in(scope, ms(w.end))
+                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
+                None => Ok(InForce::default()),
+            };
+            let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
+            if !complete {
+                verdict = verdict.incomplete();
+            }
+            self.remark_on_scope(scope, w, &limits);
+            let kind = if verdict.is_alert() {
+                self.alerting_scopes.insert(*scope);
+                Some(AlertKind::Alert)
+            } else if verdict == Verdict::Ok && self.alerting_scopes.remove(scope) {
+                Some(AlertKind::Recovered)
+            } else {
+                None
+            };
+            if kind.is_some() {
+                out.push(ScopeVerdict {
+                    index,
+                    verdict,
+                    limits,
+                    kind,
+                });
+            }
+        }
+        out
+    }
+
+    /// Says once when a scope's limits become invalid, and once when they are valid again.
+    fn remark_on_scope(
+        &mut self,
+        scope: &Filter,
+        w: &Closed,
+        limits: &Result<InForce, Box<host_db::model::InvalidLimits>>,
+    ) {
+        let at = host_db::time_text::format(ms(w.start));
+        match limits {
+            Err(e) => {
+                if self.invalid_scopes.insert(*scope) {
+                    tracing::warn!(
+                        "scope {scope}: windows from {at} are not judged against limits: the \
+                         limits in force are invalid ({e}) (said once; their verdict is \
+                         invalid_limits, the other scopes are judged)"
+                    );
+                }
+            }
+            Ok(_) => {
+                if self.invalid_scopes.remove(scope) {
+                    tracing::info!("scope {scope}: limits valid again from the window at {at}");
+                }
+            }
+        }
+    }
+
+    /// The lines and messages of the scopes judged in `w` that send one; true when one is on
+    /// its way to the broker.
+    fn send_scopes(
+        &mut self,
+        w: &Closed,
+        judged: &[ScopeVerdict],
+        revised: bool,
+        complete: bool,
+    ) -> io::Result<bool> {
+        let mut pending = false;
+        let filter = self.filter;
+        for v in judged {
+            let Some(scope) = w.scoped.rules.scopes().get(v.index) else {
+                continue;
+            };
+            let j = Judged {
+                window: w,
+                verdict: v.verdict,
+                limits: &v.limits,
+                filter: &filter,
+                scope: Some(ScopeTotal {
+                    scope,
+                    bytes: w.scoped.bytes(v.index),
+                    saturated: w.scoped.saturated_at(v.index),
+                }),
+            };
+            self.line(&j, revised, complete, None)?;
+            if let Some(kind) = v.kind {
+                let json = j.to_json(kind, &self.host, self.top);
+                // Each scope fires and resolves in Alertmanager on its own.
+                let change = match AlertName::of(v.verdict) {
+                    Some(name) if kind == AlertKind::Alert => Some(Change::Fire(name)),
+                    _ if kind == AlertKind::Recovered => Some(Change::Resolve(AlertName::LIMITS)),
+                    _ => None,
+                };
+                if let Some(change) = change {
+                    let (label, sensor) = (j.scope(), self.sensors.clone());
+                    self.notify(change, label, sensor, w.start, &json);
+                }
+                let payload = json.to_string();
+                let key = alert::scope_key(scope, w.start);
+                let delivery = self.alerts.send(w.start, key, payload, &mut *self.out)?;
+                self.alerts_sent += 1;
+                pending |= delivery == Delivery::Pending;
+            }
+        }
+        Ok(pending)
+    }
+
+    /// A revision's scopes: a line and a `revised` message for each scope whose sum it
+    /// changed, whatever the verdict; true when one is on its way to the broker.
+    fn revise_scopes(&mut self, w: &Closed, changed: &[usize]) -> io::Result<bool> {
+        let timeline = self.limits.as_ref().map(|l| l.timeline());
+        let complete = w.cover.complete(w.records);
+        let mut judged = Vec::new();
+        for &index in changed {
+            let Some(scope) = w.scoped.rules.scopes().get(index) else {
+                continue;
+            };
+            let limits = match &timeline {
+                Some(t) => t
+                    .in_force_in(scope, ms(w.end))
+                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
+                None => Ok(InForce::default()),
+            };
+            let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
+            if !complete {
+                verdict = verdict.incomplete();
+            }
+            judged.push(ScopeVerdict {
+                index,
+                verdict,
+                limits,
+                kind: Some(AlertKind::Revised),
+            });
+        }
+        self.send_scopes(w, &judged, true, complete)
+    }
+
+    fn judge(&mut self, w: &Closed, revised: bool) -> io::Result<Settle> {
+        let limits = self.limits_at(w);
         let complete = w.cover.complete(w.records);
         let mut verdict = verdict::judge(w.counts.bytes, &limits);
         if !complete {
@@ -323,8 +531,18 @@ impl Judge {
             verdict,
             limits: &limits,
             filter: &filter,
+            scope: None,
         };
-        self.line(&judged, revised, complete)?;
+        // A revision judges only the scopes it changed (`Judge::revise`).
+        let scopes = if revised {
+            Vec::new()
+        } else {
+            self.judge_scopes(w, complete)
+        };
+        let outside = scopes.iter().filter(|v| v.verdict.is_alert()).count();
+        let batch =
+            (!revised && !w.scoped.rules.is_empty()).then_some((w.scoped.rules.len(), outside));
+        self.line(&judged, revised, complete, batch)?;
         // Only once its line is written: the chart and the page show what the lines said.
         let (min, max) = judged.bounds();
         let point = chart::Point {
@@ -429,6 +647,7 @@ impl Judge {
             }
             pending |= self.send(kind, &point, key, payload)? == Settle::WhenAcked;
         }
+        pending |= self.send_scopes(w, &scopes, false, complete)?;
         Ok(if pending {
             Settle::WhenAcked
         } else {
@@ -509,8 +728,15 @@ impl Judge {
         })
     }
 
-    /// The window's line: text or JSON, with the partial, incomplete and revised marks.
-    fn line(&mut self, judged: &Judged<'_>, revised: bool, complete: bool) -> io::Result<()> {
+    /// The window's line: text or JSON, with the partial, incomplete and revised marks; the
+    /// total's says how many scopes were judged (`batch`: scopes, of which outside limits).
+    fn line(
+        &mut self,
+        judged: &Judged<'_>,
+        revised: bool,
+        complete: bool,
+        batch: Option<(usize, usize)>,
+    ) -> io::Result<()> {
         match self.format {
             LogFormat::Text => {
                 let partial = self
@@ -519,9 +745,12 @@ impl Judge {
                     .unwrap_or_default();
                 let revised = if revised { " revised=1" } else { "" };
                 let incomplete = if complete { "" } else { " incomplete=1" };
+                let batch = batch
+                    .map(|(n, outside)| format!(" scopes={n} outside={outside}"))
+                    .unwrap_or_default();
                 writeln!(
                     self.out,
-                    "{}{partial}{incomplete}{revised}",
+                    "{}{partial}{incomplete}{revised}{batch}",
                     judged.text_line()
                 )?;
             }
@@ -533,6 +762,10 @@ impl Judge {
                 }
                 if revised {
                     v["revised"] = true.into();
+                }
+                if let Some((n, outside)) = batch {
+                    v["scopes"] = n.into();
+                    v["scopes_outside"] = outside.into();
                 }
                 writeln!(self.out, "{v}")?;
             }
@@ -728,6 +961,7 @@ mod tests {
             saturated: false,
             talkers: Vec::new(),
             cover: crate::coverage::Cover::ByData,
+            scoped: crate::engine::ScopeSums::none(),
         }
     }
 
@@ -866,6 +1100,75 @@ mod tests {
         assert_eq!(
             j.summary().to_string(),
             "windows=5 revised=0 alerts=4 incomplete=3 gaps=1"
+        );
+    }
+
+    #[test]
+    fn a_revision_judges_again_only_the_scopes_whose_sum_it_changed() {
+        let out = Pipe {
+            lines: 100,
+            got: Arc::default(),
+        };
+        let dir = testkit::Scratch::new("judge-scopes");
+        let path = dir.join("limits.json");
+        std::fs::write(
+            &path,
+            r#"[{"limit_name":"Minimum","limit_value":"100","effective_date":"1970-01-01T00:00:00Z"},
+{"limit_name":"Minimum","limit_value":"1000","effective_date":"1970-01-01T00:00:00Z","scope":"src=10.0.0.0/24"},
+{"limit_name":"Maximum","limit_value":"10","effective_date":"1970-01-01T00:00:00Z","scope":"src=10.0.1.0/24"}]"#,
+        )
+        .unwrap();
+        let limits = Limits::start(
+            host_db::loader::Source::File(path),
+            host_db::loader::Options::default(),
+        )
+        .unwrap();
+        let mut j = Judge::new(
+            Some(limits),
+            Filter::ALL,
+            Alerts::Stdout,
+            Box::new(out.clone()),
+            "h".into(),
+            5,
+            LogFormat::Text,
+        );
+        let scopes = j.scopes_if_reloaded().unwrap();
+        assert_eq!(
+            scopes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["src=10.0.0.0/24", "src=10.0.1.0/24"]
+        );
+        assert_eq!(j.scopes_if_reloaded(), None, "nothing reloaded since");
+        let a = scopes[0];
+        let w = Closed {
+            scoped: crate::engine::ScopeSums::of(scopes, vec![1_200, 5]),
+            ..window(0)
+        };
+        assert_eq!(j.window(&w).unwrap(), Settle::Now(0));
+        // 20 late bytes for a only (its own rule set's index does not matter: by scope).
+        let r = Revision {
+            start: 0,
+            counts: Counts::ZERO,
+            records: 0,
+            scoped: vec![(a, 20)],
+        };
+        assert_eq!(j.revise(&r).unwrap(), Settle::Now(0));
+        assert_eq!(
+            written(&out),
+            "window 1970-01-01T00:00:00Z 1970-01-01T00:05:00Z bytes=1500 packets=1 verdict=ok \
+             min=100 max=- filter=all scopes=2 outside=0\n\
+             window 1970-01-01T00:00:00Z 1970-01-01T00:05:00Z bytes=1220 verdict=ok min=1000 \
+             max=- scope=src=10.0.0.0/24 revised=1\n\
+             alert {\"bytes\":1220,\"filter\":\"src=10.0.0.0/24\",\"host\":\"h\",\"max\":null,\
+             \"message\":\"traffic in scope src=10.0.0.0/24 from 1970-01-01T00:00:00Z to \
+             1970-01-01T00:05:00Z, judged again with records that arrived late: 1.2 kB (1220 \
+             bytes), ok\",\"min\":{\"effective_date\":\"1970-01-01T00:00:00Z\",\"row\":\"entry \
+             2\",\"value\":1000,\"written\":\"1000\"},\"packets\":null,\"saturated\":false,\"scope\":\
+             \"src=10.0.0.0/24\",\"top_talkers\":[],\"type\":\"revised\",\"verdict\":\"ok\",\
+             \"window_end\":\"1970-01-01T00:05:00Z\",\"window_start\":\"1970-01-01T00:00:00Z\"}\n"
+        );
+        assert_eq!(
+            j.summary().to_string(),
+            "windows=1 revised=1 alerts=1 incomplete=0 gaps=0"
         );
     }
 }

@@ -20,6 +20,7 @@ mod judge;
 mod kafka_in;
 mod metrics;
 mod pipe_in;
+mod scopes;
 mod status;
 mod verdict;
 

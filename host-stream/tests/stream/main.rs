@@ -17,6 +17,7 @@ mod plot;
 mod progress;
 mod restart;
 mod revised;
+mod scopes;
 mod settings;
 mod status;
 mod support;

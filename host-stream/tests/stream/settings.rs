@@ -53,7 +53,7 @@ fn the_readme_one_liner_on_the_sample_prints_real_verdicts() {
          \"traffic from 2026-11-26T12:05:00Z to 2026-11-26T12:10:00Z is below the minimum: \
          240 B (240 bytes, 3 packets) < 1024 bytes\",\"min\":{\"effective_date\":\
          \"2026-01-01T00:00:00Z\",\"row\":\"entry 1\",\"value\":1024,\"written\":\"1024\"},\"packets\":3,\
-         \"saturated\":false,\"top_talkers\":[{\"bytes\":240,\"bytes_at_least\":240,\"dst\":\
+         \"saturated\":false,\"scope\":\"all\",\"top_talkers\":[{\"bytes\":240,\"bytes_at_least\":240,\"dst\":\
          \"198.51.100.53\",\"src\":\"192.168.1.11\"}],\"type\":\"alert\",\"verdict\":\
          \"below_min\",\"window_end\":\"2026-11-26T12:10:00Z\",\"window_start\":\
          \"2026-11-26T12:05:00Z\"}\n"

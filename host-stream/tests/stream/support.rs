@@ -582,6 +582,14 @@ impl Running {
         self.child.stdin.take().expect("a piped stdin")
     }
 
+    /// [`Running::start`] with `cmd`'s stdin piped (set by the caller): the child, and its
+    /// stdin to write to (dropping it closes the input).
+    pub fn start_fed(cmd: &mut Command) -> (Running, std::process::ChildStdin) {
+        let mut run = Running::start(cmd);
+        let stdin = run.child.stdin.take().expect("stdin piped");
+        (run, stdin)
+    }
+
     /// Sends SIGTERM (host-stream's graceful stop).
     pub fn sigterm(&self) {
         let status = Command::new("kill")
