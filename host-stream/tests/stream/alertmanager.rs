@@ -141,15 +141,10 @@ fn heartbeat(window: u64) -> String {
     format!("{start} heartbeat gw1/eth0 {}\n", start + 300_000)
 }
 
-#[test]
-fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
-    if !alertmanager_available() {
-        return;
-    }
-    let Some(ns) = Netns::create(&format!("sc-am-{}", std::process::id())) else {
-        return;
-    };
-    let dir = scratch("alertmanager");
+/// Starts Debian's Alertmanager in `ns` on 127.0.0.1:9093 (a receiver that sends nothing,
+/// its storage in `dir`) and waits until its API answers with no alert: the process (killed
+/// when dropped) and its log.
+fn start_alertmanager(ns: &Netns, dir: &std::path::Path) -> (Killed, std::path::PathBuf) {
     std::fs::write(
         dir.join("alertmanager.yml"),
         "route:\n  receiver: none\nreceivers:\n  - name: none\n",
@@ -169,9 +164,9 @@ fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start prometheus-alertmanager (Debian's package)");
-    let _am = Killed(am);
+    let am = Killed(am);
     wait_shown(
-        &ns,
+        ns,
         &log,
         Shown {
             alerts: vec![],
@@ -179,6 +174,19 @@ fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
             resolved: 0,
         },
     );
+    (am, log)
+}
+
+#[test]
+fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
+    if !alertmanager_available() {
+        return;
+    }
+    let Some(ns) = Netns::create(&format!("sc-am-{}", std::process::id())) else {
+        return;
+    };
+    let dir = scratch("alertmanager");
+    let (_am, log) = start_alertmanager(&ns, dir.path());
     let limits = limits_file(dir.path(), 1000, 5000);
     let mut cmd = ns.command(env!("CARGO_BIN_EXE_host-stream"));
     testkit::isolated(&mut cmd)
@@ -311,6 +319,108 @@ fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
     assert!(!ended.stdout.join("\n").contains("hunter2"));
 }
 
+/// A scoped rule fires and resolves in Alertmanager on its own, labelled with its scope: the
+/// unscoped limits hold (0 to 10^12 bytes) while the scope `src=10.0.0.0/24` (min 1,000, max
+/// 5,000) goes below its minimum in window 0 and is back within its limits in window 1.
+#[test]
+fn a_scoped_alert_fires_and_resolves_with_its_scope_label() {
+    if !alertmanager_available() {
+        return;
+    }
+    let Some(ns) = Netns::create(&format!("sc-am-scope-{}", std::process::id())) else {
+        return;
+    };
+    let dir = scratch("alertmanager-scope");
+    let (_am, log) = start_alertmanager(&ns, dir.path());
+    let limits = dir.path().join("scoped.json");
+    let row = |name: &str, value: u64, scope: Option<&str>| {
+        let scope = scope.map_or(String::new(), |s| format!(r#","scope":"{s}""#));
+        format!(
+            r#"{{"limit_name":"{name}","limit_value":"{value}","effective_date":"2019-10-20T22:56:44Z"{scope}}}"#
+        )
+    };
+    let rows = [
+        row("Minimum", 0, None),
+        row("Maximum", 1_000_000_000_000, None),
+        row("Minimum", 1000, Some("src=10.0.0.0/24")),
+        row("Maximum", 5000, Some("src=10.0.0.0/24")),
+    ];
+    std::fs::write(&limits, format!("[{}]\n", rows.join(",\n"))).unwrap();
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_host-stream"));
+    testkit::isolated(&mut cmd)
+        .args(["--input", "-", "--limits-file", limits.to_str().unwrap()])
+        .args(["--alertmanager", "http://127.0.0.1:9093"])
+        .args(["--alertmanager-resend", "1h", "--stats-interval", "0"])
+        .stdin(Stdio::piped());
+    let mut stream = Running::start(&mut cmd);
+    let mut stdin = stream.stdin();
+    let mut feed = |lines: &[String]| {
+        stdin.write_all(lines.concat().as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    let labels =
+        |name: &str, scope: &str| json!({"alertname": name, "scope": scope, "sensor": "gw1/eth0"});
+    // The alerts shown, as (labels, state), once the counts of received alerts are `counts`.
+    let wait_for = |want: Vec<Value>, counts: (u64, u64)| {
+        let api: SocketAddr = "127.0.0.1:9093".parse().unwrap();
+        let last = ns.within(move || {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let got = shown(api).map(|s| {
+                    let alerts: Vec<Value> = s
+                        .alerts
+                        .iter()
+                        .map(|a| json!([a["labels"], a["state"]]))
+                        .collect();
+                    (alerts, (s.firing, s.resolved))
+                });
+                if got.as_ref() == Some(&(want.clone(), counts)) || Instant::now() >= deadline {
+                    return (got, want, counts);
+                }
+                // A poll of the API with a deadline, not a sleep standing in for a condition.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        assert!(
+            last.0.as_ref() == Some(&(last.1.clone(), last.2)),
+            "the Alertmanager shows {:#?}, expected {:#?} {:?}; its log:\n{}",
+            last.0,
+            last.1,
+            last.2,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    // Window 0: 500 bytes from 10.0.0.1, below the scope's minimum; a record of window 1
+    // closes it.
+    let mut first: Vec<String> = (0..5).map(|i| record(T + i * 1000, 100, 1)).collect();
+    first.push(heartbeat(0));
+    first.push(record(T + 306_000, 2000, 1));
+    feed(&first);
+    wait_for(
+        vec![json!([
+            labels("TrafficBelowMinimum", "src=10.0.0.0/24"),
+            "active"
+        ])],
+        (1, 0),
+    );
+    // Window 1: 2,000 bytes, within the scope's limits: its recovery resolves the alert.
+    feed(&[heartbeat(1), record(T + 606_000, 100, 1)]);
+    wait_for(vec![], (1, 1));
+    drop(stdin);
+    let ended = stream.wait(WAIT);
+    assert!(ended.status.success(), "{:#?}", ended.stderr);
+    // The scope's alert and its resolution, and the gap of the last window (no heartbeat).
+    let summary = ended
+        .stderr
+        .iter()
+        .find(|l| l.contains("summary "))
+        .unwrap_or_else(|| panic!("no summary: {:#?}", ended.stderr));
+    assert!(
+        summary.ends_with(" alertmanager_sent=3 alertmanager_undelivered=0 heartbeats=2"),
+        "{summary}"
+    );
+}
+
 /// Records of minute windows from `base`: window 0 below the minimum (500 bytes), 1 above
 /// the maximum (9,000), 2 within (2,000), and one record in window 3 that closes window 2.
 fn kafka_records(base: u64) -> Vec<core_nostd::wire::Record> {
@@ -365,16 +475,21 @@ fn an_alertmanager_that_refuses_delays_no_kafka_alert_or_commit_and_is_counted()
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let kinds: Vec<(String, String)> = messages
+    // In window order: the topic is read sorted by partition, and which partition a key
+    // goes to depends on its window, so on the wall clock this test starts at.
+    let mut windows: Vec<(String, String, String)> = messages
         .iter()
         .map(|(_, v)| {
             let v: Value = serde_json::from_str(v).unwrap();
             (
+                v["window_start"].as_str().unwrap().into(),
                 v["type"].as_str().unwrap().into(),
                 v["verdict"].as_str().unwrap().into(),
             )
         })
         .collect();
+    windows.sort();
+    let kinds: Vec<(String, String)> = windows.into_iter().map(|(_, t, v)| (t, v)).collect();
     assert_eq!(
         kinds,
         [
