@@ -37,6 +37,28 @@ use crate::engine::{Closed, REVISABLE, Revision};
 use crate::status::Board;
 use crate::verdict::{self, Verdict};
 
+/// A scope's limits in force at `w`'s end (for `w`'s length) and its verdict on the scope's
+/// sum, `index` in `w`'s rules (only `above_max` or `no_data` when the input is incomplete).
+fn scope_verdict(
+    timeline: Option<&host_db::model::Timeline>,
+    scope: &Filter,
+    w: &Closed,
+    index: usize,
+    complete: bool,
+) -> (Result<InForce, Box<host_db::model::InvalidLimits>>, Verdict) {
+    let limits = match timeline {
+        Some(t) => t
+            .in_force_in(scope, ms(w.end))
+            .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
+        None => Ok(InForce::default()),
+    };
+    let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
+    if !complete {
+        verdict = verdict.incomplete();
+    }
+    (limits, verdict)
+}
+
 /// A window's instant on the limits' timeline.
 fn ms(t: Millis) -> host_db::time_text::SignedMillis {
     i64::try_from(t).unwrap_or(i64::MAX)
@@ -382,16 +404,7 @@ impl Judge {
         let timeline = self.limits.as_ref().map(|l| l.timeline());
         let mut out = Vec::new();
         for (index, scope) in rules.scopes().iter().enumerate() {
-            let limits = match &timeline {
-                Some(t) => t
-                    .in_force_in(scope, ms(w.end))
-                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
-                None => Ok(InForce::default()),
-            };
-            let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
-            if !complete {
-                verdict = verdict.incomplete();
-            }
+            let (limits, verdict) = scope_verdict(timeline.as_deref(), scope, w, index, complete);
             self.remark_on_scope(scope, w, &limits);
             let kind = if verdict.is_alert() {
                 self.alerting_scopes.insert(*scope);
@@ -498,16 +511,7 @@ impl Judge {
             let Some(scope) = w.scoped.rules.scopes().get(index) else {
                 continue;
             };
-            let limits = match &timeline {
-                Some(t) => t
-                    .in_force_in(scope, ms(w.end))
-                    .and_then(|f| f.per_window(w.end.saturating_sub(w.start))),
-                None => Ok(InForce::default()),
-            };
-            let mut verdict = verdict::judge(w.scoped.bytes(index), &limits);
-            if !complete {
-                verdict = verdict.incomplete();
-            }
+            let (limits, verdict) = scope_verdict(timeline.as_deref(), scope, w, index, complete);
             judged.push(ScopeVerdict {
                 index,
                 verdict,

@@ -103,6 +103,33 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
     drop(receiver);
 }
 
+/// Waits until the periodic counters show `packets` frames counted, then stops the capture
+/// (SIGINT) and checks that exactly those, `bytes` in all, were seen and counted: one pair
+/// 127.0.0.1 → 127.0.0.1, nothing else, no drop.
+fn stop_when_counted(mut child: Watched, packets: u64, bytes: u64) {
+    let line = child.wait_for("every packet counted", Duration::from_secs(20), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+            && counter(l, "counted_packets") >= Some(packets)
+    });
+    assert_eq!(counter(&line, "counted_bytes"), Some(bytes), "{line}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let end = child.finish(Duration::from_secs(20));
+    assert!(end.status.success(), "{}", end.stderr);
+    assert_eq!(
+        text(&end.stdout),
+        format!("127.0.0.1 127.0.0.1 {bytes} {packets}\nTOTAL {bytes} {packets}\n")
+    );
+    assert!(
+        end.stderr.contains(&format!(
+            "INFO host_capture: summary frames={packets} counted_packets={packets} \
+             counted_bytes={bytes} not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 \
+             records="
+        )),
+        "{}",
+        end.stderr
+    );
+}
+
 /// A network namespace of this test's own (its loopback up), deleted when dropped.
 struct Namespace(String);
 
@@ -181,26 +208,7 @@ fn without_a_filter_long_frames_cut_in_the_kernel_count_by_their_ip_length() {
         }
     });
     // The frames reach the capture when their ring block is retired (a 100 ms timeout).
-    let line = child.wait_for("60 counted packets", Duration::from_secs(20), |l| {
-        l.starts_with("INFO host_capture::pipeline: stats ")
-            && counter(l, "counted_packets") >= Some(60)
-    });
-    assert_eq!(counter(&line, "counted_bytes"), Some(expected), "{line}");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let end = child.finish(Duration::from_secs(20));
-    assert!(end.status.success(), "{}", end.stderr);
-    assert_eq!(
-        text(&end.stdout),
-        format!("127.0.0.1 127.0.0.1 {expected} 60\nTOTAL {expected} 60\n")
-    );
-    assert!(
-        end.stderr.contains(&format!(
-            "INFO host_capture: summary frames=60 counted_packets=60 counted_bytes={expected} \
-             not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
-        )),
-        "{}",
-        end.stderr
-    );
+    stop_when_counted(child, 60, expected);
     drop(receiver);
 }
 
@@ -255,25 +263,6 @@ fn nflog_counts_exactly_what_the_firewall_rule_selects() {
             sender.send_to(&data, ("127.0.0.1", ports.1)).unwrap();
         }
     });
-    let line = child.wait_for("35 counted packets", Duration::from_secs(20), |l| {
-        l.starts_with("INFO host_capture::pipeline: stats ")
-            && counter(l, "counted_packets") >= Some(35)
-    });
-    assert_eq!(counter(&line, "counted_bytes"), Some(expected), "{line}");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let end = child.finish(Duration::from_secs(20));
-    assert!(end.status.success(), "{}", end.stderr);
-    assert_eq!(
-        text(&end.stdout),
-        format!("127.0.0.1 127.0.0.1 {expected} 35\nTOTAL {expected} 35\n")
-    );
-    assert!(
-        end.stderr.contains(&format!(
-            "INFO host_capture: summary frames=35 counted_packets=35 counted_bytes={expected} \
-             not_ip=0 malformed=0 kernel_drops=0 interface_drops=0 records="
-        )),
-        "{}",
-        end.stderr
-    );
+    stop_when_counted(child, 35, expected);
     drop((selected, unselected));
 }

@@ -122,6 +122,14 @@ fn wait_shown(ns: &Netns, log: &std::path::Path, expected: Shown) {
     );
 }
 
+/// The run's summary line.
+fn summary_of(stderr: &[String]) -> &str {
+    stderr
+        .iter()
+        .find(|l| l.contains("summary "))
+        .unwrap_or_else(|| panic!("no summary: {stderr:#?}"))
+}
+
 fn alert(name: &str, starts: &str, annotations: Value) -> Value {
     json!({
         "labels": {"alertname": name, "scope": "all", "sensor": "gw1/eth0"},
@@ -139,6 +147,21 @@ fn record(at: u64, bytes: u64, packets: u64) -> String {
 fn heartbeat(window: u64) -> String {
     let start = T + window * 300_000;
     format!("{start} heartbeat gw1/eth0 {}\n", start + 300_000)
+}
+
+/// A network namespace of the test's own (`name`), a scratch directory and the Alertmanager
+/// started in the namespace, with its log; `None` (the test skips) without the package or
+/// namespaces, unless services are required.
+fn alertmanager_in_a_namespace(
+    name: &str,
+) -> Option<(Netns, testkit::Scratch, Killed, std::path::PathBuf)> {
+    if !alertmanager_available() {
+        return None;
+    }
+    let ns = Netns::create(&format!("sc-{name}-{}", std::process::id()))?;
+    let dir = scratch(name);
+    let (am, log) = start_alertmanager(&ns, dir.path());
+    Some((ns, dir, am, log))
 }
 
 /// Starts Debian's Alertmanager in `ns` on 127.0.0.1:9093 (a receiver that sends nothing,
@@ -179,14 +202,9 @@ fn start_alertmanager(ns: &Netns, dir: &std::path::Path) -> (Killed, std::path::
 
 #[test]
 fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
-    if !alertmanager_available() {
-        return;
-    }
-    let Some(ns) = Netns::create(&format!("sc-am-{}", std::process::id())) else {
+    let Some((ns, dir, _am, log)) = alertmanager_in_a_namespace("am") else {
         return;
     };
-    let dir = scratch("alertmanager");
-    let (_am, log) = start_alertmanager(&ns, dir.path());
     let limits = limits_file(dir.path(), 1000, 5000);
     let mut cmd = ns.command(env!("CARGO_BIN_EXE_host-stream"));
     testkit::isolated(&mut cmd)
@@ -301,11 +319,7 @@ fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
             resolved: 2,
         },
     );
-    let summary = ended
-        .stderr
-        .iter()
-        .find(|l| l.contains("summary "))
-        .unwrap_or_else(|| panic!("no summary: {:#?}", ended.stderr));
+    let summary = summary_of(&ended.stderr);
     assert!(
         summary.ends_with(" alertmanager_sent=5 alertmanager_undelivered=0 heartbeats=3"),
         "{summary}"
@@ -324,14 +338,9 @@ fn a_real_alertmanager_shows_each_alert_and_the_recovery_resolves_it() {
 /// 5,000) goes below its minimum in window 0 and is back within its limits in window 1.
 #[test]
 fn a_scoped_alert_fires_and_resolves_with_its_scope_label() {
-    if !alertmanager_available() {
-        return;
-    }
-    let Some(ns) = Netns::create(&format!("sc-am-scope-{}", std::process::id())) else {
+    let Some((ns, dir, _am, log)) = alertmanager_in_a_namespace("am-scope") else {
         return;
     };
-    let dir = scratch("alertmanager-scope");
-    let (_am, log) = start_alertmanager(&ns, dir.path());
     let limits = dir.path().join("scoped.json");
     let row = |name: &str, value: u64, scope: Option<&str>| {
         let scope = scope.map_or(String::new(), |s| format!(r#","scope":"{s}""#));
@@ -410,11 +419,7 @@ fn a_scoped_alert_fires_and_resolves_with_its_scope_label() {
     let ended = stream.wait(WAIT);
     assert!(ended.status.success(), "{:#?}", ended.stderr);
     // The scope's alert and its resolution, and the gap of the last window (no heartbeat).
-    let summary = ended
-        .stderr
-        .iter()
-        .find(|l| l.contains("summary "))
-        .unwrap_or_else(|| panic!("no summary: {:#?}", ended.stderr));
+    let summary = summary_of(&ended.stderr);
     assert!(
         summary.ends_with(" alertmanager_sent=3 alertmanager_undelivered=0 heartbeats=2"),
         "{summary}"
@@ -514,11 +519,7 @@ fn an_alertmanager_that_refuses_delays_no_kafka_alert_or_commit_and_is_counted()
     assert!(ended.status.success(), "{:#?}", ended.stderr);
     // Fired below, fired above with below resolved, resolved above: four alerts, none
     // delivered.
-    let summary = ended
-        .stderr
-        .iter()
-        .find(|l| l.contains("summary "))
-        .unwrap_or_else(|| panic!("no summary: {:#?}", ended.stderr));
+    let summary = summary_of(&ended.stderr);
     assert!(
         summary.contains(" alertmanager_sent=0 alertmanager_undelivered=4 "),
         "{summary}"
