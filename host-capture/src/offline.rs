@@ -88,7 +88,7 @@ fn read_header(path: &Path) -> Result<Input> {
             .map(|m| m.len());
         Box::new(file)
     };
-    let opened = compressed::open(source).context("reading")?;
+    let opened = compressed::open(source)?;
     let compression = opened.compressed.as_ref().map(|(c, _)| *c);
     let mut input = start(path, opened.source, stdin || size.is_none(), size).map_err(|e| {
         // The decoder's error in the first read: damage of the compressed data, as it is

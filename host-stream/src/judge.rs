@@ -37,6 +37,16 @@ use crate::engine::{Closed, REVISABLE, Revision};
 use crate::status::Board;
 use crate::verdict::{self, Verdict};
 
+/// What a rule's message does in Alertmanager: an alert outside a limit fires that limit's
+/// alert, a recovery resolves both; the rest (revisions, `no_data` windows) change nothing.
+fn limits_change(verdict: Verdict, kind: AlertKind) -> Option<Change> {
+    match AlertName::of(verdict) {
+        Some(name) if kind == AlertKind::Alert => Some(Change::Fire(name)),
+        _ if kind == AlertKind::Recovered => Some(Change::Resolve(AlertName::LIMITS)),
+        _ => None,
+    }
+}
+
 /// A scope's limits in force at `w`'s end (for `w`'s length) and its verdict on the scope's
 /// sum, `index` in `w`'s rules (only `above_max` or `no_data` when the input is incomplete).
 fn scope_verdict(
@@ -482,12 +492,7 @@ impl Judge {
             if let Some(kind) = v.kind {
                 let json = j.to_json(kind, &self.host, self.top);
                 // Each scope fires and resolves in Alertmanager on its own.
-                let change = match AlertName::of(v.verdict) {
-                    Some(name) if kind == AlertKind::Alert => Some(Change::Fire(name)),
-                    _ if kind == AlertKind::Recovered => Some(Change::Resolve(AlertName::LIMITS)),
-                    _ => None,
-                };
-                if let Some(change) = change {
+                if let Some(change) = limits_change(v.verdict, kind) {
                     let (label, sensor) = (j.scope(), self.sensors.clone());
                     self.notify(change, label, sensor, w.start, &json);
                 }
@@ -640,12 +645,7 @@ impl Judge {
         if let Some(kind) = self.state.next(verdict) {
             let payload = judged.to_json(kind, &self.host, self.top);
             let key = alert::key(&filter, w.start);
-            let change = match AlertName::of(verdict) {
-                Some(name) if kind == AlertKind::Alert => Some(Change::Fire(name)),
-                _ if kind == AlertKind::Recovered => Some(Change::Resolve(AlertName::LIMITS)),
-                _ => None,
-            };
-            if let Some(change) = change {
+            if let Some(change) = limits_change(verdict, kind) {
                 let sensor = self.sensors.clone();
                 self.notify(change, judged.scope(), sensor, w.start, &payload);
             }

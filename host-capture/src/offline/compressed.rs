@@ -122,18 +122,10 @@ pub struct Opened {
 
 /// Looks at the first bytes of `source` and, when they are one of the magics, puts the right
 /// decoder in front of it. The bytes looked at are not lost: they are read again first.
-pub fn open(mut source: Box<dyn Read + Send>) -> io::Result<Opened> {
+pub fn open(mut source: Box<dyn Read + Send>) -> anyhow::Result<Opened> {
     let mut prefix = [0; MAGIC_LEN];
-    let mut got = 0;
     // A pipe may hand over fewer bytes than asked: read until the magic is in or it ends.
-    while got < MAGIC_LEN {
-        match source.read(prefix.get_mut(got..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let (got, _) = super::read_at_least(&mut *source, &mut prefix, MAGIC_LEN)?;
     let head = prefix.get(..got).unwrap_or_default().to_vec();
     let compression = Compression::detect(&head);
     let whole: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(source));
@@ -153,7 +145,10 @@ pub fn open(mut source: Box<dyn Read + Send>) -> io::Result<Opened> {
     );
     let source: Box<dyn Read + Send> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(raw)
+                .map_err(|e| anyhow::anyhow!("reading: cannot start the zstd decoder: {e}"))?,
+        ),
         Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
         Compression::Lz4 => Box::new(Lz4Frames(lz4_flex::frame::FrameDecoder::new(raw))),
     };
