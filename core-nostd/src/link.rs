@@ -436,10 +436,12 @@ pub fn from_pktap(frame: &[u8]) -> Result<Summary, Error> {
         header(Layer::Pktap, 12, frame, (le_u32, le_u32, le_u32))?;
     let length = usize::try_from(length).unwrap_or(usize::MAX);
     if length < MIN_HEADER {
+        // The header says it is shorter than any PKTAP header: cut short at that length (or
+        // at the frame's end, if that comes first).
         return Err(Error::Truncated {
             layer: Layer::Pktap,
             needed: MIN_HEADER,
-            got: length,
+            got: length.min(frame.len()),
         });
     }
     let Some(packet) = frame.get(length..) else {

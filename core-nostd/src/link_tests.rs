@@ -986,6 +986,17 @@ fn pktap_by_the_packets_link_type() {
             got: 100,
         },
     );
+    // A header length below the minimum in a frame shorter than it (found by the fuzzer):
+    // cut short at the frame's end.
+    err(
+        P,
+        &[0x54, 0, 0, 0, 0x32, 0x0c, 0, 0, 0, 0x89, 0x4f, 0, 6],
+        Error::Truncated {
+            layer: Layer::Pktap,
+            needed: 108,
+            got: 13,
+        },
+    );
     // PKTAP in PKTAP is not read (not dumped: tshark would recurse).
     let inner = pktap(108, 1, 1, &eth(0x0800, &ipv4(300, 8)));
     assert_eq!(
