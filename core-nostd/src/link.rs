@@ -457,8 +457,14 @@ pub fn from_pktap(frame: &[u8]) -> Result<Summary, Error> {
             protocol: record,
         });
     }
-    if link_type == crate::linktype::PKTAP {
-        return Err(Error::UnsupportedLinkType(link_type));
+    // The packet's link type is a type field like any other: one this parser does not read
+    // (PKTAP itself included: tshark would recurse) makes the record not IP, and never an
+    // unsupported link type, which names the capture's own.
+    if link_type == crate::linktype::PKTAP || !crate::linktype::is_supported(link_type) {
+        return Err(Error::NotIp {
+            layer: Layer::Pktap,
+            protocol: link_type,
+        });
     }
     crate::parse_frame(link_type, packet)
 }

@@ -997,11 +997,23 @@ fn pktap_by_the_packets_link_type() {
             got: 13,
         },
     );
-    // PKTAP in PKTAP is not read (not dumped: tshark would recurse).
+    // PKTAP in PKTAP is not read (not dumped: tshark would recurse), nor a packet of a link
+    // type this parser does not read: not IP, with the packet's link type as the type field
+    // (fuzz find: an unsupported link type names the capture's own, 258, never another).
     let inner = pktap(108, 1, 1, &eth(0x0800, &ipv4(300, 8)));
     assert_eq!(
         parse_frame(P, &pktap(108, 1, P, &inner)),
-        Err(Error::UnsupportedLinkType(P))
+        Err(Error::NotIp {
+            layer: Layer::Pktap,
+            protocol: P
+        })
+    );
+    assert_eq!(
+        parse_frame(P, &pktap(108, 1, 65_536, &inner)),
+        Err(Error::NotIp {
+            layer: Layer::Pktap,
+            protocol: 65_536
+        })
     );
 }
 
