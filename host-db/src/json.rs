@@ -90,6 +90,7 @@ pub fn parse(text: &str) -> Result<Vec<RawRow>> {
                 value,
                 effective_ms,
                 scope,
+                stored_bytes: None,
             }
         })
         .collect())

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use core_nostd::Filter;
 use host_common::config::Settings;
 use host_common::exit;
 use host_db::loader::redact;
@@ -70,23 +71,35 @@ enum Command {
         /// `min` or `max`.
         #[arg(value_parser = kind)]
         name: LimitKind,
-        /// Bytes per window.
-        value: u64,
+        #[arg(value_parser = amount, allow_hyphen_values = true)]
+        /// Bytes per window (`1073741824`), a size (`1.5GiB`, `500MB`) or a rate
+        /// (`40Mbit/s`, `2Gbps`): docs/LIMITS.md.
+        value: String,
         /// When it takes effect (RFC 3339, or `now`).
         #[arg(long, default_value = "now", value_parser = time_text::instant)]
         effective_date: time_text::SignedMillis,
+        /// The traffic it applies to (`src=10.0.0.0/8 dst=192.0.2.7`; default: all).
+        #[arg(long, value_parser = scope, value_name = "FILTER")]
+        scope: Option<Filter>,
         /// Insert even if the minimum would then be above the maximum.
         #[arg(long)]
         force: bool,
     },
-    /// The limits in force and the rows they come from.
+    /// The limits in force and the rows they come from: every scope's, or one scope's.
     Show {
         /// At this instant instead of now (RFC 3339).
         #[arg(long, value_parser = time_text::instant)]
         at: Option<time_text::SignedMillis>,
+        /// Only this scope (`all`: the unscoped limits).
+        #[arg(long, value_parser = scope, value_name = "FILTER")]
+        scope: Option<Filter>,
     },
     /// Every row, in the order they take effect.
-    History,
+    History {
+        /// Only this scope's rows (`all`: the unscoped ones).
+        #[arg(long, value_parser = scope, value_name = "FILTER")]
+        scope: Option<Filter>,
+    },
     /// Insert the rows of a JSON file (the seed's format).
     Import {
         /// The file.
@@ -95,11 +108,48 @@ enum Command {
     /// Print every row in the seed's JSON format.
     Export,
     /// Validate the whole timeline; exit 6 with the reasons when it is invalid.
-    Check,
+    Check {
+        /// Only this scope's limits (`all`: the unscoped ones).
+        #[arg(long, value_parser = scope, value_name = "FILTER")]
+        scope: Option<Filter>,
+    },
 }
 
 fn kind(text: &str) -> Result<LimitKind, String> {
     LimitKind::parse(text).ok_or_else(|| format!("{text:?}: expected min or max"))
+}
+
+/// A value `set` can store: read as the loader reads `limit_value` (docs/LIMITS.md).
+fn amount(text: &str) -> Result<String, String> {
+    let row = RawRow {
+        origin: RowId::New,
+        unread: Vec::new(),
+        name: Some("min".into()),
+        value: Some(text.into()),
+        effective_ms: Some(0),
+        scope: None,
+        stored_bytes: None,
+    };
+    match row.check() {
+        Ok(_) => Ok(text.trim().to_string()),
+        Err(e) => Err(match e.problem {
+            host_db::model::FieldProblem::Negative { found } => format!("{found} is negative"),
+            host_db::model::FieldProblem::TooLarge { found } => {
+                format!("{found} does not fit 64 bits")
+            }
+            host_db::model::FieldProblem::NotWhole { found } => {
+                format!("{found:?} is not a whole number of bytes, a size or a rate")
+            }
+            host_db::model::FieldProblem::BadAmount { found, error } => {
+                format!("{found:?}: {error}")
+            }
+            _ => e.to_string(),
+        }),
+    }
+}
+
+fn scope(text: &str) -> Result<Filter, String> {
+    Filter::parse(text).map_err(|e| format!("{text:?} is not a scope: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -161,16 +211,26 @@ fn run(args: Args) -> Result<ExitCode> {
             name,
             value,
             effective_date,
+            scope,
             force,
-        } => set(&args, *name, *value, *effective_date, *force),
-        Command::Show { at } => show(&args, *at),
-        Command::History => history(&args),
+        } => set(
+            &args,
+            NewRow {
+                kind: *name,
+                value,
+                at: *effective_date,
+                scope: scope.as_ref(),
+            },
+            *force,
+        ),
+        Command::Show { at, scope } => show(&args, *at, scope.as_ref()),
+        Command::History { scope } => history(&args, scope.as_ref()),
         Command::Import { file } => import(&args, file),
         Command::Export => {
             print!("{}", json::write(&timeline(&args)?.rows()));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => check(&args),
+        Command::Check { scope } => check(&args, scope.as_ref()),
     }
 }
 
@@ -186,26 +246,31 @@ fn init(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `set`: one new row, refused (unless forced) when it would put the minimum above the
-/// maximum at some instant; checked and inserted in one transaction.
-fn set(
-    args: &Args,
-    name: LimitKind,
-    value: u64,
+/// The row `set` adds, as given.
+struct NewRow<'a> {
+    kind: LimitKind,
+    value: &'a str,
     at: time_text::SignedMillis,
-    force: bool,
-) -> Result<ExitCode> {
+    scope: Option<&'a Filter>,
+}
+
+/// `set`: one new row, refused (unless forced) when it would put the minimum above the
+/// maximum at some instant in its scope; checked and inserted in one transaction.
+fn set(args: &Args, new: NewRow<'_>, force: bool) -> Result<ExitCode> {
     let mut client = database(args)?;
     let mut tx = client.transaction()?;
     let mut rows = schema::load(&mut tx)?;
-    rows.push(RawRow {
+    let raw = RawRow {
         origin: RowId::New,
         unread: Vec::new(),
-        name: Some(name.as_str().into()),
-        value: Some(value.to_string()),
-        effective_ms: Some(at),
-        scope: None,
-    });
+        name: Some(new.kind.as_str().into()),
+        value: Some(new.value.into()),
+        effective_ms: Some(new.at),
+        scope: new.scope.map(Filter::to_string),
+        stored_bytes: None,
+    };
+    let row = raw.check()?;
+    rows.push(raw);
     let t = Timeline::from_rows(&rows)?;
     let problems: Vec<String> = t
         .check()
@@ -220,47 +285,91 @@ fn set(
         );
         return Ok(ExitCode::from(exit::INVALID_LIMITS));
     }
-    let id = schema::insert(&mut tx, name, value, at)?;
+    let id = schema::insert(&mut tx, &row)?;
     tx.commit()?;
-    println!("id {id}: {name} = {value} from {}", time_text::format(at));
+    let bytes = if row.text == row.value.to_string() {
+        String::new()
+    } else if row.amount.is_rate() {
+        format!(" = {} B/s", row.value)
+    } else {
+        format!(" = {} B", row.value)
+    };
+    let scope = if row.scope.is_all() {
+        String::new()
+    } else {
+        format!(" in {}", row.scope)
+    };
+    println!(
+        "id {id}: {} = {}{bytes}{scope} from {}",
+        row.kind,
+        row.text,
+        time_text::format(row.effective_ms)
+    );
     for p in problems {
         tracing::warn!("{p}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `show`: the limits in force at an instant (default now) and their rows.
-fn show(args: &Args, at: Option<time_text::SignedMillis>) -> Result<ExitCode> {
+/// `show`: the limits in force at an instant (default now) and their rows: all traffic's
+/// first (even without rows), then every other scope's, or only the one asked for.
+fn show(
+    args: &Args,
+    at: Option<time_text::SignedMillis>,
+    only: Option<&Filter>,
+) -> Result<ExitCode> {
     let at = at.unwrap_or_else(time_text::now_ms);
     let t = timeline(args)?;
-    println!("limits in force at {}:", time_text::format(at));
-    match t.in_force(at) {
-        Ok(f) => {
-            for (label, row) in [("min", f.min), ("max", f.max)] {
-                match row {
-                    Some(r) if r.amount.is_rate() => println!(
-                        "  {label} = {} ({} bytes per second; bytes per window: times the \
-                         window), from {r}",
-                        r.text, r.value
-                    ),
-                    Some(r) => println!("  {label} = {} bytes per window, from {r}", r.value),
-                    None => println!("  {label}: none"),
+    let scopes: Vec<&Filter> = match only {
+        Some(s) => vec![s],
+        None => std::iter::once(&Filter::ALL)
+            .chain(t.scopes().filter(|s| !s.is_all()))
+            .collect(),
+    };
+    let mut code = ExitCode::SUCCESS;
+    for scope in scopes {
+        if scope.is_all() {
+            println!("limits in force at {}:", time_text::format(at));
+        } else {
+            println!("limits in force at {} in {scope}:", time_text::format(at));
+        }
+        match t.in_force_in(scope, at) {
+            Ok(f) => {
+                for (label, row) in [("min", f.min), ("max", f.max)] {
+                    match row {
+                        Some(r) if r.amount.is_rate() => println!(
+                            "  {label} = {} ({} bytes per second; bytes per window: times the \
+                             window), from {r}",
+                            r.text, r.value
+                        ),
+                        Some(r) => println!("  {label} = {} bytes per window, from {r}", r.value),
+                        None => println!("  {label}: none"),
+                    }
                 }
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("  invalid: {e}");
-            Ok(ExitCode::from(exit::INVALID_LIMITS))
+            Err(e) => {
+                println!("  invalid: {e}");
+                code = ExitCode::from(exit::INVALID_LIMITS);
+            }
         }
     }
+    Ok(code)
 }
 
-/// `history`: every row, in the order they take effect.
-fn history(args: &Args) -> Result<ExitCode> {
+/// `history`: every row (or one scope's), in the order they take effect; a scoped row ends
+/// with its scope.
+fn history(args: &Args, only: Option<&Filter>) -> Result<ExitCode> {
     for r in timeline(args)?.rows() {
+        if only.is_some_and(|s| *s != r.scope) {
+            continue;
+        }
+        let scope = if r.scope.is_all() {
+            String::new()
+        } else {
+            format!("  in {}", r.scope)
+        };
         println!(
-            "{}  {:<3} {:>20}  {}  ({})",
+            "{}  {:<3} {:>20}  {}  ({}){scope}",
             time_text::format(r.effective_ms),
             r.kind,
             r.text,
@@ -280,15 +389,25 @@ fn import(args: &Args, file: &std::path::Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `check`: the whole timeline; exit 6 with the reasons when it is invalid.
-fn check(args: &Args) -> Result<ExitCode> {
+/// `check`: the whole timeline (or one scope's); exit 6 with the reasons when it is invalid.
+fn check(args: &Args, only: Option<&Filter>) -> Result<ExitCode> {
     let t = timeline(args)?;
-    let problems = t.check();
+    let problems: Vec<_> = t
+        .check()
+        .into_iter()
+        .filter(|p| only.is_none_or(|s| s == p.scope()))
+        .collect();
     if problems.is_empty() {
-        println!(
-            "ok: {} rows, no instant with the minimum above the maximum",
-            t.rows().len()
-        );
+        let rows = t
+            .rows()
+            .iter()
+            .filter(|r| only.is_none_or(|s| *s == r.scope))
+            .count();
+        let scope = match only {
+            Some(s) if !s.is_all() => format!(" in {s}"),
+            _ => String::new(),
+        };
+        println!("ok: {rows} rows{scope}, no instant with the minimum above the maximum");
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {

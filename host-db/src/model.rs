@@ -167,6 +167,10 @@ pub enum FieldProblem {
         /// Why it is not one.
         error: AmountError,
     },
+    /// Expected the stored bytes to be the written value's (PostgreSQL's `limit_value`
+    /// beside `limit_text`), found other bytes (boxed: it is rare, and keeps every row error
+    /// small).
+    Disagrees(Box<Disagreement>),
     /// Expected a scope (`src=10.0.0.0/8 dst=192.0.2.7`, or `all`), found text that is not
     /// one.
     BadScope {
@@ -175,6 +179,17 @@ pub enum FieldProblem {
         /// Why it is not one (boxed: it is rare, and keeps every row error small).
         error: Box<FilterError>,
     },
+}
+
+/// The bytes a source stores beside a written value, and the written value's own bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disagreement {
+    /// The value as written.
+    pub written: String,
+    /// Its bytes (per second for a rate).
+    pub expected: u64,
+    /// The bytes stored beside it, as text.
+    pub found: String,
 }
 
 /// Why a row is not a limit: the row, the field, and what is wrong with it.
@@ -217,6 +232,12 @@ impl fmt::Display for RowError {
             FieldProblem::BadAmount { found, error } => {
                 write!(f, ": {field} {found:?}: {error}")
             }
+            FieldProblem::Disagrees(d) => write!(
+                f,
+                ": {field} {} disagrees with limit_text {:?}, which is {} \
+                 (fix one of the two columns)",
+                d.found, d.written, d.expected
+            ),
             FieldProblem::BadScope { found, error } => {
                 write!(f, ": {field} {found:?} is not a scope: {error}")
             }
@@ -243,6 +264,11 @@ pub struct RawRow {
     /// `scope` as text ([`Filter::parse`]); `None` (a NULL, an absent column or JSON member)
     /// means all traffic, as does `all` or empty text.
     pub scope: Option<String>,
+    /// The bytes a source stores beside the written value, when it stores both (PostgreSQL's
+    /// `limit_value` when `limit_text` holds the written form, and `value` is then that
+    /// text): they must be the written value's bytes (bytes per second for a rate), or the
+    /// row is bad, so that a column edited without the other is never silently overruled.
+    pub stored_bytes: Option<String>,
 }
 
 /// A checked row.
@@ -341,6 +367,18 @@ impl RawRow {
                 },
             )
         })?;
+        if let Some(stored) = &self.stored_bytes
+            && stored.trim().parse::<u64>() != Ok(value)
+        {
+            return Err(error(
+                Field::Value,
+                FieldProblem::Disagrees(Box::new(Disagreement {
+                    written: text.to_string(),
+                    expected: value,
+                    found: stored.clone(),
+                })),
+            ));
+        }
         let effective_ms = self
             .effective_ms
             .ok_or_else(|| error(Field::EffectiveDate, FieldProblem::Missing))?;
@@ -634,6 +672,7 @@ mod tests {
             value: Some(value.into()),
             effective_ms: Some(at),
             scope: None,
+            stored_bytes: None,
         }
     }
 

@@ -9,8 +9,7 @@
 use anyhow::{Context, Result, bail};
 use postgres::{Client, Config, Transaction};
 
-use crate::model::{LimitKind, RawRow, RowId};
-use crate::time_text::SignedMillis;
+use crate::model::{LimitRow, RawRow, RowId};
 use crate::{conninfo, tls};
 
 /// The table, schema-qualified.
@@ -84,7 +83,9 @@ pub fn init(client: &mut Client) -> Result<Vec<String>> {
                      CHECK (lower(limit_name) IN ('min', 'minimum', 'max', 'maximum')),
                  limit_value bigint NOT NULL CONSTRAINT limits_per_hour_value_check
                      CHECK (limit_value >= 0),
-                 effective_date timestamptz NOT NULL DEFAULT now())"
+                 effective_date timestamptz NOT NULL DEFAULT now(),
+                 scope text,
+                 limit_text text)"
         ))?;
         done.push(format!("created {TABLE}"));
     }
@@ -222,6 +223,17 @@ fn upgrade(tx: &mut Transaction<'_>, done: &mut Vec<String>) -> Result<()> {
             done.push("gave effective_date the default now()".into());
         }
     }
+    // Nullable, so that every row already there keeps its meaning: no scope is all traffic,
+    // no written text is plain bytes.
+    for (name, meaning) in [
+        ("scope", "NULL: all traffic"),
+        ("limit_text", "the value as written, NULL: plain bytes"),
+    ] {
+        if col(name).is_none() {
+            tx.batch_execute(&format!("ALTER TABLE {TABLE} ADD COLUMN {name} text"))?;
+            done.push(format!("added column {name} ({meaning})"));
+        }
+    }
     for name in ["limit_name", "limit_value", "effective_date"] {
         if col(name).is_some_and(|c| c.3) {
             let nulls: i64 = tx
@@ -246,19 +258,32 @@ fn upgrade(tx: &mut Transaction<'_>, done: &mut Vec<String>) -> Result<()> {
 }
 
 /// Every row, in the order they take effect (rows with the same instant: by id, so the one
-/// inserted last is the one in force).
+/// inserted last is the one in force). A table without the `scope` or `limit_text` column
+/// (not upgraded by `init` yet) reads as if they were NULL.
 pub fn load(client: &mut impl postgres::GenericClient) -> Result<Vec<RawRow>> {
     let cols =
         columns(client)?.with_context(|| format!("{TABLE} does not exist: run `host-db init`"))?;
+    let has = |name: &str| cols.iter().any(|c| c.0 == name);
     let id_type = cols.iter().find(|c| c.0 == "id").map(|c| c.1.clone());
     let (id_expr, tie) = match id_type.as_deref() {
         Some(t) if is_integer(t) => ("id::text", "id"),
         Some(_) => ("id::text", "ctid"),
         None => ("NULL::text", "ctid"),
     };
+    let scope = if has("scope") {
+        "scope::text"
+    } else {
+        "NULL::text"
+    };
+    let written = if has("limit_text") {
+        "limit_text::text"
+    } else {
+        "NULL::text"
+    };
     let sql = format!(
         "SELECT {id_expr}, limit_name::text, limit_value::text,
-                (extract(epoch FROM effective_date::timestamptz) * 1000)::bigint
+                (extract(epoch FROM effective_date::timestamptz) * 1000)::bigint,
+                {scope}, {written}
          FROM {TABLE} ORDER BY effective_date, {tie}"
     );
     let rows = client.query(&sql, &[])?;
@@ -267,69 +292,103 @@ pub fn load(client: &mut impl postgres::GenericClient) -> Result<Vec<RawRow>> {
         .enumerate()
         .map(|(i, r)| {
             let id: Option<String> = r.get(0);
+            let bytes: Option<String> = r.get(2);
+            // With its written text, the row's value is that text, and the bytes beside it
+            // must agree ([`RawRow::stored_bytes`]).
+            let (value, stored_bytes) = match r.get::<_, Option<String>>(5) {
+                Some(text) => (Some(text), Some(bytes.unwrap_or_default())),
+                None => (bytes, None),
+            };
             RawRow {
                 origin: id.map_or(RowId::Position(i + 1), RowId::Id),
                 unread: Vec::new(),
                 name: r.get(1),
-                value: r.get(2),
+                value,
                 effective_ms: r.get::<_, Option<i64>>(3),
-                scope: None,
+                scope: r.get(4),
+                stored_bytes,
             }
         })
         .collect())
 }
 
-/// Inserts a row; returns its id.
-pub fn insert(
-    client: &mut impl postgres::GenericClient,
-    kind: LimitKind,
-    value: u64,
-    effective_ms: SignedMillis,
-) -> Result<String> {
-    let value = i64::try_from(value).context("the value does not fit PostgreSQL's bigint")?;
-    let row = client
-        .query_one(
-            &format!(
-                "INSERT INTO {TABLE} (limit_name, limit_value, effective_date)
-                 VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 millisecond')
-                 RETURNING id::text"
-            ),
-            &[&kind.as_str(), &value, &effective_ms],
-        )
-        .context("cannot insert the limit")?;
-    Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
+/// Fails, naming the column and `host-db init`, when `row` needs a column the table does not
+/// have yet: a scope needs `scope`, a value with a unit needs `limit_text`.
+fn check_columns(client: &mut impl postgres::GenericClient, row: &LimitRow) -> Result<()> {
+    let cols =
+        columns(client)?.with_context(|| format!("{TABLE} does not exist: run `host-db init`"))?;
+    let has = |name: &str| cols.iter().any(|c| c.0 == name);
+    if !row.scope.is_all() && !has("scope") {
+        bail!(
+            "{}: scope {}: {TABLE} has no column scope yet: run `host-db init` to add it",
+            row.origin,
+            row.scope
+        );
+    }
+    if written_text(row).is_some() && !has("limit_text") {
+        bail!(
+            "{}: limit_value {:?}: {TABLE} has no column limit_text yet: run `host-db init` \
+             to add it",
+            row.origin,
+            row.text
+        );
+    }
+    Ok(())
 }
 
-/// Inserts rows as they are (names as written), in one transaction.
-pub fn import(client: &mut Client, rows: &[&crate::model::LimitRow]) -> Result<u64> {
-    let mut tx = client.transaction()?;
-    let mut n = 0;
-    for r in rows {
-        if r.text != r.value.to_string() {
-            bail!(
-                "{}: limit_value {:?}: PostgreSQL holds plain bytes only for now (sizes and \
-                 rates with units are read from JSON files)",
-                r.origin,
-                r.text
-            );
-        }
-        if !r.scope.is_all() {
-            bail!(
-                "{}: scope {}: PostgreSQL holds unscoped limits only for now (scoped limits \
-                 are read from JSON files)",
-                r.origin,
-                r.scope
-            );
-        }
-        let value = i64::try_from(r.value).context("a value does not fit PostgreSQL's bigint")?;
-        n += tx.execute(
+/// What goes in `limit_text`: the value as written, unless it is plain bytes (NULL, as every
+/// row before units, so that such a row reads the same to any version).
+fn written_text(row: &LimitRow) -> Option<&str> {
+    (row.text != row.value.to_string()).then_some(row.text.as_str())
+}
+
+/// What goes in `scope`: its canonical form ([`core_nostd::Filter`]'s `Display`), NULL for
+/// all traffic.
+fn scope_text(row: &LimitRow) -> Option<String> {
+    (!row.scope.is_all()).then(|| row.scope.to_string())
+}
+
+/// Inserts a checked row (its name as written, its bytes in `limit_value`, its written text
+/// and scope when it has them); returns its id.
+pub fn insert(client: &mut impl postgres::GenericClient, row: &LimitRow) -> Result<String> {
+    check_columns(client, row)?;
+    let value = i64::try_from(row.value)
+        .with_context(|| format!("{}: the value does not fit PostgreSQL's bigint", row.origin))?;
+    let written = written_text(row);
+    let scope = scope_text(row);
+    let mut columns = String::new();
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        vec![&row.name, &value, &row.effective_ms];
+    // Only the columns the row needs: a plain row inserts as it always did, into any table.
+    if let Some(w) = &written {
+        params.push(w);
+        columns.push_str(", limit_text");
+    }
+    if let Some(sc) = &scope {
+        params.push(sc);
+        columns.push_str(", scope");
+    }
+    let placeholders: String = (4..=params.len()).map(|i| format!(", ${i}")).collect();
+    let row_out = client
+        .query_one(
             &format!(
-                "INSERT INTO {TABLE} (limit_name, limit_value, effective_date)
-                 VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 millisecond')"
+                "INSERT INTO {TABLE} (limit_name, limit_value, effective_date{columns})
+                 VALUES ($1, $2, timestamptz 'epoch' + $3::bigint * interval '1 millisecond'\
+                 {placeholders})
+                 RETURNING id::text"
             ),
-            &[&r.name, &value, &r.effective_ms],
-        )?;
+            &params,
+        )
+        .with_context(|| format!("{}: cannot insert the limit", row.origin))?;
+    Ok(row_out.get::<_, Option<String>>(0).unwrap_or_default())
+}
+
+/// Inserts checked rows as they are (names as written), in one transaction.
+pub fn import(client: &mut Client, rows: &[&LimitRow]) -> Result<u64> {
+    let mut tx = client.transaction()?;
+    for r in rows {
+        insert(&mut tx, r)?;
     }
     tx.commit()?;
-    Ok(n)
+    Ok(rows.len() as u64)
 }

@@ -143,6 +143,8 @@ made id the primary key
 widened limit_value from integer to bigint
 made effective_date timestamptz (was timestamp without time zone, read as UTC)
 gave effective_date the default now()
+added column scope (NULL: all traffic)
+added column limit_text (the value as written, NULL: plain bytes)
 made effective_date NOT NULL
 added constraint limits_per_hour_name_check
 added constraint limits_per_hour_value_check
@@ -195,6 +197,8 @@ made id the primary key
 widened limit_value from integer to bigint
 made effective_date timestamptz (was timestamp without time zone, read as UTC)
 gave effective_date the default now()
+added column scope (NULL: all traffic)
+added column limit_text (the value as written, NULL: plain bytes)
 made limit_name NOT NULL
 made limit_value NOT NULL
 made effective_date NOT NULL

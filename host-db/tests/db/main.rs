@@ -8,6 +8,7 @@
 
 mod files;
 mod limits;
+mod scopes;
 mod smoke;
 mod support;
 mod tls;
