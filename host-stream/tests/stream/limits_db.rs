@@ -15,14 +15,14 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// A database of its own (the limits table is one per database).
-struct Db {
-    url: String,
+pub struct Db {
+    pub url: String,
     admin: String,
     name: String,
 }
 
 impl Db {
-    fn fresh(admin: String) -> Db {
+    pub fn fresh(admin: String) -> Db {
         let name = unique("stream").replace('-', "_");
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
         c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();

@@ -420,3 +420,103 @@ fn through_kafka_each_scope_has_its_own_key_and_the_total_keeps_its_own() {
         ]
     );
 }
+
+#[test]
+fn scoped_limits_with_units_from_postgresql_are_judged_per_scope() {
+    let Some(admin) = database() else { return };
+    let db = crate::limits_db::Db::fresh(admin);
+    host_db(&db.url, &["init"]);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    // Without the seed's rows, which are dated now.
+    c.batch_execute("TRUNCATE traffic_limits.limits_per_hour RESTART IDENTITY")
+        .unwrap();
+    // The first test's scopes, set by the operator's tool, some with units: 1kB is 1000
+    // bytes, 8bit/s over 300 s is 300 bytes, 1MB is 10^6.
+    for (name, value, scope) in [
+        ("min", "0", None),
+        ("max", "1000000000", None),
+        ("min", "1kB", Some("src=10.0.0.0/8")),
+        ("max", "100000", Some("SRC=10.0.0.0/8")),
+        ("max", "250", Some("src=10.1.0.0/16")),
+        ("min", "8bit/s", Some("ip=2001:db8::/32")),
+        ("min", "500", Some("dst=192.0.2.0/24")),
+    ] {
+        let mut args = vec!["set", name, value, "--effective-date", AT];
+        if let Some(s) = scope {
+            args.extend(["--scope", s]);
+        }
+        host_db(&db.url, &args);
+    }
+    // min above max in one scope: only with --force.
+    host_db(
+        &db.url,
+        &[
+            "set",
+            "max",
+            "100",
+            "--scope",
+            "dst=192.0.2.0/24",
+            "--effective-date",
+            AT,
+            "--force",
+        ],
+    );
+    let out = fed(
+        host_stream()
+            .args(["--input", "-", "--log-format", "json", "--window", "300s"])
+            .args([
+                "--stats-interval",
+                "0",
+                "--host-name",
+                "h",
+                "--limits-db",
+                &db.url,
+            ]),
+        LINES.as_bytes(),
+    );
+    let stderr = testkit::log::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stdout = text(&out.stdout);
+    // The same sums and verdicts as from the file (the IPv6 scope's minimum is 300 bytes per
+    // window here, 1000 there: the same verdicts on these sums).
+    let (total, outside) = (s("total"), |n| Some(n));
+    assert_eq!(
+        lines_of(&stdout),
+        [
+            (s(W0), total.clone(), 3_000, s("ok"), outside(2)),
+            (s(W0), s("src=10.0.0.0/8"), 600, s("below_min"), None),
+            (s(W0), s("src=10.1.0.0/16"), 500, s("above_max"), None),
+            (s(W1), total.clone(), 2_100, s("ok"), outside(1)),
+            (s(W1), s("ip=2001:db8::/32"), 0, s("below_min"), None),
+            (s(W1), s("src=10.0.0.0/8"), 2_100, s("ok"), None),
+            (s(W1), s("src=10.1.0.0/16"), 100, s("ok"), None),
+            (s(W2), total, 1_000, s("ok"), outside(1)),
+            (s(W2), s("ip=2001:db8::/32"), 1_000, s("ok"), None),
+            (s(W2), s("src=10.0.0.0/8"), 0, s("below_min"), None),
+        ]
+    );
+    let alerts = alerts_of(&stdout);
+    assert_eq!(alerts.len(), 7, "{stdout}");
+    // Each alert names its rows by id, with the bytes for the window and the text written.
+    assert_eq!(
+        (&alerts[0]["scope"], &alerts[0]["min"], &alerts[0]["max"]),
+        (
+            &json!("src=10.0.0.0/8"),
+            &json!({"value": 1000, "written": "1kB", "effective_date": AT, "row": "id 3"}),
+            &json!({"value": 100000, "written": "100000", "effective_date": AT, "row": "id 4"}),
+        )
+    );
+    assert_eq!(
+        (&alerts[2]["scope"], &alerts[2]["min"], &alerts[2]["max"]),
+        (
+            &json!("ip=2001:db8::/32"),
+            &json!({"value": 300, "written": "8bit/s", "effective_date": AT, "row": "id 6"}),
+            &json!(null),
+        )
+    );
+    let said = stderr
+        .lines()
+        .filter(|l| l.contains("scope dst=192.0.2.0/24: windows from"))
+        .count();
+    assert_eq!(said, 1, "{stderr}");
+}
