@@ -138,7 +138,7 @@ fn the_demo_chart_has_its_four_verdicts_and_a_browser_draws_it() {
             (2_583_000, "ok"),
             (1_170_300_000, "above_max"),
             (400, "below_min"),
-            (2_583_080, "ok"),
+            (2_307_880, "ok"),
         ]
     );
     assert_eq!(
