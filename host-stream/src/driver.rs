@@ -28,7 +28,7 @@ use host_common::ratelimit::RateLimit;
 use host_common::summary::Summary;
 
 use crate::engine::{Closed, Engine, SourceId, Taken};
-use crate::judge::{Judge, Settle};
+use crate::judge::{Alerting, Judge, Settle};
 use crate::metrics::{self, StreamMetrics};
 use crate::status::Board;
 
@@ -50,7 +50,7 @@ pub trait Source {
     fn after_batch(&mut self, _engine: &mut Engine, _closed: &mut Vec<Closed>) {}
 
     /// After the batch's windows are judged and settled: commit, if the source does.
-    fn commit(&mut self, _engine: &Engine, _alerting: bool) {}
+    fn commit(&mut self, _engine: &Engine, _alerting: &Alerting) {}
 
     /// True when everything there is to read has been read.
     fn finished(&self, _engine: &Engine) -> Result<bool> {
@@ -58,7 +58,7 @@ pub trait Source {
     }
 
     /// The run is over, alerts flushed: the last commit, and what is left for a restart.
-    fn close(&mut self, _engine: &Engine, _alerting: bool, _pending_alerts: usize) {}
+    fn close(&mut self, _engine: &Engine, _alerting: &Alerting, _pending_alerts: usize) {}
 
     /// Consumer lag per partition as last learnt (position and high watermark), for the
     /// metrics and the status page; empty where the source does not know it.
@@ -108,12 +108,12 @@ pub enum Polled {
 }
 
 /// What a source tells the judge about what it now reads (an assignment).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
     /// Partitions read / in the topic, when not all.
     pub partial: Option<(usize, usize)>,
     /// The alert state a previous run committed, if any.
-    pub alerting: Option<bool>,
+    pub alerting: Option<Alerting>,
 }
 
 /// How far from the wall clock a record may be stamped, live: ahead (`--max-clock-skew`: a
@@ -273,8 +273,8 @@ impl Intake<'_> {
     }
 
     /// The source now reads `partial` partitions (or all), resuming `alerting` if committed.
-    pub fn scope(&mut self, partial: Option<(usize, usize)>, alerting: Option<bool>) {
-        let before = self.scope.unwrap_or_default();
+    pub fn scope(&mut self, partial: Option<(usize, usize)>, alerting: Option<Alerting>) {
+        let before = self.scope.take().unwrap_or_default();
         self.scope = Some(Scope {
             partial,
             alerting: alerting.or(before.alerting),
@@ -399,7 +399,7 @@ impl Driver {
         // After Kafka's: what the Alertmanagers still have queued never holds a commit back.
         self.judge
             .finish_alertmanager(crate::alertmanager::FINISH_WITHIN);
-        source.close(&self.engine, self.judge.alerting(), self.judge.pending());
+        source.close(&self.engine, &self.judge.alerting(), self.judge.pending());
         self.publish(source);
         Ok(Report {
             ended,
@@ -434,7 +434,7 @@ impl Driver {
             let polled = source.poll(&mut intake)?;
             if let Some(scope) = intake.scope {
                 self.judge.set_partial(scope.partial);
-                if let Some(alerting) = scope.alerting {
+                if let Some(alerting) = &scope.alerting {
                     self.judge.resume_alerting(alerting);
                 }
             }
@@ -445,7 +445,7 @@ impl Driver {
             if let Some(ended) = self.judge_closed() {
                 return Ok(ended);
             }
-            source.commit(&self.engine, self.judge.alerting());
+            source.commit(&self.engine, &self.judge.alerting());
             self.publish(source);
             self.show_progress(source);
             if polled == Polled::Batch {

@@ -16,7 +16,7 @@
 //! `no_data`, a revision sends `revised` for each scope whose sum changed, and a scope with
 //! invalid limits (said once in the log) does not keep the others from being judged.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -108,6 +108,29 @@ impl fmt::Display for AlertKind {
     }
 }
 
+/// Which rules' last judged window sent an alert: what a restart needs to send their
+/// `recovered` ([`crate::kafka_in::Resume`] keeps it in the commit metadata).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Alerting {
+    /// The total's (the unscoped rule's).
+    pub total: bool,
+    /// The alerting scopes' [`scope_key`]s, ascending (at most
+    /// [`crate::kafka_in::Resume::MAX_SCOPES`] are kept).
+    pub scopes: Vec<u64>,
+}
+
+/// A scope's key in the commit metadata: FNV-1a (64 bits) of its canonical form, so the same
+/// in every run and version (std's hasher is seeded per process). Two scopes with one key
+/// (about one chance in 10^11 among 10,000 scopes) could at worst give a restart one
+/// `recovered` too many, never an alert.
+pub fn scope_key(scope: &Filter) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope.to_string().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// What becomes of a judged window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settle {
@@ -183,6 +206,11 @@ pub struct Judge {
     /// The scopes whose last judged window sent an alert (each sends `recovered` with its
     /// first `ok` window after it).
     alerting_scopes: HashSet<Filter>,
+    /// Their [`scope_key`]s, for the commit metadata.
+    alerting_keys: BTreeSet<u64>,
+    /// The keys of the scopes a previous run left alerting and that have not been judged
+    /// since: the first `ok` window of such a scope sends its `recovered`.
+    resumed_scopes: HashSet<u64>,
     /// The scopes whose limits were invalid at their last judged window (said once).
     invalid_scopes: HashSet<Filter>,
     /// The limits' generation whose scopes the engine was last given.
@@ -265,6 +293,8 @@ impl Judge {
             verdicts: [0; Verdict::ALL.len()],
             last: None,
             alerting_scopes: HashSet::new(),
+            alerting_keys: BTreeSet::new(),
+            resumed_scopes: HashSet::new(),
             invalid_scopes: HashSet::new(),
             scopes_of: None,
             alertmanager: None,
@@ -416,12 +446,25 @@ impl Judge {
         for (index, scope) in rules.scopes().iter().enumerate() {
             let (limits, verdict) = scope_verdict(timeline.as_deref(), scope, w, index, complete);
             self.remark_on_scope(scope, w, &limits);
+            // A scope a previous run left alerting is live from its first judged window on.
+            let resumed =
+                !self.resumed_scopes.is_empty() && self.resumed_scopes.remove(&scope_key(scope));
             let kind = if verdict.is_alert() {
-                self.alerting_scopes.insert(*scope);
+                if self.alerting_scopes.insert(*scope) {
+                    self.alerting_keys.insert(scope_key(scope));
+                }
                 Some(AlertKind::Alert)
             } else if verdict == Verdict::Ok && self.alerting_scopes.remove(scope) {
+                self.alerting_keys.remove(&scope_key(scope));
+                Some(AlertKind::Recovered)
+            } else if verdict == Verdict::Ok && resumed {
                 Some(AlertKind::Recovered)
             } else {
+                if resumed {
+                    // Not judged ok (no limits, invalid, no data): still alerting, as far as
+                    // a later run knows.
+                    self.resumed_scopes.insert(scope_key(scope));
+                }
                 None
             };
             if kind.is_some() {
@@ -803,14 +846,33 @@ impl Judge {
         self.alerts.pending()
     }
 
-    /// Whether the last judged window sent an alert (for a restart's `recovered`).
-    pub fn alerting(&self) -> bool {
-        self.state.alerting
+    /// Which rules' last judged window sent an alert (for a restart's `recovered`): the
+    /// total, the alerting scopes, and those a previous run left alerting that have not been
+    /// judged since.
+    pub fn alerting(&self) -> Alerting {
+        // The smallest keys are the ones kept: no more than that many are needed from here.
+        let mut scopes: Vec<u64> = self
+            .alerting_keys
+            .iter()
+            .take(crate::kafka_in::Resume::MAX_SCOPES)
+            .copied()
+            .collect();
+        if !self.resumed_scopes.is_empty() {
+            scopes.extend(self.resumed_scopes.iter().copied());
+            scopes.sort_unstable();
+            scopes.dedup();
+        }
+        scopes.truncate(crate::kafka_in::Resume::MAX_SCOPES);
+        Alerting {
+            total: self.state.alerting,
+            scopes,
+        }
     }
 
     /// Resumes the state a previous run committed.
-    pub fn resume_alerting(&mut self, alerting: bool) {
-        self.state.alerting = alerting;
+    pub fn resume_alerting(&mut self, alerting: &Alerting) {
+        self.state.alerting = alerting.total;
+        self.resumed_scopes = alerting.scopes.iter().copied().collect();
     }
 
     /// Marks the window lines partial (`have` of `all` partitions), or not.
@@ -1005,7 +1067,7 @@ mod tests {
         let (mut j, _dir) = judge(&out, true);
         let e = j.window(&window(0)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
-        assert!(j.alerting());
+        assert!(j.alerting().total);
         assert_eq!(
             j.summary().to_string(),
             "windows=1 revised=0 alerts=0 incomplete=0 gaps=0"

@@ -28,28 +28,48 @@ use self::batch::{BatchConsumer, Kind, Msg};
 use crate::driver::{ClockBound, Intake, Lag, Polled, Source, TimeBounds};
 use crate::ends::{self, Ends};
 use crate::engine::{Closed, Engine};
+use crate::judge::Alerting;
 
 /// What a restart needs besides the offsets, stored as the commit metadata of every partition.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resume {
     /// The first window not yet settled when the offsets were committed.
     pub next_window: Option<u64>,
-    /// Whether the last judged window had sent an alert (for the `recovered` message).
-    pub alerting: bool,
+    /// Which rules' last judged window had sent an alert (for their `recovered` messages).
+    pub alerting: Alerting,
 }
 
 impl Resume {
-    /// `streamchecker/1 next=<ms> alerting=<0|1>`.
+    /// `streamchecker/1 next=<ms> alerting=<0|1>`, then ` alerting_scopes=<hex>,<hex>…` when
+    /// scopes are alerting (each scope's [`crate::judge::scope_key`], at most
+    /// [`Resume::MAX_SCOPES`] of them, the smallest keys: Kafka keeps 4096 bytes of metadata
+    /// by default, `offset.metadata.max.bytes`).
     pub fn encode(&self) -> String {
-        format!(
+        let mut text = format!(
             "streamchecker/1 next={} alerting={}",
             self.next_window
                 .map_or_else(|| "-".into(), |n| n.to_string()),
-            u8::from(self.alerting)
-        )
+            u8::from(self.alerting.total)
+        );
+        for (i, key) in self
+            .alerting
+            .scopes
+            .iter()
+            .take(Self::MAX_SCOPES)
+            .enumerate()
+        {
+            text.push_str(if i == 0 { " alerting_scopes=" } else { "," });
+            text.push_str(&format!("{key:016x}"));
+        }
+        text
     }
 
-    /// Reads [`Resume::encode`]'s form; anything else (another tool's commit) is ignored.
+    /// The most alerting scopes a commit remembers: 200 keys of 17 bytes fit Kafka's default
+    /// 4096 bytes of metadata with room to spare.
+    pub const MAX_SCOPES: usize = 200;
+
+    /// Reads [`Resume::encode`]'s form; anything else (another tool's commit) is ignored, and
+    /// so is a scope key that is not one.
     pub fn decode(text: &str) -> Option<Resume> {
         let mut words = text.split_whitespace();
         if words.next() != Some("streamchecker/1") {
@@ -59,7 +79,13 @@ impl Resume {
         for w in words {
             match w.split_once('=') {
                 Some(("next", n)) => r.next_window = n.parse().ok(),
-                Some(("alerting", a)) => r.alerting = a == "1",
+                Some(("alerting", a)) => r.alerting.total = a == "1",
+                Some(("alerting_scopes", keys)) => {
+                    r.alerting.scopes = keys
+                        .split(',')
+                        .filter_map(|k| u64::from_str_radix(k, 16).ok())
+                        .collect();
+                }
                 _ => {}
             }
         }
@@ -402,7 +428,7 @@ impl Input {
     pub fn commit(
         &self,
         positions: &[(i32, i64)],
-        resume: Resume,
+        resume: &Resume,
         mode: rdkafka::consumer::CommitMode,
     ) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
@@ -582,7 +608,12 @@ impl Kafka {
 
     /// Commits the engine's positions, with where a restart must begin, if they moved (or
     /// the last commit failed).
-    fn commit_now(&mut self, engine: &Engine, alerting: bool, mode: rdkafka::consumer::CommitMode) {
+    fn commit_now(
+        &mut self,
+        engine: &Engine,
+        alerting: &Alerting,
+        mode: rdkafka::consumer::CommitMode,
+    ) {
         if self.input.commit_failed() {
             self.last_commit.clear();
         }
@@ -592,9 +623,9 @@ impl Kafka {
         }
         let resume = Resume {
             next_window: engine.first_unsettled(),
-            alerting,
+            alerting: alerting.clone(),
         };
-        match self.input.commit(&positions, resume, mode) {
+        match self.input.commit(&positions, &resume, mode) {
             Ok(()) => self.last_commit = positions,
             Err(e) => tracing::warn!("{e:#}"),
         }
@@ -778,8 +809,8 @@ impl Reading {
             if let Some(next) = r.next_window {
                 intake.engine.start_at(next);
             }
-            alerting = Some(r.alerting);
             tracing::info!("resuming from the committed offsets ({})", r.encode());
+            alerting = Some(r.alerting);
         }
         let total = input.partition_count().unwrap_or(0);
         let partial = (a.partitions.len() < total).then_some((a.partitions.len(), total));
@@ -914,7 +945,7 @@ impl Source for Kafka {
         engine.advance(Some(now_ms()), closed);
     }
 
-    fn commit(&mut self, engine: &Engine, alerting: bool) {
+    fn commit(&mut self, engine: &Engine, alerting: &Alerting) {
         if Instant::now() >= self.next_commit {
             self.next_commit = Instant::now() + COMMIT_EVERY;
             self.commit_now(engine, alerting, rdkafka::consumer::CommitMode::Async);
@@ -984,7 +1015,7 @@ impl Source for Kafka {
         }
     }
 
-    fn close(&mut self, engine: &Engine, alerting: bool, pending_alerts: usize) {
+    fn close(&mut self, engine: &Engine, alerting: &Alerting, pending_alerts: usize) {
         if pending_alerts > 0 {
             tracing::warn!(
                 pending_alerts,
@@ -1051,10 +1082,53 @@ mod tests {
     fn resume_metadata_round_trips() {
         let r = Resume {
             next_window: Some(1_700_000_100_000),
-            alerting: true,
+            alerting: Alerting {
+                total: true,
+                scopes: Default::default(),
+            },
         };
         assert_eq!(r.encode(), "streamchecker/1 next=1700000100000 alerting=1");
-        assert_eq!(Resume::decode(&r.encode()), Some(r));
+        assert_eq!(Resume::decode(&r.encode()), Some(r.clone()));
+        // Alerting scopes by key, in hex; a key that is not hex is dropped, not the commit.
+        let scoped = Resume {
+            alerting: Alerting {
+                total: false,
+                scopes: [1, 0xfedc_ba98_7654_3210].into_iter().collect(),
+            },
+            ..r
+        };
+        assert_eq!(
+            scoped.encode(),
+            "streamchecker/1 next=1700000100000 alerting=0 \
+             alerting_scopes=0000000000000001,fedcba9876543210"
+        );
+        assert_eq!(Resume::decode(&scoped.encode()), Some(scoped.clone()));
+        assert_eq!(
+            Resume::decode(
+                "streamchecker/1 next=1700000100000 alerting=0 alerting_scopes=1,x,fedcba9876543210"
+            ),
+            Some(scoped)
+        );
+        // At most MAX_SCOPES keys are kept, the smallest, within Kafka's default 4096 bytes.
+        let many = Resume {
+            next_window: Some(u64::MAX),
+            alerting: Alerting {
+                total: true,
+                scopes: (0..1000u64)
+                    .map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                    .collect(),
+            },
+        };
+        let text = many.encode();
+        assert!(text.len() < 4096, "{}", text.len());
+        let back = Resume::decode(&text).unwrap();
+        assert_eq!(back.alerting.scopes.len(), Resume::MAX_SCOPES);
+        assert!(
+            back.alerting
+                .scopes
+                .iter()
+                .eq(many.alerting.scopes.iter().take(Resume::MAX_SCOPES))
+        );
         assert_eq!(Resume::decode("someone else's metadata"), None);
         assert_eq!(Resume::decode(""), None);
         assert_eq!(

@@ -520,3 +520,113 @@ fn scoped_limits_with_units_from_postgresql_are_judged_per_scope() {
         .count();
     assert_eq!(said, 1, "{stderr}");
 }
+
+#[test]
+fn a_scope_alerting_at_a_restart_sends_its_recovered_after_it() {
+    let Some(brokers) = brokers() else { return };
+    let dir = scratch("scopes-restart");
+    let scope = "src=10.1.0.0/16";
+    let limits = scoped_limits(
+        &dir,
+        &[
+            ("min", 0, None),
+            ("max", 1_000_000_000, None),
+            ("min", 1_000, Some(scope)),
+        ],
+    );
+    let topic = unique("scopes-restart");
+    let alerts = unique("scopes-restart-alerts");
+    let group = unique("scopes-restart-group");
+    create_topic(&brokers, &topic);
+    const MINUTE: u64 = 60_000;
+    // Ahead of the wall clock, so that only event time closes the windows.
+    let base = (now_ms() + 10 * MINUTE) / MINUTE * MINUTE;
+    let w = |n: u64| rfc3339(base + n * MINUTE);
+    let at = |n: u64, s: u64| base + n * MINUTE + s * 1_000;
+    let run = || {
+        let out = output(
+            host_stream()
+                .args(["--brokers", &brokers, "--topic", &topic, "--group", &group])
+                .args(["--window", "60s", "--grace", "1s", "--until-end"])
+                .args(["--log-format", "json", "--host-name", "h"])
+                .args(["--alerts-topic", &alerts, "--limits-file"])
+                .arg(&limits),
+        );
+        let stderr = testkit::log::text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        (text(&out.stdout), stderr)
+    };
+    // Window 0: the scope carries 2,000 bytes (ok); window 1: 10 (below its minimum) while
+    // the total is in range.
+    produce(
+        &brokers,
+        &topic,
+        &[
+            rec(at(0, 1), "10.1.0.1", "192.0.2.1", 2_000, 2),
+            rec(at(1, 1), "10.1.0.1", "192.0.2.1", 10, 1),
+            rec(at(1, 2), "10.2.0.1", "192.0.2.1", 5_000, 5),
+        ],
+    );
+    let (stdout, _) = run();
+    assert_eq!(
+        lines_of(&stdout),
+        [
+            (w(0), s("total"), 2_000, s("ok"), Some(0)),
+            (w(1), s("total"), 5_010, s("ok"), Some(1)),
+            (w(1), s(scope), 10, s("below_min"), None),
+        ]
+    );
+    // Window 2, read by the next run: the scope is back (3,000 bytes).
+    produce(
+        &brokers,
+        &topic,
+        &[rec(at(2, 1), "10.1.0.1", "192.0.2.1", 3_000, 3)],
+    );
+    let (stdout, stderr) = run();
+    // The commit remembered the scope as alerting, by its key.
+    let key = host_stream_scope_key(scope);
+    assert!(
+        stderr.contains(&format!(
+            "resuming from the committed offsets (streamchecker/1 next={} alerting=0 \
+             alerting_scopes={key:016x})",
+            base + 2 * MINUTE
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines_of(&stdout),
+        [
+            (w(2), s("total"), 3_000, s("ok"), Some(0)),
+            (w(2), s(scope), 3_000, s("ok"), None),
+        ]
+    );
+    // One alert and one recovery for the scope, each once; nothing for the total.
+    let mut sent: Vec<(String, String, String, u64)> = read_topic(&brokers, &alerts)
+        .into_iter()
+        .map(|(k, v)| {
+            let a: Value = serde_json::from_str(&v).unwrap();
+            (
+                k,
+                a["type"].as_str().unwrap().to_string(),
+                a["verdict"].as_str().unwrap().to_string(),
+                a["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            (format!("{scope}|{}", w(1)), s("alert"), s("below_min"), 10),
+            (format!("{scope}|{}", w(2)), s("recovered"), s("ok"), 3_000),
+        ]
+    );
+}
+
+/// host-stream's key of a scope in the commit metadata (`judge::scope_key`): FNV-1a, 64 bits,
+/// of the canonical form; computed here independently.
+fn host_stream_scope_key(canonical: &str) -> u64 {
+    canonical.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
