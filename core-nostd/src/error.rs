@@ -49,6 +49,12 @@ pub enum Layer {
     Ipnet,
     /// Apple PKTAP header.
     Pktap,
+    /// Linux ARCnet header (RFC 1051 or RFC 1201 encapsulation).
+    Arcnet,
+    /// IP over InfiniBand pseudo-header (RFC 4391 encapsulation after both addresses).
+    Ipoib,
+    /// Juniper's capture header (`MGC`, flags, extensions).
+    Juniper,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -78,6 +84,9 @@ impl Layer {
             Layer::FrameRelay => "frame-relay",
             Layer::Ipnet => "ipnet",
             Layer::Pktap => "pktap",
+            Layer::Arcnet => "arcnet",
+            Layer::Ipoib => "ipoib",
+            Layer::Juniper => "juniper",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

@@ -71,6 +71,10 @@ pub mod linktype {
     pub const LOOP: u32 = 108;
     /// Linux cooked capture v1 (`-i any` before libpcap 1.10).
     pub const LINUX_SLL: u32 = 113;
+    /// ARCnet as Linux captures it (RFC 1051 and RFC 1201 encapsulations).
+    pub const ARCNET_LINUX: u32 = 129;
+    /// Juniper Ethernet (Junos `monitor traffic` captures: a Juniper header, then Ethernet).
+    pub const JUNIPER_ETHER: u32 = 178;
     /// Raw IPv4.
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
@@ -79,15 +83,35 @@ pub mod linktype {
     pub const IPNET: u32 = 226;
     /// Linux netfilter log (`nflog:N`: what an NFLOG firewall rule selects).
     pub const NFLOG: u32 = 239;
+    /// IP over InfiniBand (RFC 4391), after both 20-byte hardware addresses.
+    pub const IPOIB: u32 = 242;
     /// Apple PKTAP (macOS `-i pktap`, with the process of each packet).
     pub const PKTAP: u32 = 258;
     /// Linux cooked capture v2 (`-i any` since libpcap 1.10).
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 17] = [
-        NULL, ETHERNET, PPP, RAW_12, RAW_14, PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPNET,
-        IPV4, IPV6, NFLOG, PKTAP, LINUX_SLL2,
+    pub const SUPPORTED: [u32; 20] = [
+        NULL,
+        ETHERNET,
+        PPP,
+        RAW_12,
+        RAW_14,
+        PPP_HDLC,
+        RAW,
+        C_HDLC,
+        FRELAY,
+        LOOP,
+        LINUX_SLL,
+        ARCNET_LINUX,
+        JUNIPER_ETHER,
+        IPNET,
+        IPV4,
+        IPV6,
+        NFLOG,
+        IPOIB,
+        PKTAP,
+        LINUX_SLL2,
     ];
 
     /// True when [`crate::parse_frame`] decodes `link_type`.
@@ -104,6 +128,9 @@ pub mod linktype {
                 | FRELAY
                 | LOOP
                 | LINUX_SLL
+                | ARCNET_LINUX
+                | JUNIPER_ETHER
+                | IPOIB
                 | IPV4
                 | IPV6
                 | NFLOG
@@ -146,6 +173,9 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::FRELAY => link::from_frame_relay(frame),
         linktype::IPNET => link::from_ipnet(frame),
         linktype::PKTAP => link::from_pktap(frame),
+        linktype::ARCNET_LINUX => link::from_arcnet_linux(frame),
+        linktype::IPOIB => link::from_ipoib(frame),
+        linktype::JUNIPER_ETHER => link::from_juniper_ether(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

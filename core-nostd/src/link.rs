@@ -425,6 +425,89 @@ pub fn from_ipnet(frame: &[u8]) -> Result<Summary, Error> {
     }
 }
 
+/// LINKTYPE_ARCNET_LINUX (129): ARCnet as Linux captures it: source and destination station
+/// ids (a byte each), two bytes of offset, the protocol id; then, for the RFC 1201
+/// encapsulation (every protocol id but RFC 1051's, diagnostics and BACnet), a split flag and a
+/// sequence number; then the payload. IPv4 is protocol id 0xF0 (RFC 1051) or 0xD4 (RFC 1201),
+/// IPv6 0xC4 (RFC 2497, RFC 1201 framing).
+pub fn from_arcnet_linux(frame: &[u8]) -> Result<Summary, Error> {
+    /// Protocol ids (the reference's `arcnet_pids.h`).
+    const IP_1051: u8 = 0xf0;
+    const IP_1201: u8 = 0xd4;
+    const IPV6: u8 = 0xc4;
+    let (rest, (_src, _dst, _offset, protocol)) =
+        header(Layer::Arcnet, 5, frame, (be_u8, be_u8, be_u16, be_u8))?;
+    let announced = match protocol {
+        IP_1051 | IP_1201 => Announced::V4,
+        IPV6 => Announced::V6,
+        other => return not_ip(Layer::Arcnet, u16::from(other)),
+    };
+    let payload = if protocol == IP_1051 {
+        rest
+    } else {
+        // RFC 1201: a split flag and a sequence number before the packet.
+        header(Layer::Arcnet, 8, frame, take(8usize))?.0
+    };
+    ip::parse(announced, payload)
+}
+
+/// LINKTYPE_IPOIB (242): IP over InfiniBand: the source's and the destination's 20-byte
+/// hardware addresses (queue pair number and GID), then RFC 4391's encapsulation header (an
+/// EtherType and two reserved bytes), then the packet the EtherType names.
+pub fn from_ipoib(frame: &[u8]) -> Result<Summary, Error> {
+    let (payload, (_addresses, protocol, _reserved)) =
+        header(Layer::Ipoib, 44, frame, (take(40usize), be_u16, be_u16))?;
+    walk(Step::EtherType(Layer::Ipoib, protocol, payload))
+}
+
+/// LINKTYPE_JUNIPER_ETHER (178): Juniper's header (the magic `MGC`; flags; with the
+/// extension flag, a big-endian length and that many bytes of extension TLVs), then the
+/// Ethernet frame; or, with the no-layer-2 flag, a little-endian payload type (2 and 3 IPv4, 6
+/// and 7 IPv6, 4, 5, 8 and 32 MPLS, as the reference reads them; any other, 0xa248 included,
+/// which later Wiresharks read as four bytes and IPv4, is not IP) and the packet. Without the
+/// magic nothing is read: not IP.
+pub fn from_juniper_ether(frame: &[u8]) -> Result<Summary, Error> {
+    const MAGIC: &[u8] = b"MGC";
+    const FLAG_EXTENSIONS: u8 = 0x80;
+    const FLAG_NO_L2: u8 = 0x02;
+    let (_, (magic, flags)) = header(Layer::Juniper, 4, frame, (take(3usize), be_u8))?;
+    if magic != MAGIC {
+        return Err(Error::NotIp {
+            layer: Layer::Juniper,
+            protocol: magic.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b)),
+        });
+    }
+    let length = if flags & FLAG_EXTENSIONS != 0 {
+        let (_, (_, extensions)) = header(Layer::Juniper, 6, frame, (take(4usize), be_u16))?;
+        6 + usize::from(extensions)
+    } else {
+        4
+    };
+    if flags & FLAG_NO_L2 == 0 {
+        let Some(ethernet) = frame.get(length..) else {
+            return Err(Error::Truncated {
+                layer: Layer::Juniper,
+                needed: length,
+                got: frame.len(),
+            });
+        };
+        return walk(Step::Ethernet(ethernet));
+    }
+    let (packet, (_, payload_type)) =
+        header(Layer::Juniper, length + 4, frame, (take(length), le_u32))?;
+    walk(match payload_type {
+        2 | 3 => Step::Ip(Announced::V4, packet),
+        6 | 7 => Step::Ip(Announced::V6, packet),
+        4 | 5 | 8 | 32 => Step::Mpls(packet),
+        other => {
+            return Err(Error::NotIp {
+                layer: Layer::Juniper,
+                protocol: other,
+            });
+        }
+    })
+}
+
 /// LINKTYPE_PKTAP (258): Apple's PKTAP header (little-endian: its own length, at least 108
 /// bytes; the record type; the packet's link type; the interface and process), then, for a
 /// packet record, the packet as its link type frames it. A PKTAP frame inside PKTAP is not

@@ -953,6 +953,134 @@ fn ipnet_by_its_family() {
 }
 
 #[test]
+fn arcnet_linux_by_its_protocol_id() {
+    const A: u32 = linktype::ARCNET_LINUX;
+    // Source and destination station, two bytes of offset, the protocol id; RFC 1201 adds a
+    // split flag and a sequence number.
+    let rfc1051 = |protocol: u8, packet: &[u8]| cat(&[&[0x01, 0x02, 0, 0, protocol], packet]);
+    let rfc1201 =
+        |protocol: u8, packet: &[u8]| cat(&[&[0x01, 0x02, 0, 0, protocol, 0, 0x12, 0x34], packet]);
+    v4(A, &rfc1051(0xf0, &ipv4(300, 8)), 300);
+    v4(A, &rfc1201(0xd4, &ipv4(300, 8)), 300);
+    v6(A, &rfc1201(0xc4, &ipv6(60)), 100);
+    // ARP (RFC 1201) and IPX are not IP.
+    err(A, &rfc1201(0xd5, &[0; 28]), not_ip(Layer::Arcnet, 0xd5));
+    err(A, &rfc1201(0xfa, &[0; 30]), not_ip(Layer::Arcnet, 0xfa));
+    err(
+        A,
+        &rfc1201(0xd4, &[])[..7],
+        Error::Truncated {
+            layer: Layer::Arcnet,
+            needed: 8,
+            got: 7,
+        },
+    );
+    err(
+        A,
+        &[0x01, 0x02, 0],
+        Error::Truncated {
+            layer: Layer::Arcnet,
+            needed: 5,
+            got: 3,
+        },
+    );
+}
+
+#[test]
+fn juniper_ether_by_its_flags() {
+    const J: u32 = linktype::JUNIPER_ETHER;
+    // The magic and flags; with 0x80, a length and that many bytes of extension TLVs (here
+    // the media type and the logical interface's encapsulation, both Ethernet).
+    let extensions: &[u8] = &[0x00, 0x06, 0x03, 0x01, 0x01, 0x06, 0x01, 0x0e];
+    let juniper = |flags: u8, rest: &[u8]| {
+        if flags & 0x80 != 0 {
+            cat(&[b"MGC", &[flags], extensions, rest])
+        } else {
+            cat(&[b"MGC", &[flags], rest])
+        }
+    };
+    let no_l2 = |flags: u8, payload_type: u32, packet: &[u8]| {
+        juniper(flags | 0x02, &cat(&[&payload_type.to_le_bytes(), packet]))
+    };
+    v4(J, &juniper(0x80, &eth(0x0800, &ipv4(300, 8))), 300);
+    v6(J, &juniper(0x01, &eth(0x86dd, &ipv6(60))), 100);
+    v4(J, &no_l2(0x80, 2, &ipv4(300, 8)), 300);
+    v6(J, &no_l2(0x00, 6, &ipv6(60)), 100);
+    // MPLS, one label (bottom of stack), then IPv4.
+    v4(
+        J,
+        &no_l2(0x80, 5, &cat(&[&[0x00, 0x01, 0x01, 0x40], &ipv4(300, 8)])),
+        300,
+    );
+    // CLNP is not IP, nor 0xa248 (tshark 4.0 does not read it); nor a frame without the
+    // magic.
+    err(J, &no_l2(0x80, 10, &[0x81; 30]), not_ip(Layer::Juniper, 10));
+    err(
+        J,
+        &no_l2(0x80, 0xa248, &cat(&[&[0; 4], &ipv4(300, 8)])),
+        not_ip(Layer::Juniper, 0xa248),
+    );
+    err(
+        J,
+        &cat(&[b"MGD\x00", &eth(0x0800, &ipv4(300, 8))]),
+        not_ip(Layer::Juniper, 0x4d4744),
+    );
+    err(
+        J,
+        &cat(&[b"MGD\x80", &eth(0x0800, &ipv4(300, 8))]),
+        not_ip(Layer::Juniper, 0x4d4744),
+    );
+    err(
+        J,
+        // The extensions say 6 bytes: the header is 12.
+        &juniper(0x80, &[])[..9],
+        Error::Truncated {
+            layer: Layer::Juniper,
+            needed: 12,
+            got: 9,
+        },
+    );
+    err(
+        J,
+        b"MG",
+        Error::Truncated {
+            layer: Layer::Juniper,
+            needed: 4,
+            got: 2,
+        },
+    );
+}
+
+#[test]
+fn ipoib_by_its_ethertype() {
+    const I: u32 = linktype::IPOIB;
+    // The source's and the destination's hardware addresses (queue pair and GID), then the
+    // EtherType and two reserved bytes.
+    let ipoib = |ty: u16, packet: &[u8]| {
+        let mut h = vec![0u8; 40];
+        h[20] = 0x80;
+        h[23] = 0x50;
+        h[24] = 0xfe;
+        h[25] = 0x80;
+        h.extend_from_slice(&ty.to_be_bytes());
+        h.extend_from_slice(&[0, 0]);
+        cat(&[&h, packet])
+    };
+    v4(I, &ipoib(0x0800, &ipv4(300, 8)), 300);
+    v6(I, &ipoib(0x86dd, &ipv6(60)), 100);
+    err(I, &ipoib(0x0806, &[0; 28]), not_ip(Layer::Ipoib, 0x0806));
+    err(
+        I,
+        &ipoib(0x0800, &[])[..43],
+        Error::Truncated {
+            layer: Layer::Ipoib,
+            needed: 44,
+            got: 43,
+        },
+    );
+}
+
+#[test]
 fn pktap_by_the_packets_link_type() {
     const P: u32 = linktype::PKTAP;
     // Header length, record type, link type (little-endian), the interface name, the rest.

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The link types the product decodes, ascending (tcpdump LINKTYPE numbers: NULL, ETHERNET,
-/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, IPNET, IPV4, IPV6,
-/// NFLOG, PKTAP, LINUX_SLL2).
-pub const SUPPORTED: [u32; 17] = [
-    0, 1, 9, 12, 14, 50, 101, 104, 107, 108, 113, 226, 228, 229, 239, 258, 276,
+/// PPP, RAW (12), RAW (14), PPP_HDLC, RAW, C_HDLC, FRELAY, LOOP, LINUX_SLL, ARCNET_LINUX,
+/// JUNIPER_ETHER, IPNET, IPV4, IPV6, NFLOG, IPOIB, PKTAP, LINUX_SLL2).
+pub const SUPPORTED: [u32; 20] = [
+    0, 1, 9, 12, 14, 50, 101, 104, 107, 108, 113, 129, 178, 226, 228, 229, 239, 242, 258, 276,
 ];
 
 /// Files where the product deliberately reads differently from the reference decoder
@@ -42,12 +42,12 @@ pub fn expected(rel: &str, reference: &str) -> String {
 /// Captures in the corpus.
 pub const FILES: usize = 2524;
 /// Of them, files whose per-pair totals equal the reference decoder's.
-pub const EQUAL: usize = 2271;
+pub const EQUAL: usize = 2283;
 /// Of the equal files, those the reader rejects outright (reserved link-type bits, unknown
 /// pcap or pcapng version, a damaged section header): the reference counts nothing either.
 pub const REJECTED: usize = 5;
 /// Of them, files reported as of an unsupported link type.
-pub const UNSUPPORTED: usize = 253;
+pub const UNSUPPORTED: usize = 241;
 
 /// Per value of `SUMMARY.tsv`'s `linktype` column (every link type of the file, `-` for a
 /// file with no interface): (label, files equal, files unsupported). No file fails.
@@ -69,7 +69,7 @@ pub const TALLY: &[(&str, usize, usize)] = &[
     ("113:LINUX_SLL", 46, 0),
     ("123:SUNATM", 0, 3),
     ("127:IEEE802_11_RADIOTAP", 0, 189),
-    ("129:ARCNET_LINUX", 0, 7),
+    ("129:ARCNET_LINUX", 7, 0),
     ("132:JUNIPER_ES", 0, 2),
     ("137:JUNIPER_ATM1", 0, 3),
     ("140:MTP2", 0, 1),
@@ -77,7 +77,7 @@ pub const TALLY: &[(&str, usize, usize)] = &[
     ("160:USER13", 0, 1),
     ("164:JUNIPER_MONITOR", 0, 1),
     ("165:BACNET_MS_TP", 0, 1),
-    ("178:JUNIPER_ETHER", 0, 4),
+    ("178:JUNIPER_ETHER", 4, 0),
     ("182:MFR", 0, 5),
     ("192:PPI", 0, 1),
     ("195:IEEE802_15_4_WITHFCS", 0, 4),
@@ -87,7 +87,7 @@ pub const TALLY: &[(&str, usize, usize)] = &[
     ("230:IEEE802_15_4_NOFCS", 0, 1),
     ("231:DBUS", 0, 1),
     ("239:NFLOG", 1, 0),
-    ("242:IPOIB", 0, 1),
+    ("242:IPOIB", 1, 0),
     ("253:NETLINK", 0, 1),
     ("271:VSOCK", 0, 1),
     ("276:LINUX_SLL2", 2, 0),
