@@ -55,6 +55,12 @@ pub enum Layer {
     Ipoib,
     /// Juniper's capture header (`MGC`, flags, extensions).
     Juniper,
+    /// Radiotap header (in front of an 802.11 frame).
+    Radiotap,
+    /// CACE Per-Packet Information header.
+    Ppi,
+    /// IEEE 802.11 MAC header.
+    Ieee80211,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -87,6 +93,9 @@ impl Layer {
             Layer::Arcnet => "arcnet",
             Layer::Ipoib => "ipoib",
             Layer::Juniper => "juniper",
+            Layer::Radiotap => "radiotap",
+            Layer::Ppi => "ppi",
+            Layer::Ieee80211 => "ieee80211",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

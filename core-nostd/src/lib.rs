@@ -69,12 +69,18 @@ pub mod linktype {
     pub const FRELAY: u32 = 107;
     /// OpenBSD loopback, address family in network byte order.
     pub const LOOP: u32 = 108;
+    /// IEEE 802.11 (data frames to their LLC payload).
+    pub const IEEE802_11: u32 = 105;
     /// Linux cooked capture v1 (`-i any` before libpcap 1.10).
     pub const LINUX_SLL: u32 = 113;
+    /// IEEE 802.11 behind a radiotap header (monitor mode).
+    pub const IEEE802_11_RADIOTAP: u32 = 127;
     /// ARCnet as Linux captures it (RFC 1051 and RFC 1201 encapsulations).
     pub const ARCNET_LINUX: u32 = 129;
     /// Juniper Ethernet (Junos `monitor traffic` captures: a Juniper header, then Ethernet).
     pub const JUNIPER_ETHER: u32 = 178;
+    /// CACE Per-Packet Information (802.11 or another link type behind it).
+    pub const PPI: u32 = 192;
     /// Raw IPv4.
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
@@ -91,7 +97,7 @@ pub mod linktype {
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 20] = [
+    pub const SUPPORTED: [u32; 23] = [
         NULL,
         ETHERNET,
         PPP,
@@ -100,11 +106,14 @@ pub mod linktype {
         PPP_HDLC,
         RAW,
         C_HDLC,
+        IEEE802_11,
         FRELAY,
         LOOP,
         LINUX_SLL,
+        IEEE802_11_RADIOTAP,
         ARCNET_LINUX,
         JUNIPER_ETHER,
+        PPI,
         IPNET,
         IPV4,
         IPV6,
@@ -130,6 +139,9 @@ pub mod linktype {
                 | LINUX_SLL
                 | ARCNET_LINUX
                 | JUNIPER_ETHER
+                | IEEE802_11
+                | IEEE802_11_RADIOTAP
+                | PPI
                 | IPOIB
                 | IPV4
                 | IPV6
@@ -176,6 +188,9 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::ARCNET_LINUX => link::from_arcnet_linux(frame),
         linktype::IPOIB => link::from_ipoib(frame),
         linktype::JUNIPER_ETHER => link::from_juniper_ether(frame),
+        linktype::IEEE802_11 => link::from_ieee80211(frame),
+        linktype::IEEE802_11_RADIOTAP => link::from_radiotap(frame),
+        linktype::PPI => link::from_ppi(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

@@ -13,6 +13,9 @@ use crate::error::{Error, Layer};
 use crate::ip::{self, Announced, Summary};
 use crate::oui;
 
+mod wlan;
+pub use wlan::{from_ieee80211, from_ppi, from_radiotap};
+
 /// The only error a header parser can meet: the input is too short. The caller knows which
 /// header it was and how long it is, and turns this into [`Error::Truncated`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
