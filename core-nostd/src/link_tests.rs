@@ -1197,6 +1197,15 @@ fn radiotap_then_ieee80211() {
         &cat(&[&[1], &radiotap(0, &[], &[])[1..]]),
         not_ip(Layer::Radiotap, 1),
     );
+    // A length below the fixed 8 bytes: cut short there.
+    assert_eq!(
+        parse_frame(R, &[0, 0, 4, 0, 0, 0, 0, 0, 0x08, 0x01]),
+        Err(Error::Truncated {
+            layer: Layer::Radiotap,
+            needed: 8,
+            got: 4,
+        })
+    );
     err(
         R,
         &radiotap(0, &[0; 12], &[])[..10],
@@ -1218,6 +1227,14 @@ fn ppi_by_its_link_type() {
         300,
     );
     v4(P, &ppi(1, &eth(0x0800, &ipv4(300, 8))), 300);
+    assert_eq!(
+        parse_frame(P, &[0, 0, 2, 0, 1, 0, 0, 0]),
+        Err(Error::Truncated {
+            layer: Layer::Ppi,
+            needed: 8,
+            got: 2,
+        })
+    );
     // PPI in PPI is not read (tshark would; not dumped), nor a link type not read here.
     assert_eq!(
         parse_frame(P, &ppi(192, &ppi(1, &eth(0x0800, &ipv4(300, 8))))),

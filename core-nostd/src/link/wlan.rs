@@ -49,6 +49,14 @@ pub fn from_radiotap(frame: &[u8]) -> Result<Summary, Error> {
         return not_ip(Layer::Radiotap, u16::from(version));
     }
     let length = usize::from(length);
+    if length < 8 {
+        // Shorter than its own fixed part: cut short there.
+        return Err(Error::Truncated {
+            layer: Layer::Radiotap,
+            needed: 8,
+            got: length,
+        });
+    }
     let Some(wlan) = frame.get(length..) else {
         return Err(Error::Truncated {
             layer: Layer::Radiotap,
@@ -90,7 +98,15 @@ pub fn from_ppi(frame: &[u8]) -> Result<Summary, Error> {
     const IEEE802_11: u32 = 105;
     let (_, (_version, _flags, length, link_type)) =
         header(Layer::Ppi, 8, frame, (be_u8, be_u8, le_u16, le_u32))?;
-    let length = usize::from(length).max(8);
+    let length = usize::from(length);
+    if length < 8 {
+        // Shorter than its own fixed part: cut short there.
+        return Err(Error::Truncated {
+            layer: Layer::Ppi,
+            needed: 8,
+            got: length,
+        });
+    }
     let Some(packet) = frame.get(length..) else {
         return Err(Error::Truncated {
             layer: Layer::Ppi,
