@@ -521,34 +521,52 @@ pub fn from_pktap(frame: &[u8]) -> Result<Summary, Error> {
     let (_, (length, record, link_type)) =
         header(Layer::Pktap, 12, frame, (le_u32, le_u32, le_u32))?;
     let length = usize::try_from(length).unwrap_or(usize::MAX);
-    if length < MIN_HEADER {
-        // The header says it is shorter than any PKTAP header: cut short at that length (or
-        // at the frame's end, if that comes first).
-        return Err(Error::Truncated {
-            layer: Layer::Pktap,
-            needed: MIN_HEADER,
-            got: length.min(frame.len()),
-        });
-    }
-    let Some(packet) = frame.get(length..) else {
-        return Err(Error::Truncated {
-            layer: Layer::Pktap,
-            needed: length,
-            got: frame.len(),
-        });
-    };
+    let packet = after_own_length(Layer::Pktap, MIN_HEADER, length, frame)?;
     if record != RECORD_PACKET {
         return Err(Error::NotIp {
             layer: Layer::Pktap,
             protocol: record,
         });
     }
-    // The packet's link type is a type field like any other: one this parser does not read
-    // (PKTAP itself included: tshark would recurse) makes the record not IP, and never an
-    // unsupported link type, which names the capture's own.
-    if link_type == crate::linktype::PKTAP || !crate::linktype::is_supported(link_type) {
+    inner_link(Layer::Pktap, crate::linktype::PKTAP, link_type, packet)
+}
+
+/// What follows a header that gives its own length (`length`, at least `min` bytes): the
+/// frame after it; cut short at that length when it is below `min` (or at the frame's end,
+/// if that comes first), or at the frame's end when the frame ends inside it.
+pub(crate) fn after_own_length(
+    layer: Layer,
+    min: usize,
+    length: usize,
+    frame: &[u8],
+) -> Result<&[u8], Error> {
+    if length < min {
+        return Err(Error::Truncated {
+            layer,
+            needed: min,
+            got: length.min(frame.len()),
+        });
+    }
+    frame.get(length..).ok_or(Error::Truncated {
+        layer,
+        needed: length,
+        got: frame.len(),
+    })
+}
+
+/// A packet inside a header that names its link type (PKTAP, PPI): read as that link type
+/// frames it. The link type is a type field like any other: one this parser does not read,
+/// or the header's own (`own`: tshark would recurse, as deep as the frame is long), makes
+/// the frame not IP, and never an unsupported link type, which names the capture's own.
+pub(crate) fn inner_link(
+    layer: Layer,
+    own: u32,
+    link_type: u32,
+    packet: &[u8],
+) -> Result<Summary, Error> {
+    if link_type == own || !crate::linktype::is_supported(link_type) {
         return Err(Error::NotIp {
-            layer: Layer::Pktap,
+            layer,
             protocol: link_type,
         });
     }

@@ -130,22 +130,10 @@ fn amount(text: &str) -> Result<String, String> {
         scope: None,
         stored_bytes: None,
     };
-    match row.check() {
-        Ok(_) => Ok(text.trim().to_string()),
-        Err(e) => Err(match e.problem {
-            host_db::model::FieldProblem::Negative { found } => format!("{found} is negative"),
-            host_db::model::FieldProblem::TooLarge { found } => {
-                format!("{found} does not fit 64 bits")
-            }
-            host_db::model::FieldProblem::NotWhole { found } => {
-                format!("{found:?} is not a whole number of bytes, a size or a rate")
-            }
-            host_db::model::FieldProblem::BadAmount { found, error } => {
-                format!("{found:?}: {error}")
-            }
-            _ => e.to_string(),
-        }),
-    }
+    // Its message as the loader words it (`the new row: limit_value "5mb": …`).
+    row.check()
+        .map(|_| text.trim().to_string())
+        .map_err(|e| e.to_string())
 }
 
 fn scope(text: &str) -> Result<Filter, String> {

@@ -6,7 +6,7 @@
 use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16, le_u16, le_u32};
 
-use super::{Step, header, not_ip, walk};
+use super::{Step, after_own_length, header, inner_link, not_ip, walk};
 use crate::error::{Error, Layer};
 use crate::ip::Summary;
 
@@ -49,21 +49,7 @@ pub fn from_radiotap(frame: &[u8]) -> Result<Summary, Error> {
         return not_ip(Layer::Radiotap, u16::from(version));
     }
     let length = usize::from(length);
-    if length < 8 {
-        // Shorter than its own fixed part: cut short there.
-        return Err(Error::Truncated {
-            layer: Layer::Radiotap,
-            needed: 8,
-            got: length,
-        });
-    }
-    let Some(wlan) = frame.get(length..) else {
-        return Err(Error::Truncated {
-            layer: Layer::Radiotap,
-            needed: length,
-            got: frame.len(),
-        });
-    };
+    let wlan = after_own_length(Layer::Radiotap, 8, length, frame)?;
     // The fields start after the last presence word (each with bit 31 announces another);
     // TSFT (8 bytes, aligned to 8) comes before Flags.
     let mut at = 8;
@@ -92,38 +78,13 @@ pub fn from_radiotap(frame: &[u8]) -> Result<Summary, Error> {
 }
 
 /// LINKTYPE_PPI (192): CACE's Per-Packet Information header (version, flags, its
-/// little-endian length, the packet's link type), then the packet: 802.11 read here, any other
-/// link type this parser reads but PPI itself as that link type frames it.
+/// little-endian length, the packet's link type), then the packet as that link type frames it
+/// (802.11 nearly always; any link type this parser reads but PPI itself).
 pub fn from_ppi(frame: &[u8]) -> Result<Summary, Error> {
-    const IEEE802_11: u32 = 105;
     let (_, (_version, _flags, length, link_type)) =
         header(Layer::Ppi, 8, frame, (be_u8, be_u8, le_u16, le_u32))?;
-    let length = usize::from(length);
-    if length < 8 {
-        // Shorter than its own fixed part: cut short there.
-        return Err(Error::Truncated {
-            layer: Layer::Ppi,
-            needed: 8,
-            got: length,
-        });
-    }
-    let Some(packet) = frame.get(length..) else {
-        return Err(Error::Truncated {
-            layer: Layer::Ppi,
-            needed: length,
-            got: frame.len(),
-        });
-    };
-    if link_type == IEEE802_11 {
-        return from_ieee80211(packet);
-    }
-    if link_type == crate::linktype::PPI || !crate::linktype::is_supported(link_type) {
-        return Err(Error::NotIp {
-            layer: Layer::Ppi,
-            protocol: link_type,
-        });
-    }
-    crate::parse_frame(link_type, packet)
+    let packet = after_own_length(Layer::Ppi, 8, usize::from(length), frame)?;
+    inner_link(Layer::Ppi, crate::linktype::PPI, link_type, packet)
 }
 
 /// A data frame's payload as an LLC header, or why there is none.
