@@ -70,6 +70,25 @@ const LINES: &str = "\
 1800000600000 2001:db8::9 2001:db9::1 1000 10
 ";
 
+/// The window lines [`LINES`] gives against [`four_scopes`]' limits: a packet counts in every
+/// scope it matches (S1 and S2 overlap); lines only for the scopes outside their limits or
+/// recovering, after the total's.
+fn four_scopes_lines() -> Vec<(String, String, u64, String, Option<u64>)> {
+    let (total, outside) = (s("total"), |n| Some(n));
+    vec![
+        (s(W0), total.clone(), 3_000, s("ok"), outside(2)),
+        (s(W0), s("src=10.0.0.0/8"), 600, s("below_min"), None),
+        (s(W0), s("src=10.1.0.0/16"), 500, s("above_max"), None),
+        (s(W1), total.clone(), 2_100, s("ok"), outside(1)),
+        (s(W1), s("ip=2001:db8::/32"), 0, s("below_min"), None),
+        (s(W1), s("src=10.0.0.0/8"), 2_100, s("ok"), None),
+        (s(W1), s("src=10.1.0.0/16"), 100, s("ok"), None),
+        (s(W2), total, 1_000, s("ok"), outside(1)),
+        (s(W2), s("ip=2001:db8::/32"), 1_000, s("ok"), None),
+        (s(W2), s("src=10.0.0.0/8"), 0, s("below_min"), None),
+    ]
+}
+
 /// (window_start, scope or "total", bytes, verdict, scopes_outside) of each window line.
 fn lines_of(stdout: &str) -> Vec<(String, String, u64, String, Option<u64>)> {
     windows(stdout)
@@ -128,24 +147,7 @@ fn overlapping_and_ipv6_scopes_get_exact_sums_alerts_and_recovery_each() {
     let stderr = testkit::log::text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let stdout = text(&out.stdout);
-    // A packet counts in every scope it matches (S1 and S2 overlap); lines only for the
-    // scopes outside their limits or recovering, after the total's.
-    let (total, outside) = (s("total"), |n| Some(n));
-    assert_eq!(
-        lines_of(&stdout),
-        [
-            (s(W0), total.clone(), 3_000, s("ok"), outside(2)),
-            (s(W0), s("src=10.0.0.0/8"), 600, s("below_min"), None),
-            (s(W0), s("src=10.1.0.0/16"), 500, s("above_max"), None),
-            (s(W1), total.clone(), 2_100, s("ok"), outside(1)),
-            (s(W1), s("ip=2001:db8::/32"), 0, s("below_min"), None),
-            (s(W1), s("src=10.0.0.0/8"), 2_100, s("ok"), None),
-            (s(W1), s("src=10.1.0.0/16"), 100, s("ok"), None),
-            (s(W2), total, 1_000, s("ok"), outside(1)),
-            (s(W2), s("ip=2001:db8::/32"), 1_000, s("ok"), None),
-            (s(W2), s("src=10.0.0.0/8"), 0, s("below_min"), None),
-        ]
-    );
+    assert_eq!(lines_of(&stdout), four_scopes_lines());
     let first = &windows(&stdout)[0];
     assert_eq!(
         (first["scopes"].clone(), first["filter"].clone()),
@@ -479,22 +481,7 @@ fn scoped_limits_with_units_from_postgresql_are_judged_per_scope() {
     let stdout = text(&out.stdout);
     // The same sums and verdicts as from the file (the IPv6 scope's minimum is 300 bytes per
     // window here, 1000 there: the same verdicts on these sums).
-    let (total, outside) = (s("total"), |n| Some(n));
-    assert_eq!(
-        lines_of(&stdout),
-        [
-            (s(W0), total.clone(), 3_000, s("ok"), outside(2)),
-            (s(W0), s("src=10.0.0.0/8"), 600, s("below_min"), None),
-            (s(W0), s("src=10.1.0.0/16"), 500, s("above_max"), None),
-            (s(W1), total.clone(), 2_100, s("ok"), outside(1)),
-            (s(W1), s("ip=2001:db8::/32"), 0, s("below_min"), None),
-            (s(W1), s("src=10.0.0.0/8"), 2_100, s("ok"), None),
-            (s(W1), s("src=10.1.0.0/16"), 100, s("ok"), None),
-            (s(W2), total, 1_000, s("ok"), outside(1)),
-            (s(W2), s("ip=2001:db8::/32"), 1_000, s("ok"), None),
-            (s(W2), s("src=10.0.0.0/8"), 0, s("below_min"), None),
-        ]
-    );
+    assert_eq!(lines_of(&stdout), four_scopes_lines());
     let alerts = alerts_of(&stdout);
     assert_eq!(alerts.len(), 7, "{stdout}");
     // Each alert names its rows by id, with the bytes for the window and the text written.
