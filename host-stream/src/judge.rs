@@ -124,11 +124,20 @@ pub struct Alerting {
 /// (about one chance in 10^11 among 10,000 scopes) could at worst give a restart one
 /// `recovered` too many, never an alert.
 pub fn scope_key(scope: &Filter) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in scope.to_string().bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    /// Hashes the canonical form as `Display` writes it, without making a `String` of it.
+    struct Fnv1a(u64);
+    impl fmt::Write for Fnv1a {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for b in s.bytes() {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            Ok(())
+        }
     }
-    h
+    let mut h = Fnv1a(0xcbf2_9ce4_8422_2325);
+    // Writing to a hasher cannot fail.
+    let _ = fmt::Write::write_fmt(&mut h, format_args!("{scope}"));
+    h.0
 }
 
 /// What becomes of a judged window.

@@ -109,18 +109,8 @@ fn scoped_rows_with_units_are_stored_as_written_and_as_bytes_and_shown_per_scope
     );
     // 1 GiB below 1.5 GiB in the IPv6 scope: refused, naming the scope; the other scopes'
     // limits are no reason to refuse anything.
-    let refused = host_db(
-        &db.url,
-        &[
-            "set",
-            "max",
-            "1GiB",
-            "--scope",
-            V6,
-            "--effective-date",
-            LATER,
-        ],
-    );
+    let below_min = ["max", "1GiB", "--scope", V6, "--effective-date", LATER];
+    let refused = host_db(&db.url, &[&["set"][..], &below_min].concat());
     assert_eq!(refused.status.code(), Some(6));
     assert_eq!(
         testkit::log::text(&refused.stderr),
@@ -133,18 +123,7 @@ fn scoped_rows_with_units_are_stored_as_written_and_as_bytes_and_shown_per_scope
     );
     assert_eq!(stored(&db).len(), 4, "nothing inserted");
     assert_eq!(
-        set(
-            &db,
-            &[
-                "max",
-                "1GiB",
-                "--scope",
-                V6,
-                "--effective-date",
-                LATER,
-                "--force"
-            ]
-        ),
+        set(&db, &[&below_min[..], &["--force"]].concat()),
         format!("id 5: max = 1GiB = 1073741824 B in {V6} from {LATER}\n")
     );
 
