@@ -29,6 +29,8 @@ const COMMITTED: usize = 2;
 
 use testkit::{brokers, unique};
 
+mod transactions;
+
 /// The clients' context: records each delivery report ((partition, offset) or the error) and
 /// prints librdkafka's log and errors on stderr (its debug log with `STREAMCHECKER_KAFKA_DEBUG`).
 #[derive(Default)]
