@@ -9,7 +9,7 @@
 //! as undecoded data.
 //!
 //! The payload is 6LoWPAN when the reference's heuristic takes it (a known dispatch after any
-//! mesh, broadcast or first-fragment header) and ZigBee's, tried first, does not. The packet
+//! mesh, broadcast or first-fragment header). The packet
 //! counted is the IPv6 header the reference rebuilds (RFC 4944, RFC 6282): the addresses as
 //! inline, derived from the link-layer (or mesh) addresses or rebuilt from multicast forms,
 //! behind the link-local prefix; the payload length from the bytes after the compressed
@@ -292,22 +292,6 @@ fn not_ip<T>(layer: Layer, protocol: u16) -> Result<T, Error> {
     })
 }
 
-/// The reference's ZigBee NWK heuristic, tried on the payload before 6LoWPAN's: a short
-/// destination, a NWK frame control of protocol version 1 or 2 and a data or command frame
-/// from a short source, or an inter-PAN frame from an extended one. Only mesh headers and
-/// first fragments can look like that.
-fn zigbee(mac: &Mac<'_>) -> bool {
-    let (Address::Short(_), Some(&first)) = (mac.dst, mac.payload.first()) else {
-        return false;
-    };
-    let version = (first >> 2) & 0x0f;
-    (1..=2).contains(&version)
-        && matches!(
-            (first & 0x03, mac.src),
-            (0 | 1, Address::Short(_)) | (3, Address::Extended(_))
-        )
-}
-
 /// The reference's 6LoWPAN heuristic: after any broadcast, mesh and first-fragment headers,
 /// a dispatch it decodes (uncompressed IPv6, HC1, IPHC, a later fragment).
 fn lowpan_dispatch(payload: &[u8]) -> bool {
@@ -344,9 +328,12 @@ fn mesh_length(flags: u8) -> usize {
 /// The payload of a data frame, as 6LoWPAN.
 fn lowpan(mac: Mac<'_>) -> Result<Summary, Error> {
     let first = mac.payload.first().copied().unwrap_or(0);
-    if zigbee(&mac) {
-        return not_ip(Layer::Ieee802154, u16::from(first));
-    }
+    // The reference tries its payload heuristics most recently successful first: ZigBee NWK's
+    // before 6LoWPAN's at the start of a capture, 6LoWPAN's once a 6LoWPAN packet has been
+    // decoded. The few 6LoWPAN payloads that ZigBee's would also take (a mesh header with two
+    // EUI-64s and 4 to 11 hops left, a first fragment of 1,024 to 2,047 bytes, between short
+    // addresses) are read as 6LoWPAN here, as they are throughout a 6LoWPAN capture
+    // (docs/ACCOUNTING.md).
     if !lowpan_dispatch(mac.payload) {
         return not_ip(Layer::Lowpan, u16::from(first));
     }
@@ -384,7 +371,8 @@ fn lowpan(mac: Mac<'_>) -> Result<Summary, Error> {
         return ip::parse(Announced::V6, r.rest());
     }
     if dispatch & IPHC_MASK == IPHC {
-        let rebuilt = iphc(r.rest(), -1, iids, 0)?.ok_or(Error::NotIp {
+        let bytes = r.rest();
+        let rebuilt = iphc(bytes, bytes.len() as i64, -1, iids, 0)?.ok_or(Error::NotIp {
             layer: Layer::Lowpan,
             protocol: u32::from(dispatch),
         })?;
@@ -409,7 +397,8 @@ fn mesh_address(r: &mut Reader<'_>, short: bool) -> Result<Address, Error> {
 /// instead, with the same header. Where the rebuilt fragment is longer than the datagram
 /// size, the reference reports the frame malformed.
 fn first_fragment(bytes: &[u8], datagram: i64, iids: Iids) -> Result<Summary, Error> {
-    let rebuilt = iphc(bytes, datagram, iids, 0)?.ok_or(Error::NotIp {
+    // The reference reads the fragment as if it were as long as the datagram.
+    let rebuilt = iphc(bytes, datagram, datagram, iids, 0)?.ok_or(Error::NotIp {
         layer: Layer::Lowpan,
         protocol: u32::from(FRAG1),
     })?;
@@ -452,6 +441,11 @@ impl Rebuilt {
     }
 }
 
+/// What is left of a `reported`-byte span after `at` bytes (never below 0).
+fn reported_after(reported: i64, at: usize) -> i64 {
+    (reported - at as i64).max(0)
+}
+
 /// The lengths of the rebuilt headers and payload after an IPv6 header.
 #[derive(Default)]
 struct Lengths {
@@ -459,10 +453,18 @@ struct Lengths {
     captured: i64,
 }
 
-/// An IPHC header (RFC 6282) and what follows it. `datagram` is a first fragment's datagram
-/// size (negative: not fragmented, lengths come from the frame). `Ok(None)` where the
-/// reference gives up without an error: a reserved destination address mode.
-fn iphc(bytes: &[u8], datagram: i64, iids: Iids, depth: u8) -> Result<Option<Rebuilt>, Error> {
+/// An IPHC header (RFC 6282) and what follows it. `reported` is the length the reference
+/// takes `bytes` to have (a first fragment's: up to its datagram size); `datagram` is a first
+/// fragment's datagram size (negative: not fragmented, lengths come from the bytes).
+/// `Ok(None)` where the reference gives up without an error: a reserved destination address
+/// mode.
+fn iphc(
+    bytes: &[u8],
+    reported: i64,
+    datagram: i64,
+    iids: Iids,
+    depth: u8,
+) -> Result<Option<Rebuilt>, Error> {
     let mut r = Reader::new(Layer::Lowpan, bytes);
     let [b0, b1] = r.array::<2>()?;
     if b1 & 0x80 != 0 {
@@ -540,9 +542,8 @@ fn iphc(bytes: &[u8], datagram: i64, iids: Iids, depth: u8) -> Result<Option<Reb
     let rest = r.rest();
     let (next_header, lengths) = match inline_next {
         Some(next_header) => {
-            let remaining = rest.len() as i64;
             let reported = if datagram < 0 {
-                remaining
+                reported_after(reported, r.at)
             } else {
                 datagram - IPV6_HEADER
             };
@@ -550,13 +551,20 @@ fn iphc(bytes: &[u8], datagram: i64, iids: Iids, depth: u8) -> Result<Option<Reb
                 next_header,
                 Lengths {
                     reported,
-                    captured: remaining,
+                    captured: rest.len() as i64,
                 },
             )
         }
         None => (
             nhc_protocol(rest.first().copied()),
-            next_headers(rest, datagram - IPV6_HEADER, iids, depth)?.unwrap_or_default(),
+            next_headers(
+                rest,
+                reported_after(reported, r.at),
+                datagram - IPV6_HEADER,
+                iids,
+                depth,
+            )?
+            .unwrap_or_default(),
         ),
     };
     Ok(Some(Rebuilt {
@@ -619,6 +627,7 @@ fn nhc_protocol(first: Option<u8>) -> u8 {
 /// it gives up on.
 fn next_headers(
     bytes: &[u8],
+    reported: i64,
     mut budget: i64,
     iids: Iids,
     depth: u8,
@@ -636,7 +645,13 @@ fn next_headers(
                     limit: MAX_NESTED_IPV6,
                 });
             }
-            match iphc(r.rest(), budget, iids, depth + 1)? {
+            match iphc(
+                r.rest(),
+                reported_after(reported, r.at),
+                budget,
+                iids,
+                depth + 1,
+            )? {
                 Some(inner) => {
                     sum.reported += inner.reported + IPV6_HEADER;
                     sum.captured += inner.total_captured();
@@ -652,6 +667,11 @@ fn next_headers(
             let protocol = nhc_protocol(Some(nhc));
             let inline_next = if nhc & 0x01 == 0 { Some(r.u8()?) } else { None };
             let (header_fields, data, length) = if protocol == FRAGMENT {
+                // The reference shows its reserved byte before it checks the length: that
+                // byte at least must be there.
+                if r.rest().is_empty() {
+                    return Err(r.truncated(r.at + 1));
+                }
                 (1, 7, 8)
             } else {
                 let data = i64::from(r.u8()?);
@@ -674,9 +694,12 @@ fn next_headers(
                 None => continue,
                 Some(NO_NEXT_HEADER) => {}
                 Some(_) => {
-                    let remaining = r.rest().len() as i64;
-                    sum.reported += if own_budget < 0 { remaining } else { budget };
-                    sum.captured += remaining;
+                    sum.reported += if own_budget < 0 {
+                        reported_after(reported, r.at)
+                    } else {
+                        budget
+                    };
+                    sum.captured += r.rest().len() as i64;
                 }
             }
             return Ok(Some(sum));
@@ -692,14 +715,13 @@ fn next_headers(
             if nhc & 0x04 == 0 {
                 r.take(2)?;
             }
-            let remaining = r.rest().len() as i64;
             let length = if budget < 0 {
-                (remaining + 8) as u16
+                (reported_after(reported, r.at) + 8) as u16
             } else {
                 budget as u16
             };
             sum.reported += i64::from(length);
-            sum.captured += remaining + 8;
+            sum.captured += r.rest().len() as i64 + 8;
             return Ok(Some(sum));
         }
         return Ok(if first { None } else { Some(sum) });
