@@ -61,6 +61,11 @@ pub enum Layer {
     Ppi,
     /// IEEE 802.11 MAC header.
     Ieee80211,
+    /// IEEE 802.15.4 MAC header (frame control, addresses, information elements, FCS).
+    Ieee802154,
+    /// 6LoWPAN headers (RFC 4944 dispatch, mesh, broadcast and fragment headers, RFC 6282
+    /// IPHC and its next-header compression).
+    Lowpan,
     /// IPv4 header.
     Ipv4,
     /// IPv6 header.
@@ -96,6 +101,8 @@ impl Layer {
             Layer::Radiotap => "radiotap",
             Layer::Ppi => "ppi",
             Layer::Ieee80211 => "ieee80211",
+            Layer::Ieee802154 => "ieee802154",
+            Layer::Lowpan => "6lowpan",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
         }

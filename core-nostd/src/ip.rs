@@ -353,6 +353,24 @@ fn v6_summary(h: &[u8; v6::HEADER_LEN]) -> Summary {
     )
 }
 
+/// The IPv6 packet a link layer rebuilt from a compressed form (6LoWPAN IPHC): its addresses,
+/// the payload length its reconstructed header carries and the next header. Counts as any
+/// IPv6 header does (payload length + 40).
+pub(crate) fn reconstructed_ipv6(
+    src: [u8; 16],
+    dst: [u8; 16],
+    payload_length: u16,
+    next_header: u8,
+) -> Summary {
+    Summary::new(
+        src,
+        dst,
+        u32::from(payload_length) + v6::HEADER_LEN as u32,
+        next_header,
+        Version::V6,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,12 +81,16 @@ pub mod linktype {
     pub const JUNIPER_ETHER: u32 = 178;
     /// CACE Per-Packet Information (802.11 or another link type behind it).
     pub const PPI: u32 = 192;
+    /// IEEE 802.15.4 with its FCS (6LoWPAN in data frames).
+    pub const IEEE802_15_4_WITHFCS: u32 = 195;
     /// Raw IPv4.
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
     pub const IPV6: u32 = 229;
     /// Solaris IPNET (`/dev/ipnet`, zones' traffic).
     pub const IPNET: u32 = 226;
+    /// IEEE 802.15.4 without an FCS (6LoWPAN in data frames).
+    pub const IEEE802_15_4_NOFCS: u32 = 230;
     /// Linux netfilter log (`nflog:N`: what an NFLOG firewall rule selects).
     pub const NFLOG: u32 = 239;
     /// IP over InfiniBand (RFC 4391), after both 20-byte hardware addresses.
@@ -97,7 +101,7 @@ pub mod linktype {
     pub const LINUX_SLL2: u32 = 276;
 
     /// Every link type [`crate::parse_frame`] decodes, ascending.
-    pub const SUPPORTED: [u32; 23] = [
+    pub const SUPPORTED: [u32; 25] = [
         NULL,
         ETHERNET,
         PPP,
@@ -114,9 +118,11 @@ pub mod linktype {
         ARCNET_LINUX,
         JUNIPER_ETHER,
         PPI,
+        IEEE802_15_4_WITHFCS,
         IPNET,
         IPV4,
         IPV6,
+        IEEE802_15_4_NOFCS,
         NFLOG,
         IPOIB,
         PKTAP,
@@ -142,6 +148,8 @@ pub mod linktype {
                 | IEEE802_11
                 | IEEE802_11_RADIOTAP
                 | PPI
+                | IEEE802_15_4_WITHFCS
+                | IEEE802_15_4_NOFCS
                 | IPOIB
                 | IPV4
                 | IPV6
@@ -191,6 +199,8 @@ fn other_link(link_type: u32, frame: &[u8]) -> Result<Summary, Error> {
         linktype::IEEE802_11 => link::from_ieee80211(frame),
         linktype::IEEE802_11_RADIOTAP => link::from_radiotap(frame),
         linktype::PPI => link::from_ppi(frame),
+        linktype::IEEE802_15_4_WITHFCS => link::from_ieee802154_withfcs(frame),
+        linktype::IEEE802_15_4_NOFCS => link::from_ieee802154_nofcs(frame),
         other => Err(Error::UnsupportedLinkType(other)),
     }
 }

@@ -13,7 +13,9 @@ use crate::error::{Error, Layer};
 use crate::ip::{self, Announced, Summary};
 use crate::oui;
 
+mod lowpan;
 mod wlan;
+pub use lowpan::{from_ieee802154_nofcs, from_ieee802154_withfcs};
 pub use wlan::{from_ieee80211, from_ppi, from_radiotap};
 
 /// The only error a header parser can meet: the input is too short. The caller knows which

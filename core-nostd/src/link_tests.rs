@@ -1450,11 +1450,561 @@ fn nflog_without_ip_or_malformed() {
 
 #[test]
 fn unsupported_link_types_are_named() {
-    err(195, &[0; 64], Error::UnsupportedLinkType(195));
-    assert!(!linktype::is_supported(195));
+    err(227, &[0; 64], Error::UnsupportedLinkType(227));
+    assert!(!linktype::is_supported(227));
     assert!(
         linktype::SUPPORTED
             .iter()
             .all(|l| linktype::is_supported(*l))
+    );
+}
+
+// ---- IEEE 802.15.4 and 6LoWPAN ------------------------------------------------------------
+
+const WPAN: u32 = linktype::IEEE802_15_4_NOFCS;
+const WPAN_FCS: u32 = linktype::IEEE802_15_4_WITHFCS;
+/// Extended (EUI-64) addresses as printed; the frame carries them little-endian.
+const EUI_SRC: [u8; 8] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77];
+const EUI_DST: [u8; 8] = [0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+/// The addresses 6LoWPAN derives from them (universal/local bit inverted), behind fe80::/64.
+const LL_EUI_SRC: &str = "fe80::211:2233:4455:6677";
+const LL_EUI_DST: &str = "fe80::8a99:aabb:ccdd:eeff";
+const PAYLOAD8: &[u8] = b"ABCDEFGH";
+
+/// Frame control: data frame, 2006, PAN ID compression, extended or short addresses.
+const FC_EXT: u16 = 0xdc41;
+const FC_SHORT: u16 = 0x9841;
+
+/// A MAC frame: frame control, sequence number 0x2a, then `fields` (PAN IDs and addresses as
+/// the frame carries them), then the payload.
+fn wpan(fc: u16, fields: &[u8], payload: &[u8]) -> Vec<u8> {
+    cat(&[&fc.to_le_bytes(), &[0x2a], fields, payload])
+}
+
+fn le(address: &[u8]) -> Vec<u8> {
+    address.iter().rev().copied().collect()
+}
+
+/// A data frame from `EUI_SRC` to `EUI_DST` in PAN 0xabcd.
+fn wpan_ext(payload: &[u8]) -> Vec<u8> {
+    wpan(
+        FC_EXT,
+        &cat(&[&[0xcd, 0xab], &le(&EUI_DST), &le(&EUI_SRC)]),
+        payload,
+    )
+}
+
+/// A data frame from short address 0x0007 to 0x0005 in PAN 0xabcd.
+fn wpan_short(payload: &[u8]) -> Vec<u8> {
+    wpan(FC_SHORT, &[0xcd, 0xab, 0x05, 0x00, 0x07, 0x00], payload)
+}
+
+/// The frame with its FCS (ITU-T CRC-16, little-endian) appended.
+fn with_fcs(frame: &[u8]) -> Vec<u8> {
+    let mut crc = 0u16;
+    for &b in frame {
+        crc ^= u16::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    cat(&[frame, &crc.to_le_bytes()])
+}
+
+/// IPHC: traffic class and flow label elided, next header inline (UDP), hop limit 64,
+/// addresses by `sam_dam` (second byte), then `inline` and the payload.
+fn iphc(second: u8, inline: &[u8], payload: &[u8]) -> Vec<u8> {
+    cat(&[&[0x7a, second, 17], inline, payload])
+}
+
+#[track_caller]
+fn lowpan_v6(link: u32, frame: &[u8], src: &str, dst: &str, length: u32) {
+    let (src, dst): (Ipv6Addr, Ipv6Addr) = (src.parse().unwrap(), dst.parse().unwrap());
+    dump(
+        link,
+        frame,
+        &format!("{src} {dst} {length} 1\nTOTAL {length} 1\n"),
+    );
+    let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (s.src(), s.dst(), s.length()),
+        (IpAddr::V6(src), IpAddr::V6(dst), length)
+    );
+}
+
+#[test]
+fn ieee802154_with_and_without_fcs() {
+    // Both addresses elided: derived from the EUI-64s. 8 payload bytes: 48.
+    let frame = wpan_ext(&iphc(0x33, &[], PAYLOAD8));
+    lowpan_v6(WPAN, &frame, LL_EUI_SRC, LL_EUI_DST, 48);
+    assert_eq!(parse_frame(WPAN, &frame).unwrap().protocol(), 17);
+    // LINKTYPE 195: the FCS is not payload.
+    lowpan_v6(WPAN_FCS, &with_fcs(&frame), LL_EUI_SRC, LL_EUI_DST, 48);
+    // A bad FCS: the reference reads nothing past the MAC header.
+    let mut bad = with_fcs(&frame);
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    let fcs = u16::from_le_bytes([bad[last - 1], bad[last]]);
+    err(WPAN_FCS, &bad, not_ip(Layer::Ieee802154, u32::from(fcs)));
+    err(
+        WPAN_FCS,
+        &[0x41],
+        Error::Truncated {
+            layer: Layer::Ieee802154,
+            needed: 2,
+            got: 1,
+        },
+    );
+    // Short addresses: 0000:00ff:fe00:XXXX, no PAN ID in it.
+    lowpan_v6(
+        WPAN,
+        &wpan_short(&iphc(0x33, &[], PAYLOAD8)),
+        "fe80::ff:fe00:7",
+        "fe80::ff:fe00:5",
+        48,
+    );
+    // No destination address (2006, no PAN ID compression): the short form of 0.
+    let no_dst = wpan(0xc001 | 0x1000, &cat(&[&[0xcd, 0xab], &le(&EUI_SRC)]), &[]);
+    lowpan_v6(
+        WPAN,
+        &cat(&[&no_dst, &iphc(0x33, &[], PAYLOAD8)]),
+        LL_EUI_SRC,
+        "fe80::ff:fe00:0",
+        48,
+    );
+    // Both PAN IDs when not compressed.
+    let two_pans = wpan(
+        0xdc01,
+        &cat(&[&[0xcd, 0xab], &le(&EUI_DST), &[0x34, 0x12], &le(&EUI_SRC)]),
+        &iphc(0x33, &[], PAYLOAD8),
+    );
+    lowpan_v6(WPAN, &two_pans, LL_EUI_SRC, LL_EUI_DST, 48);
+}
+
+#[test]
+fn ieee802154_frames_that_carry_no_ip() {
+    let payload = iphc(0x33, &[], PAYLOAD8);
+    let addresses = cat(&[&[0xcd, 0xab], &le(&EUI_DST), &le(&EUI_SRC)]);
+    // A command frame; security enabled (no key); frame version 3; a reserved address mode.
+    for fc in [FC_EXT & !7 | 3, FC_EXT | 0x08, FC_EXT | 0x3000, 0xd441] {
+        err(
+            WPAN,
+            &wpan(fc, &addresses, &payload),
+            not_ip(Layer::Ieee802154, u32::from(fc)),
+        );
+    }
+    // A beacon (short source, no destination).
+    err(
+        WPAN,
+        &wpan(0x8000, &[0xcd, 0xab, 0x07, 0x00], &[0xff, 0xcf, 0, 0]),
+        not_ip(Layer::Ieee802154, 0x8000),
+    );
+    // 2006: PAN ID compression without both addresses is invalid.
+    err(
+        WPAN,
+        &wpan(0xc041 | 0x1000, &cat(&[&le(&EUI_SRC)]), &payload),
+        not_ip(Layer::Ieee802154, 0xd041),
+    );
+    // Cut short in the addresses.
+    err(
+        WPAN,
+        &wpan_ext(&[])[..12],
+        Error::Truncated {
+            layer: Layer::Ieee802154,
+            needed: 13,
+            got: 12,
+        },
+    );
+    // Not 6LoWPAN: a "not a LoWPAN frame" dispatch; no payload at all.
+    err(
+        WPAN,
+        &wpan_ext(&[0x00, 0x01, 0x02]),
+        not_ip(Layer::Lowpan, 0x00),
+    );
+    err(WPAN, &wpan_ext(&[]), not_ip(Layer::Lowpan, 0x00));
+    // A mesh header whose first byte would also read as a ZigBee NWK frame control (version
+    // 2, data) between short addresses: 6LoWPAN, as tshark reads it once it has decoded a
+    // 6LoWPAN packet (alone in a capture tshark tries ZigBee first: not dumped).
+    let lookalike = wpan_short(&cat(&[&[0x88], &[0; 16], &payload]));
+    assert_eq!(parse_frame(WPAN, &lookalike).map(|s| s.length()), Ok(48));
+}
+
+#[test]
+fn ieee802154_2015_frames() {
+    let payload = iphc(0x33, &[], PAYLOAD8);
+    let eui = cat(&[&le(&EUI_DST), &le(&EUI_SRC)]);
+    // 2015, both extended, PAN ID compression: no PAN ID at all.
+    let fc = 0xec41;
+    lowpan_v6(WPAN, &wpan(fc, &eui, &payload), LL_EUI_SRC, LL_EUI_DST, 48);
+    // Sequence number suppressed.
+    let suppressed = cat(&[&(fc | 0x0100).to_le_bytes(), &eui, &payload]);
+    lowpan_v6(WPAN, &suppressed, LL_EUI_SRC, LL_EUI_DST, 48);
+    // Short addresses, no compression: both PAN IDs.
+    let shorts = [0xcd, 0xab, 0x05, 0x00, 0x34, 0x12, 0x07, 0x00];
+    lowpan_v6(
+        WPAN,
+        &wpan(0xa801, &shorts, &payload),
+        "fe80::ff:fe00:7",
+        "fe80::ff:fe00:5",
+        48,
+    );
+    // Information elements: a header IE, then header termination 2 (the payload follows).
+    let ie = fc | 0x0200;
+    let header_ies = cat(&[
+        &((0x1a << 7) | 2u16).to_le_bytes(),
+        &[1, 2],
+        &(0x7fu16 << 7).to_le_bytes(),
+    ]);
+    lowpan_v6(
+        WPAN,
+        &wpan(ie, &cat(&[&eui, &header_ies]), &payload),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        48,
+    );
+    // Header termination 1, an MLME payload IE, the payload termination IE.
+    let payload_ies = cat(&[
+        &(0x7eu16 << 7).to_le_bytes(),
+        &(0x8000 | (1 << 11) | 2u16).to_le_bytes(),
+        &[0, 0],
+        &(0x8000u16 | (0xf << 11)).to_le_bytes(),
+    ]);
+    lowpan_v6(
+        WPAN,
+        &wpan(ie, &cat(&[&eui, &payload_ies]), &payload),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        48,
+    );
+    // A payload IE among the header IEs.
+    err(
+        WPAN,
+        &wpan(
+            ie,
+            &cat(&[&eui, &(0x8000u16 | (0xf << 11)).to_le_bytes()]),
+            &payload,
+        ),
+        not_ip(Layer::Ieee802154, 0xf800),
+    );
+}
+
+#[test]
+fn lowpan_iphc_address_modes() {
+    let src16: Vec<u8> = (0x20..0x30).collect();
+    let dst16: Vec<u8> = (0x30..0x40).collect();
+    let full_src = "2021:2223:2425:2627:2829:2a2b:2c2d:2e2f";
+    let full_dst = "3031:3233:3435:3637:3839:3a3b:3c3d:3e3f";
+    let f = |second: u8, inline: &[u8]| wpan_ext(&iphc(second, inline, PAYLOAD8));
+    // Both inline.
+    lowpan_v6(
+        WPAN,
+        &f(0x00, &cat(&[&src16, &dst16])),
+        full_src,
+        full_dst,
+        48,
+    );
+    // 64 and 16 bits inline, behind the link-local prefix.
+    lowpan_v6(
+        WPAN,
+        &f(0x12, &cat(&[&src16[8..], &dst16[14..]])),
+        "fe80::2829:2a2b:2c2d:2e2f",
+        "fe80::ff:fe00:3e3f",
+        48,
+    );
+    lowpan_v6(
+        WPAN,
+        &f(0x21, &cat(&[&src16[14..], &dst16[8..]])),
+        "fe80::ff:fe00:2e2f",
+        "fe80::3839:3a3b:3c3d:3e3f",
+        48,
+    );
+    // Stateful (context-based) compression: no context is known, the prefix is zero. The
+    // unspecified source; a context identifier byte.
+    lowpan_v6(WPAN, &f(0x40, &dst16), "::", full_dst, 48);
+    lowpan_v6(
+        WPAN,
+        &f(0x50, &cat(&[&src16[8..], &dst16])),
+        "::2829:2a2b:2c2d:2e2f",
+        full_dst,
+        48,
+    );
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x7a, 0xf7, 0x12, 17], PAYLOAD8])),
+        "::211:2233:4455:6677",
+        "::8a99:aabb:ccdd:eeff",
+        48,
+    );
+    // Multicast: inline, 48, 32 and 8 bits; RFC 3306 with a context (zero prefix).
+    lowpan_v6(WPAN, &f(0x38, &dst16), LL_EUI_SRC, full_dst, 48);
+    lowpan_v6(
+        WPAN,
+        &f(0x39, &[0x02, 1, 2, 3, 4, 5]),
+        LL_EUI_SRC,
+        "ff02::1:203:405",
+        48,
+    );
+    lowpan_v6(
+        WPAN,
+        &f(0x3a, &[0x05, 1, 2, 3]),
+        LL_EUI_SRC,
+        "ff05::1:203",
+        48,
+    );
+    lowpan_v6(WPAN, &f(0x3b, &[0x1a]), LL_EUI_SRC, "ff02::1a", 48);
+    lowpan_v6(
+        WPAN,
+        &f(0x3c, &[0x02, 0x01, 2, 3, 4, 5]),
+        LL_EUI_SRC,
+        "ff02:100::203:405",
+        48,
+    );
+    // Reserved destination modes: the reference rebuilds nothing.
+    err(WPAN, &f(0x34, &src16), not_ip(Layer::Lowpan, 0x7a));
+    err(WPAN, &f(0x3d, &[0; 6]), not_ip(Layer::Lowpan, 0x7a));
+    // Cut short in the inline source.
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x7a, 0x00, 17], &src16[..10]])),
+        Error::Truncated {
+            layer: Layer::Lowpan,
+            needed: 19,
+            got: 13,
+        },
+    );
+}
+
+#[test]
+fn lowpan_iphc_traffic_class_hop_limit_and_uncompressed() {
+    let tail = [PAYLOAD8].concat();
+    // Traffic class and flow label inline (4 bytes), ECN and flow label (3), traffic class
+    // (1); hop limit inline.
+    for (first, inline) in [
+        (0x60u8, &[0x12, 0x34, 0x56, 0x78][..]),
+        (0x68, &[0x12, 0x34, 0x56][..]),
+        (0x70, &[0x12][..]),
+    ] {
+        let frame = wpan_ext(&cat(&[&[first, 0x33], inline, &[17, 33], &tail]));
+        lowpan_v6(WPAN, &frame, LL_EUI_SRC, LL_EUI_DST, 48);
+    }
+    // Nothing after the header: payload length 0.
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&[0x7a, 0x33, 17]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        40,
+    );
+    // Uncompressed IPv6: its own payload length.
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x41], &ipv6(99)])),
+        &SRC6.to_string(),
+        &DST6.to_string(),
+        139,
+    );
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x41], &ipv4(28, 8)])),
+        Error::VersionMismatch {
+            expected: 6,
+            found: 4,
+        },
+    );
+}
+
+#[test]
+fn lowpan_next_header_compression() {
+    let base = [0x7e, 0x33];
+    let f = |nhc: &[u8]| wpan_ext(&cat(&[&base, nhc, PAYLOAD8]));
+    // UDP: ports inline and checksum; 8-bit ports; 4-bit ports and no checksum. 8 + 8 bytes.
+    for nhc in [
+        &[0xf0, 0x12, 0x34, 0x56, 0x78, 0xaa, 0xbb][..],
+        &[0xf1, 0x12, 0x34, 0x56, 0xaa, 0xbb][..],
+        &[0xf2, 0x12, 0x56, 0x78, 0xaa, 0xbb][..],
+        &[0xf7, 0x12][..],
+    ] {
+        lowpan_v6(WPAN, &f(nhc), LL_EUI_SRC, LL_EUI_DST, 56);
+    }
+    assert_eq!(parse_frame(WPAN, &f(&[0xf7, 0x12])).unwrap().protocol(), 17);
+    // Cut short in the ports.
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&base, &[0xf0, 0x12, 0x34]])),
+        Error::Truncated {
+            layer: Layer::Lowpan,
+            needed: 5,
+            got: 3,
+        },
+    );
+    // Hop-by-hop options (next header inline): 2 + 2 bytes, padded to 8.
+    lowpan_v6(WPAN, &f(&[0xe0, 17, 2, 1, 0]), LL_EUI_SRC, LL_EUI_DST, 56);
+    // Destination options, then compressed UDP.
+    lowpan_v6(
+        WPAN,
+        &f(&[0xe7, 4, 1, 2, 0, 0, 0xf7, 0x12]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        64,
+    );
+    // A fragment header: 8 bytes (next header, then 7 inline), no length field.
+    lowpan_v6(
+        WPAN,
+        &f(&[0xe4, 17, 0, 0, 0, 0, 0, 0, 0]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        56,
+    );
+    // Extension data cut short: the header's own length, nothing after; but a fragment
+    // header's first (reserved) byte must be there.
+    lowpan_v6(WPAN, &f(&[0xe0, 17, 20, 1, 2]), LL_EUI_SRC, LL_EUI_DST, 64);
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&[0x7e, 0x33, 0xe4, 17, 0]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        48,
+    );
+    err(
+        WPAN,
+        &wpan_ext(&[0x7e, 0x33, 0xe4, 17]),
+        Error::Truncated {
+            layer: Layer::Lowpan,
+            needed: 3,
+            got: 2,
+        },
+    );
+    // An unknown compressed next header: nothing rebuilt, payload length 0.
+    lowpan_v6(WPAN, &f(&[0x00]), LL_EUI_SRC, LL_EUI_DST, 40);
+    // A compressed IPv6 header inside: 40 more bytes.
+    lowpan_v6(
+        WPAN,
+        &f(&[0xee, 0x7a, 0x33, 17]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        88,
+    );
+    assert_eq!(
+        parse_frame(WPAN, &f(&[0xee, 0x7a, 0x33, 17]))
+            .unwrap()
+            .protocol(),
+        41
+    );
+    // ... that the reference gives up on: the outer header's payload length is 0.
+    lowpan_v6(
+        WPAN,
+        &f(&[0xee, 0x7a, 0x34, 17]),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        40,
+    );
+}
+
+#[test]
+fn lowpan_mesh_broadcast_and_fragments() {
+    let packet = iphc(0x33, &[], PAYLOAD8);
+    // A mesh header (short originator and final destination) replaces the link-layer
+    // addresses; with the deep hops-left byte; with extended addresses.
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xb0, 0x12, 0x34, 0x56, 0x78], &packet])),
+        "fe80::ff:fe00:1234",
+        "fe80::ff:fe00:5678",
+        48,
+    );
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xbf, 0x20, 0x12, 0x34, 0x56, 0x78], &packet])),
+        "fe80::ff:fe00:1234",
+        "fe80::ff:fe00:5678",
+        48,
+    );
+    let eui_mesh: Vec<u8> = (1..=16).collect();
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x80], &eui_mesh, &packet])),
+        "fe80::302:304:506:708",
+        "fe80::b0a:b0c:d0e:f10",
+        48,
+    );
+    // A broadcast header; a mesh header then a broadcast header.
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x50, 0x09], &packet])),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        48,
+    );
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[
+            &[0xb0, 0x12, 0x34, 0x56, 0x78, 0x50, 0x09],
+            &packet,
+        ])),
+        "fe80::ff:fe00:1234",
+        "fe80::ff:fe00:5678",
+        48,
+    );
+    // Two broadcast headers: not decoded.
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0x50, 0x09, 0x50, 0x0a], &packet])),
+        not_ip(Layer::Lowpan, 0x50),
+    );
+    // A first fragment holding the whole datagram (48 bytes rebuilt, datagram size 48).
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xc0, 48, 0x12, 0x34], &packet])),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        48,
+    );
+    // With compressed UDP: the UDP length is the datagram's.
+    lowpan_v6(
+        WPAN,
+        &wpan_ext(&cat(&[
+            &[0xc0, 56, 0x12, 0x34, 0x7e, 0x33, 0xf7, 0x12],
+            PAYLOAD8,
+        ])),
+        LL_EUI_SRC,
+        LL_EUI_DST,
+        56,
+    );
+    // The first of several fragments counts the whole datagram (tshark counts it when the
+    // last one arrives: not dumped, alone it counts nothing).
+    assert_eq!(
+        parse_frame(WPAN, &wpan_ext(&cat(&[&[0xc0, 200, 0x12, 0x34], &packet])))
+            .map(|s| s.length()),
+        Ok(200)
+    );
+    // Rebuilt longer than the datagram size: malformed.
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xc0, 44, 0x12, 0x34], &packet])),
+        Error::Truncated {
+            layer: Layer::Lowpan,
+            needed: 48,
+            got: 44,
+        },
+    );
+    // Later fragments; uncompressed IPv6 in a first fragment.
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xe0, 200, 0x12, 0x34, 7], &[0; 16]])),
+        not_ip(Layer::Lowpan, 0xe0),
+    );
+    err(
+        WPAN,
+        &wpan_ext(&cat(&[&[0xc0, 48, 0x12, 0x34, 0x41], &ipv6(8)])),
+        not_ip(Layer::Lowpan, 0xc0),
+    );
+    // HC1 (RFC 4944, obsoleted by RFC 6282) is not read (tshark does: not dumped).
+    assert_eq!(
+        parse_frame(WPAN, &wpan_ext(&[0x42, 0xfb, 64, 1, 2, 3, 4])),
+        Err(not_ip(Layer::Lowpan, 0x42))
     );
 }

@@ -94,6 +94,10 @@ fn main() -> ExitCode {
         parse_frame_seeds.force(encode_parse_frame_input(linktype::ETHERNET, &frame));
         differential_seeds.force(frame);
     }
+    // And 6LoWPAN in IEEE 802.15.4 data frames: the corpus's 802.15.4 captures are ZigBee.
+    for (link_type, frame) in lowpan_frames() {
+        parse_frame_seeds.force(encode_parse_frame_input(link_type, &frame));
+    }
 
     let out = Path::new(out);
     let written_pf = parse_frame_seeds.write(&out.join("parse_frame"), &whole_files);
@@ -297,4 +301,52 @@ fn synthetic_frames() -> Vec<Vec<u8>> {
             f
         })
         .collect()
+}
+
+/// IEEE 802.15.4 data frames with 6LoWPAN payloads (IPHC with elided and inline addresses,
+/// compressed UDP and extension headers, a mesh header, a first fragment, uncompressed IPv6),
+/// without an FCS (230) and with one (195).
+fn lowpan_frames() -> Vec<(u32, Vec<u8>)> {
+    // Data frame, 2006, PAN ID compression, extended addresses; sequence number; PAN; the
+    // destination and source EUI-64s (little-endian).
+    let mut mac = vec![0x41, 0xdc, 0x2a, 0xcd, 0xab];
+    mac.extend((0x88..=0xff).step_by(0x11).rev().map(|b| b as u8));
+    mac.extend((0x00..=0x77).step_by(0x11).rev().map(|b| b as u8));
+    let payload: &[u8] = b"ABCDEFGH";
+    let mut inline = vec![0x7a, 0x00, 17];
+    inline.extend(0x20..0x40u8);
+    let payloads: Vec<Vec<u8>> = vec![
+        vec![0x7a, 0x33, 17],
+        inline,
+        vec![0x7e, 0x33, 0xf0, 0x12, 0x34, 0x56, 0x78, 0xaa, 0xbb],
+        vec![0x7e, 0x33, 0xe1, 2, 1, 0, 0xf7, 0x12],
+        vec![0x7e, 0x33, 0xee, 0x7a, 0x33, 17],
+        vec![0xb0, 0x12, 0x34, 0x56, 0x78, 0x50, 0x09, 0x7a, 0x33, 17],
+        vec![0xc0, 56, 0x12, 0x34, 0x7e, 0x33, 0xf7, 0x12],
+        [&[0x41, 0x60, 0, 0, 0, 0, 8, 17, 64][..], &[0; 32]].concat(),
+    ];
+    let mut out = Vec::new();
+    for p in payloads {
+        let frame = [&mac[..], &p, payload].concat();
+        out.push((linktype::IEEE802_15_4_NOFCS, frame.clone()));
+        let fcs = crc16(&frame).to_le_bytes();
+        out.push((linktype::IEEE802_15_4_WITHFCS, [&frame[..], &fcs].concat()));
+    }
+    out
+}
+
+/// The IEEE 802.15.4 FCS (ITU-T CRC-16, reflected, initial value 0).
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc = 0u16;
+    for &b in bytes {
+        crc ^= u16::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
 }

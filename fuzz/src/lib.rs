@@ -15,7 +15,8 @@ pub const SELECTOR_EXPLICIT: u8 = 0xff;
 /// - `[0xff, a, b, c, d, frame…]`: link type `u32::from_le_bytes([a, b, c, d])` (any value, so
 ///   unsupported ones are fuzzed too).
 /// - any other first byte: that byte is the link type (mostly unsupported ones; 50, 101, 104,
-///   107, 108, 113, 129, 228, 229, 239 and 242 happen to be supported).
+///   105, 107, 108, 113, 127, 129, 178, 192, 195, 226, 228, 229, 230, 239 and 242 happen to be
+///   supported).
 /// - an empty input: Ethernet, empty frame.
 pub fn split_parse_frame_input(data: &[u8]) -> (u32, &[u8]) {
     match data.split_first() {

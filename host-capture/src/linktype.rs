@@ -47,16 +47,16 @@ mod tests {
     #[test]
     fn the_message_names_the_number_and_the_list() {
         assert_eq!(
-            Unsupported::new(195).to_string(),
-            format!("unsupported link type 195 (supported: {SUPPORTED:?})")
+            Unsupported::new(227).to_string(),
+            format!("unsupported link type 227 (supported: {SUPPORTED:?})")
         );
         let named = Unsupported {
-            link_type: 195,
-            name: Some("IEEE802_15_4".into()),
+            link_type: 227,
+            name: Some("CAN_SOCKETCAN".into()),
         };
         assert_eq!(
             named.to_string(),
-            format!("unsupported link type 195 (IEEE802_15_4); supported: {SUPPORTED:?}")
+            format!("unsupported link type 227 (CAN_SOCKETCAN); supported: {SUPPORTED:?}")
         );
     }
 }

@@ -5,15 +5,15 @@ use crate::support::*;
 #[test]
 fn unsupported_link_type_names_the_number() {
     let dir = scratch("linktype");
-    let path = dir.join("radiotap.pcap");
-    std::fs::write(&path, pcap(195, &[(0, vec![0; 64])])).unwrap();
+    let path = dir.join("can.pcap");
+    std::fs::write(&path, pcap(227, &[(0, vec![0; 64])])).unwrap();
     let out = run(&["--read", path.to_str().unwrap(), "--totals"]);
     // Bad input: status 4.
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         testkit::log::text(&out.stderr),
         format!(
-            "ERROR host_capture: --read {}: unsupported link type 195 (supported: {:?})\n",
+            "ERROR host_capture: --read {}: unsupported link type 227 (supported: {:?})\n",
             path.display(),
             core_nostd::linktype::SUPPORTED
         )
