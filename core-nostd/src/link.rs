@@ -15,7 +15,7 @@ use crate::oui;
 
 mod lowpan;
 mod wlan;
-pub use lowpan::{from_ieee802154_nofcs, from_ieee802154_withfcs};
+pub use lowpan::{from_ieee802154_nofcs, from_ieee802154_withfcs, ieee802154_fcs};
 pub use wlan::{from_ieee80211, from_ppi, from_radiotap};
 
 /// The only error a header parser can meet: the input is too short. The caller knows which

@@ -1501,17 +1501,7 @@ fn wpan_short(payload: &[u8]) -> Vec<u8> {
 
 /// The frame with its FCS (ITU-T CRC-16, little-endian) appended.
 fn with_fcs(frame: &[u8]) -> Vec<u8> {
-    let mut crc = 0u16;
-    for &b in frame {
-        crc ^= u16::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
-        }
-    }
+    let crc = super::ieee802154_fcs(frame);
     cat(&[frame, &crc.to_le_bytes()])
 }
 

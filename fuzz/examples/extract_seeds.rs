@@ -310,8 +310,8 @@ fn lowpan_frames() -> Vec<(u32, Vec<u8>)> {
     // Data frame, 2006, PAN ID compression, extended addresses; sequence number; PAN; the
     // destination and source EUI-64s (little-endian).
     let mut mac = vec![0x41, 0xdc, 0x2a, 0xcd, 0xab];
-    mac.extend((0x88..=0xff).step_by(0x11).rev().map(|b| b as u8));
-    mac.extend((0x00..=0x77).step_by(0x11).rev().map(|b| b as u8));
+    mac.extend((0x88u8..=0xff).step_by(0x11).rev());
+    mac.extend((0x00u8..=0x77).step_by(0x11).rev());
     let payload: &[u8] = b"ABCDEFGH";
     let mut inline = vec![0x7a, 0x00, 17];
     inline.extend(0x20..0x40u8);
@@ -329,24 +329,9 @@ fn lowpan_frames() -> Vec<(u32, Vec<u8>)> {
     for p in payloads {
         let frame = [&mac[..], &p, payload].concat();
         out.push((linktype::IEEE802_15_4_NOFCS, frame.clone()));
-        let fcs = crc16(&frame).to_le_bytes();
+        let fcs = core_nostd::link::ieee802154_fcs(&frame).to_le_bytes();
         out.push((linktype::IEEE802_15_4_WITHFCS, [&frame[..], &fcs].concat()));
     }
     out
 }
 
-/// The IEEE 802.15.4 FCS (ITU-T CRC-16, reflected, initial value 0).
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc = 0u16;
-    for &b in bytes {
-        crc ^= u16::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
-}

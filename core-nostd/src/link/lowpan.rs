@@ -76,7 +76,7 @@ pub fn from_ieee802154_withfcs(frame: &[u8]) -> Result<Summary, Error> {
         });
     };
     let fcs = u16::from_le_bytes(*fcs);
-    if crc16(body) != fcs {
+    if ieee802154_fcs(body) != fcs {
         return Err(Error::NotIp {
             layer: Layer::Ieee802154,
             protocol: u32::from(fcs),
@@ -90,8 +90,9 @@ pub fn from_ieee802154_nofcs(frame: &[u8]) -> Result<Summary, Error> {
     lowpan(mac_frame(frame)?)
 }
 
-/// The 802.15.4 FCS: CRC-16, polynomial x^16 + x^12 + x^5 + 1, reflected, initial value 0.
-fn crc16(bytes: &[u8]) -> u16 {
+/// The 802.15.4 FCS of `bytes`: CRC-16, polynomial x^16 + x^12 + x^5 + 1, reflected, initial
+/// value 0 (a frame of LINKTYPE 195 ends with it, little-endian).
+pub fn ieee802154_fcs(bytes: &[u8]) -> u16 {
     let mut crc = 0u16;
     for &byte in bytes {
         crc ^= u16::from(byte);
