@@ -76,32 +76,26 @@ fn dump(link: u32, frame: &[u8], answer: &str) {
     std::fs::write(dir.join(format!("{n}.expected")), answer).unwrap();
 }
 
+/// The frame is one IP packet from `src` to `dst` of `length` bytes (and tshark says so).
 #[track_caller]
-fn v4(link: u32, frame: &[u8], length: u32) {
+fn pair(link: u32, frame: &[u8], src: IpAddr, dst: IpAddr, length: u32) {
     dump(
         link,
         frame,
-        &format!("{SRC4} {DST4} {length} 1\nTOTAL {length} 1\n"),
+        &format!("{src} {dst} {length} 1\nTOTAL {length} 1\n"),
     );
     let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        (s.src(), s.dst(), s.length()),
-        (IpAddr::V4(SRC4), IpAddr::V4(DST4), length)
-    );
+    assert_eq!((s.src(), s.dst(), s.length()), (src, dst, length));
+}
+
+#[track_caller]
+fn v4(link: u32, frame: &[u8], length: u32) {
+    pair(link, frame, IpAddr::V4(SRC4), IpAddr::V4(DST4), length);
 }
 
 #[track_caller]
 fn v6(link: u32, frame: &[u8], length: u32) {
-    dump(
-        link,
-        frame,
-        &format!("{SRC6} {DST6} {length} 1\nTOTAL {length} 1\n"),
-    );
-    let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        (s.src(), s.dst(), s.length()),
-        (IpAddr::V6(SRC6), IpAddr::V6(DST6), length)
-    );
+    pair(link, frame, IpAddr::V6(SRC6), IpAddr::V6(DST6), length);
 }
 
 #[track_caller]
@@ -1514,16 +1508,7 @@ fn iphc(second: u8, inline: &[u8], payload: &[u8]) -> Vec<u8> {
 #[track_caller]
 fn lowpan_v6(link: u32, frame: &[u8], src: &str, dst: &str, length: u32) {
     let (src, dst): (Ipv6Addr, Ipv6Addr) = (src.parse().unwrap(), dst.parse().unwrap());
-    dump(
-        link,
-        frame,
-        &format!("{src} {dst} {length} 1\nTOTAL {length} 1\n"),
-    );
-    let s = parse_frame(link, frame).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        (s.src(), s.dst(), s.length()),
-        (IpAddr::V6(src), IpAddr::V6(dst), length)
-    );
+    pair(link, frame, IpAddr::V6(src), IpAddr::V6(dst), length);
 }
 
 #[test]
