@@ -171,6 +171,15 @@ pub enum Error {
         /// The header length, in bytes, that it must at least cover.
         header_length: u16,
     },
+    /// A 6LoWPAN first fragment (RFC 4944 FRAG1) whose datagram size is smaller than the
+    /// datagram this fragment already holds, its headers rebuilt (the reference calls the
+    /// frame malformed).
+    DatagramSizeTooSmall {
+        /// The fragment header's datagram size.
+        datagram_size: u16,
+        /// The bytes of the datagram this fragment holds, the IPv6 header rebuilt.
+        holds: usize,
+    },
 }
 
 /// A `Copy` code for each way a frame can fail, for per-reason counters and log fields.
@@ -193,11 +202,13 @@ pub enum Reason {
     HeaderLengthTooSmall,
     /// [`Error::TotalLengthTooSmall`].
     TotalLengthTooSmall,
+    /// [`Error::DatagramSizeTooSmall`].
+    DatagramSizeTooSmall,
 }
 
 impl Reason {
     /// Every reason, in declaration order (index = `reason as usize`).
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::UnsupportedLinkType,
         Reason::NotIp,
         Reason::TruncatedLink,
@@ -206,6 +217,7 @@ impl Reason {
         Reason::TooManyLayers,
         Reason::HeaderLengthTooSmall,
         Reason::TotalLengthTooSmall,
+        Reason::DatagramSizeTooSmall,
     ];
 
     /// A short snake_case name, stable for logs and metrics.
@@ -219,6 +231,7 @@ impl Reason {
             Reason::TooManyLayers => "too_many_layers",
             Reason::HeaderLengthTooSmall => "header_length_too_small",
             Reason::TotalLengthTooSmall => "total_length_too_small",
+            Reason::DatagramSizeTooSmall => "datagram_size_too_small",
         }
     }
 
@@ -243,6 +256,7 @@ impl Error {
             Error::TooManyLayers { .. } => Reason::TooManyLayers,
             Error::HeaderLengthTooSmall { .. } => Reason::HeaderLengthTooSmall,
             Error::TotalLengthTooSmall { .. } => Reason::TotalLengthTooSmall,
+            Error::DatagramSizeTooSmall { .. } => Reason::DatagramSizeTooSmall,
         }
     }
 
@@ -288,6 +302,13 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "IPv4 total length {total_length} is smaller than its header length {header_length}"
+            ),
+            Error::DatagramSizeTooSmall {
+                datagram_size,
+                holds,
+            } => write!(
+                f,
+                "6LoWPAN datagram size {datagram_size} is smaller than the {holds} bytes its first fragment holds"
             ),
         }
     }

@@ -1960,10 +1960,9 @@ fn lowpan_mesh_broadcast_and_fragments() {
     err(
         WPAN,
         &wpan_ext(&cat(&[&[0xc0, 44, 0x12, 0x34], &packet])),
-        Error::Truncated {
-            layer: Layer::Lowpan,
-            needed: 48,
-            got: 44,
+        Error::DatagramSizeTooSmall {
+            datagram_size: 44,
+            holds: 48,
         },
     );
     // Later fragments; uncompressed IPv6 in a first fragment.

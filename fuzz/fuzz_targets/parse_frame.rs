@@ -94,7 +94,14 @@ fn check_summary(link_type: u32, frame: &[u8], s: &Summary) {
         assert!(s.length() <= 65_535, "IPv4 length {} > 65535", s.length());
     }
     // Whatever was counted came out of the captured bytes: a 20/40-byte header was there.
-    let min_header = if s.src().is_ipv4() { 20 } else { 40 };
+    // 6LoWPAN is the exception: IPHC rebuilds the 40-byte IPv6 header from as little as its
+    // 2-byte encoding (addresses and lengths elided, recovered from the MAC header and the
+    // frame), so an 802.15.4 frame only has to hold a frame control field and that encoding.
+    let min_header = match link_type {
+        linktype::IEEE802_15_4_WITHFCS | linktype::IEEE802_15_4_NOFCS => 2 + 2,
+        _ if s.src().is_ipv4() => 20,
+        _ => 40,
+    };
     assert!(
         frame.len() >= min_header,
         "summary from a frame of {} bytes: {s:?}",
@@ -121,6 +128,23 @@ fn check_error(link_type: u32, frame: &[u8], e: &Error) {
             linktype::is_supported(link_type),
             "unsupported link type {link_type} gave {e:?}"
         ),
+    }
+    if let Error::DatagramSizeTooSmall {
+        datagram_size,
+        holds,
+    } = *e
+    {
+        assert!(
+            holds > usize::from(datagram_size),
+            "DatagramSizeTooSmall holding {holds} <= datagram size {datagram_size}"
+        );
+        assert!(
+            matches!(
+                link_type,
+                linktype::IEEE802_15_4_WITHFCS | linktype::IEEE802_15_4_NOFCS
+            ),
+            "DatagramSizeTooSmall from link type {link_type}"
+        );
     }
     if let Error::Truncated { layer, needed, got } = *e {
         // A header that is cut short needs more than it got, and never more than was there.

@@ -404,10 +404,9 @@ fn first_fragment(bytes: &[u8], datagram: i64, iids: Iids) -> Result<Summary, Er
         protocol: u32::from(FRAG1),
     })?;
     if rebuilt.reported < 0 || rebuilt.total_captured() > rebuilt.reported + IPV6_HEADER {
-        return Err(Error::Truncated {
-            layer: Layer::Lowpan,
-            needed: usize::try_from(rebuilt.total_captured()).unwrap_or(usize::MAX),
-            got: usize::try_from(datagram).unwrap_or(0),
+        return Err(Error::DatagramSizeTooSmall {
+            datagram_size: u16::try_from(datagram).unwrap_or(0),
+            holds: usize::try_from(rebuilt.total_captured()).unwrap_or(usize::MAX),
         });
     }
     Ok(rebuilt.summary())
