@@ -26,6 +26,8 @@ pub struct Beats {
     step_ms: u64,
     /// Covered up to here (exclusive); `None` until coverage starts.
     covered_to: Option<u64>,
+    /// Live: where coverage started.
+    live_from: Option<u64>,
     /// Replay: the end of the latest frame's interval.
     last_end: Option<u64>,
 }
@@ -41,13 +43,22 @@ impl Beats {
                 interval_ms
             },
             covered_to: None,
+            live_from: None,
             last_end: None,
         }
+    }
+
+    /// Live: whether a frame stamped `ts_ms` falls in coverage already sent, which promised
+    /// that every frame of it had been read (see `Stats::behind_heartbeat`).
+    #[inline]
+    pub fn behind(&self, ts_ms: u64) -> bool {
+        matches!((self.live_from, self.covered_to), (Some(from), Some(to)) if from <= ts_ms && ts_ms < to)
     }
 
     /// Live: the capture is open from `now_ms` on.
     pub fn start_live(&mut self, now_ms: u64) {
         self.covered_to = Some(now_ms);
+        self.live_from = Some(now_ms);
     }
 
     fn beat(&mut self, to: u64) -> Option<Heartbeat> {

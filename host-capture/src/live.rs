@@ -119,11 +119,16 @@ impl Live {
 
     /// Waits up to `wait` for frames, then hands each one to `each` (at most a batch).
     /// Returns how many frames there were.
+    ///
+    /// True when the ring was found empty (fewer than a batch of frames handed over): every
+    /// frame the ring showed when this call began has been handed over. libpcap's dispatch
+    /// stops early only at a ring slot (TPACKET_V2) or block (TPACKET_V3) that is not the
+    /// reader's yet.
     pub fn pump(
         &mut self,
         wait: Duration,
         each: &mut impl FnMut(u32, Timestamp, &[u8]),
-    ) -> Result<usize> {
+    ) -> Result<bool> {
         let ready = {
             let mut fds = [PollFd::new(self.capture.as_fd(), PollFlags::POLLIN)];
             let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
@@ -134,11 +139,12 @@ impl Live {
             }
         };
         if !ready {
-            return Ok(0);
+            return Ok(true);
         }
         let link_type = self.link_type;
         // Non-blocking: what the ring holds now, up to a batch, then 0 when it is empty.
-        self.capture
+        let handed = self
+            .capture
             .dispatch(Some(BATCH), |p| {
                 let ts = Timestamp {
                     secs: p.header.ts.tv_sec,
@@ -148,7 +154,8 @@ impl Live {
                 };
                 each(link_type, ts, p.data);
             })
-            .context("reading frames")
+            .context("reading frames")?;
+        Ok(handed < BATCH)
     }
 
     /// The interface captured on.

@@ -126,6 +126,11 @@ impl Collect for CaptureMetrics {
             "Per-pair records produced by the aggregator.",
             st.records,
         )?;
+        out.counter(
+            "streamchecker_capture_frames_behind_heartbeat_total",
+            "Live: frames read after a heartbeat had already covered their time (0 unless the kernel held them past the flush delay).",
+            st.behind_heartbeat,
+        )?;
         out.counters(
             "streamchecker_capture_flushes_total",
             "Aggregation intervals flushed: on time (interval), or early because the pair table was full (early).",

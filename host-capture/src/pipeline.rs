@@ -26,8 +26,10 @@ use crate::sink::{Deliveries, Sinks};
 use crate::source::{Pumped, Source};
 use crate::stats::Stats;
 
-/// A live interval is flushed once the wall clock is past its end by this much (frames of the
-/// last moment may still be in the kernel's buffer).
+/// A live interval is flushed once the wall clock is past its end by this much: the frames of
+/// the last moment may not be in the ring yet (a TPACKET_V3 block shows its frames only when
+/// it retires, after the capture's 100-ms timeout at most), and a frame stamped before the
+/// coverage a heartbeat sent is a broken promise (`Stats::behind_heartbeat`).
 const LIVE_FLUSH_DELAY_MS: u64 = 200;
 
 /// How the pipeline runs.
@@ -60,6 +62,8 @@ pub struct Pipeline {
     health: Health,
     /// A replay's progress bar (bytes of the file, packets), updated once per batch.
     progress: Progress,
+    /// `stats.behind_heartbeat` as last logged.
+    behind_reported: u64,
 }
 
 /// How a run ended.
@@ -85,6 +89,7 @@ impl Pipeline {
             next_drops: Instant::now(),
             health: Health::new(host_common::notify::Notifier::disabled("host-capture")),
             progress: Progress::new(options.progress, Unit::Bytes, "packets"),
+            behind_reported: 0,
         }
     }
 
@@ -162,8 +167,15 @@ impl Pipeline {
                 return Ok(None);
             }
             let live = source.is_live();
+            // Live: the clock before the pump. Only a pump that empties the ring proves that
+            // every frame stamped before this reading has been read (a frame is in the ring
+            // before the clock passes its stamp by more than the kernel's latency), so only
+            // such a pump lets intervals end and coverage move, up to this reading: never up
+            // to a later one, whose frames may still wait in the ring behind a stall.
+            let began = if live { now_ms() } else { 0 };
             match source.pump(&mut |lt, ts, data| self.frame(lt, ts, data, live))? {
                 Pumped::Frames => {}
+                Pumped::Drained => self.live_interval_end(began),
                 Pumped::End => {
                     tracing::debug!("end of the input");
                     return Ok(None);
@@ -171,9 +183,6 @@ impl Pipeline {
                 Pumped::Damaged(e) => return Ok(Some(e)),
             }
             self.show_progress(source);
-            if source.is_live() {
-                self.live_interval_end(now_ms());
-            }
             self.sinks.poll();
             if self.metrics.is_some() {
                 if Instant::now() >= self.next_drops {
@@ -196,9 +205,19 @@ impl Pipeline {
         }
     }
 
-    /// Live, at wall-clock time `now`: every open interval whose end is `LIVE_FLUSH_DELAY_MS`
-    /// behind is flushed, and then (its records out) the heartbeat up to there.
+    /// Live, the ring read empty after wall-clock time `now`: every open interval whose end
+    /// is `LIVE_FLUSH_DELAY_MS` behind it is flushed, and then (its records out) the heartbeat
+    /// up to there.
     fn live_interval_end(&mut self, now: u64) {
+        if self.stats.behind_heartbeat > self.behind_reported {
+            tracing::warn!(
+                frames = self.stats.behind_heartbeat - self.behind_reported,
+                "frames were read after a heartbeat had covered their time (held by the kernel \
+                 longer than {LIVE_FLUSH_DELAY_MS} ms): their records go out late, and a \
+                 consumer may have judged their windows without them"
+            );
+            self.behind_reported = self.stats.behind_heartbeat;
+        }
         let flushed_to = now.saturating_sub(LIVE_FLUSH_DELAY_MS);
         if self.aggregator.flush_ended_by(
             flushed_to,
@@ -225,6 +244,9 @@ impl Pipeline {
         } = self;
         stats.frames += 1;
         let ts_ms = u64::try_from(ts.as_millis()).unwrap_or(0);
+        if live && beats.as_ref().is_some_and(|b| b.behind(ts_ms)) {
+            stats.behind_heartbeat += 1;
+        }
         match parse_frame(link_type, data) {
             Ok(s) => {
                 stats.counted_packets += 1;

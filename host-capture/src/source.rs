@@ -34,8 +34,12 @@ pub enum Source {
 
 /// What a [`Source::pump`] came to.
 pub enum Pumped {
-    /// Some frames (or none yet): pump again.
+    /// Some frames (or none yet): pump again. A file's batch, or a live batch that may have
+    /// left frames in the ring.
     Frames,
+    /// Live: the ring was found empty; every frame it held when the pump began was handed
+    /// over (the coverage of a heartbeat may reach back to that moment).
+    Drained,
     /// The end of the file.
     End,
     /// The file is damaged here (every frame before the damage was handed over); the error
@@ -57,10 +61,11 @@ impl Source {
     #[inline]
     pub fn pump(&mut self, each: &mut impl FnMut(u32, Timestamp, &[u8])) -> Result<Pumped> {
         match self {
-            Source::Live(live) => {
-                live.pump(LIVE_WAIT, each)?;
-                Ok(Pumped::Frames)
-            }
+            Source::Live(live) => Ok(if live.pump(LIVE_WAIT, each)? {
+                Pumped::Drained
+            } else {
+                Pumped::Frames
+            }),
             Source::File(input) => Ok(match input.pump(FILE_BATCH, each) {
                 Ok(Some(_)) => Pumped::Frames,
                 Ok(None) => Pumped::End,

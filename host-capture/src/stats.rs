@@ -27,6 +27,10 @@ pub struct Stats {
     pub records: u64,
     /// Early flushes because the pair table was full.
     pub early_flushes: u64,
+    /// Live: frames read after a heartbeat had covered their time (the kernel held them past
+    /// the flush delay). Their records go out late, after the heartbeat; a consumer may have
+    /// judged their window without them. Zero unless something is badly wrong.
+    pub behind_heartbeat: u64,
 }
 
 impl Stats {
@@ -92,6 +96,10 @@ impl fmt::Display for Stats {
             f,
             " records={} early_flushes={}",
             self.records, self.early_flushes
-        )
+        )?;
+        if self.behind_heartbeat > 0 {
+            write!(f, " behind_heartbeat={}", self.behind_heartbeat)?;
+        }
+        Ok(())
     }
 }

@@ -103,6 +103,86 @@ fn udp_datagrams_on_lo_are_counted_exactly() {
     drop(receiver);
 }
 
+/// Frames that wait in the ring behind a stall are read before any heartbeat covers their
+/// time: a heartbeat promises that every record of its span went out before it. The capture is
+/// stopped (SIGSTOP) while three pumps' worth of datagrams (3 × 4,096) arrive, and let go only
+/// once the wall clock is well past their interval's end plus the flush delay. One pump hands
+/// over at most 4,096 frames; coverage must not move until the ring is read empty.
+#[test]
+fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_them() {
+    if !can_capture() {
+        return;
+    }
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let filter = format!("udp and dst port {port}");
+    let mut child = Watched::spawn(Command::new(bin()).args([
+        "-i",
+        "lo",
+        "-f",
+        &filter,
+        "--immediate",
+        "--output",
+        "-",
+        "--sensor-id",
+        "test/stall",
+        "--stats-interval",
+        "100ms",
+    ]));
+    // The loop runs (and coverage has started) once it logs its counters.
+    child.wait_for("the loop's first counters", Duration::from_secs(10), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+    });
+    let pid = Pid::from_raw(child.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    const FRAMES: u64 = 3 * 4096;
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..FRAMES {
+        // 100 bytes of IP each.
+        sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
+    }
+    // The clock, not a guess: past the end of the last datagram's 1-s interval plus the 200-ms
+    // flush delay, with room to spare, before the capture runs again.
+    let due = (now_ms() / 1000 + 1) * 1000 + 500;
+    while now_ms() < due {
+        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
+    }
+    kill(pid, Signal::SIGCONT).unwrap();
+    child.wait_for("every datagram counted", Duration::from_secs(30), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+            && counter(l, "counted_packets") >= Some(FRAMES)
+    });
+    kill(pid, Signal::SIGINT).unwrap();
+    let end = child.finish(Duration::from_secs(20));
+    assert!(end.status.success(), "{}", end.stderr);
+    let stdout = text(&end.stdout);
+    let mut covered_to = 0u64;
+    let (mut bytes, mut packets) = (0u64, 0u64);
+    for line in stdout.lines() {
+        let w: Vec<&str> = line.split(' ').collect();
+        if w.get(1) == Some(&"heartbeat") {
+            covered_to = covered_to.max(w[3].parse().unwrap());
+            continue;
+        }
+        let start: u64 = w[0].parse().unwrap();
+        assert!(
+            start >= covered_to,
+            "the record {line:?} came after a heartbeat that covered its time (to \
+             {covered_to}):\n{stdout}"
+        );
+        bytes += w[3].parse::<u64>().unwrap();
+        packets += w[4].parse::<u64>().unwrap();
+    }
+    assert_eq!((bytes, packets), (FRAMES * 100, FRAMES), "{stdout}");
+    assert!(covered_to > 0, "no heartbeat:\n{stdout}");
+    assert!(
+        !end.stderr.contains("behind_heartbeat") && !end.stderr.contains("after a heartbeat"),
+        "{}",
+        end.stderr
+    );
+    drop(receiver);
+}
+
 /// Waits until the periodic counters show `packets` frames counted, then stops the capture
 /// (SIGINT) and checks that exactly those, `bytes` in all, were seen and counted: one pair
 /// 127.0.0.1 → 127.0.0.1, nothing else, no drop.
@@ -265,4 +345,11 @@ fn nflog_counts_exactly_what_the_firewall_rule_selects() {
     });
     stop_when_counted(child, 35, expected);
     drop((selected, unselected));
+}
+
+/// The wall clock, ms since the Unix epoch (what the kernel stamps frames with).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
