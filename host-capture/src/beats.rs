@@ -28,6 +28,8 @@ pub struct Beats {
     covered_to: Option<u64>,
     /// Live: where coverage started.
     live_from: Option<u64>,
+    /// Live: the latest span skipped without a heartbeat ([`Beats::skip_to`]).
+    skipped: Option<(u64, u64)>,
     /// Replay: the end of the latest frame's interval.
     last_end: Option<u64>,
 }
@@ -44,6 +46,7 @@ impl Beats {
             },
             covered_to: None,
             live_from: None,
+            skipped: None,
             last_end: None,
         }
     }
@@ -53,6 +56,24 @@ impl Beats {
     #[inline]
     pub fn behind(&self, ts_ms: u64) -> bool {
         matches!((self.live_from, self.covered_to), (Some(from), Some(to)) if from <= ts_ms && ts_ms < to)
+            && !self.skipped.is_some_and(|(s, e)| s <= ts_ms && ts_ms < e)
+    }
+
+    /// Live: whether [`Beats::live_tick`] at `flushed_to` would send a heartbeat.
+    pub fn would_move(&self, flushed_to: u64) -> bool {
+        self.covered_to
+            .is_some_and(|c| window_start(flushed_to, self.step_ms) > c)
+    }
+
+    /// Live: nothing before `to_ms` can be vouched for (the kernel dropped frames): coverage
+    /// moves there without a heartbeat, and a consumer sees a gap there, not a quiet network.
+    pub fn skip_to(&mut self, to_ms: u64) {
+        if let Some(c) = self.covered_to
+            && to_ms > c
+        {
+            self.skipped = Some((c, to_ms));
+            self.covered_to = Some(to_ms);
+        }
     }
 
     /// Live: the capture is open from `now_ms` on.
@@ -170,5 +191,23 @@ mod tests {
         let mut p = Beats::new(sensor(), 0);
         p.start_live(0);
         assert_eq!(spans(&[p.live_tick(2_500)]), vec![(0, 2_000)]);
+    }
+
+    #[test]
+    fn lost_frames_skip_coverage_and_only_frames_behind_a_heartbeat_are_behind() {
+        let mut b = Beats::new(sensor(), 1_000);
+        b.start_live(5_300);
+        assert!(!b.behind(5_100), "before the start: no promise made");
+        assert!(!b.would_move(5_999));
+        assert!(b.would_move(6_000));
+        let first = b.live_tick(6_200);
+        assert!(b.behind(5_999) && !b.behind(6_000));
+        // Frames were lost: nothing up to 7,400 is vouched for, and no heartbeat says so.
+        b.skip_to(7_400);
+        assert!(!b.behind(6_500), "skipped, not covered");
+        assert!(b.live_tick(7_300).is_none());
+        let next = b.live_tick(8_100);
+        assert_eq!(spans(&[first, next]), vec![(5_300, 6_000), (7_400, 8_000)]);
+        assert!(b.behind(7_500) && !b.behind(7_399));
     }
 }

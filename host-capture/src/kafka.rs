@@ -23,7 +23,9 @@
 //! asked in the background, [`Partitions`]), each after every record of its span: a heartbeat
 //! waits while a parked record of an earlier time waits, and while the partition count is not
 //! known yet. Waiting heartbeats merge (coverage is contiguous), so they take no room. They are
-//! not records: they are counted apart and never make the run's records undelivered.
+//! not records: they are counted apart and never make the run's records undelivered. A record
+//! that is dropped or refused leaves a hole (`crate::holes`) in the heartbeats: its interval is
+//! cut out of every heartbeat not sent yet, so no heartbeat vouches for bytes that were lost.
 
 use std::collections::VecDeque;
 use std::ffi::CStr;
@@ -43,6 +45,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::delivery::{HEARTBEAT, Reports, Tally};
 pub use crate::delivery::{LATENCY_BOUNDS, Latencies};
+use crate::holes::Holes;
 use crate::overflow::{Overflow, Parked};
 use crate::partitions::Partitions;
 use crate::produce::{ANY_PARTITION, Message, TopicProducer};
@@ -176,6 +179,8 @@ pub struct KafkaSink {
     partitions: Partitions,
     /// Heartbeats not yet sent to every partition, with the next partition to send to.
     beats: VecDeque<(Heartbeat, i32)>,
+    /// The intervals of records dropped or refused, cut out of the heartbeats.
+    holes: Holes,
     /// A replay: wait for room in a full queue (while the broker acknowledges).
     wait_for_room: bool,
     /// Delivery reports served when last looked, and when that count last moved.
@@ -307,6 +312,7 @@ impl KafkaSink {
             drop_log: RateLimit::new(1, Duration::from_secs(10)),
             partitions: Partitions::start(brokers, settings, topic)?,
             beats: VecDeque::new(),
+            holes: Holes::default(),
             wait_for_room: *wait_for_room,
             served: (0, Instant::now()),
             stalled: false,
@@ -484,6 +490,7 @@ impl KafkaSink {
                     "kafka: a record was refused"
                 );
                 self.refused.add(counts);
+                self.lost(&record);
                 Ok(())
             }
         }
@@ -493,6 +500,7 @@ impl KafkaSink {
         if self.parked.park(record) != Parked::Dropped {
             return;
         }
+        self.lost(&record);
         if self.drop_log.allow() {
             let d = self.refused.get().plus(self.parked.dropped());
             tracing::error!(
@@ -529,16 +537,36 @@ impl KafkaSink {
         }
     }
 
-    /// Sends the first waiting heartbeat to the partitions it has not reached yet; false when
-    /// it must wait (no partition count yet, or a full queue).
+    /// `record` will never reach the broker: no heartbeat may cover its interval (one
+    /// millisecond, the packet's, when records are per packet).
+    fn lost(&mut self, record: &Record) {
+        let end = record.start_ms.saturating_add(self.interval_ms.max(1));
+        self.holes.add(record.start_ms, end);
+    }
+
+    /// Sends the first waiting heartbeat to the partitions it has not reached yet, less the
+    /// holes (true also when a hole took all of it); false when it must wait (no partition
+    /// count yet, or a full queue).
     fn send_beat(&mut self) -> bool {
         let n = i32::try_from(self.partitions.count()).unwrap_or(i32::MAX);
+        if n == 0 {
+            return self.beats.is_empty();
+        }
+        if let Some(&(h, 0)) = self.beats.front() {
+            // Not sent anywhere yet: cut out the holes first.
+            let (now, rest) = self.holes.cut(h);
+            self.beats.pop_front();
+            if let Some(r) = rest {
+                self.beats.push_front((r, 0));
+            }
+            match now {
+                Some(piece) => self.beats.push_front((piece, 0)),
+                None => return true,
+            }
+        }
         let Some((h, next)) = self.beats.front_mut() else {
             return true;
         };
-        if n == 0 {
-            return false;
-        }
         let value = h.kafka_value();
         while *next < n {
             let message = Message {

@@ -12,6 +12,7 @@ mod beats;
 mod bpf;
 mod cli;
 mod delivery;
+mod holes;
 mod kafka;
 mod kafka_thread;
 mod lines;

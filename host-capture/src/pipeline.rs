@@ -64,6 +64,8 @@ pub struct Pipeline {
     progress: Progress,
     /// `stats.behind_heartbeat` as last logged.
     behind_reported: u64,
+    /// Live: the kernel's drop counter when coverage last moved.
+    drops_vouched: u64,
 }
 
 /// How a run ended.
@@ -90,6 +92,7 @@ impl Pipeline {
             health: Health::new(host_common::notify::Notifier::disabled("host-capture")),
             progress: Progress::new(options.progress, Unit::Bytes, "packets"),
             behind_reported: 0,
+            drops_vouched: 0,
         }
     }
 
@@ -175,7 +178,7 @@ impl Pipeline {
             let began = if live { now_ms() } else { 0 };
             match source.pump(&mut |lt, ts, data| self.frame(lt, ts, data, live))? {
                 Pumped::Frames => {}
-                Pumped::Drained => self.live_interval_end(began),
+                Pumped::Drained => self.live_interval_end(source, began),
                 Pumped::End => {
                     tracing::debug!("end of the input");
                     return Ok(None);
@@ -208,7 +211,7 @@ impl Pipeline {
     /// Live, the ring read empty after wall-clock time `now`: every open interval whose end
     /// is `LIVE_FLUSH_DELAY_MS` behind it is flushed, and then (its records out) the heartbeat
     /// up to there.
-    fn live_interval_end(&mut self, now: u64) {
+    fn live_interval_end(&mut self, source: &mut Source, now: u64) {
         if self.stats.behind_heartbeat > self.behind_reported {
             tracing::warn!(
                 frames = self.stats.behind_heartbeat - self.behind_reported,
@@ -225,9 +228,40 @@ impl Pipeline {
         ) {
             self.sinks.flush();
         }
+        if !self
+            .beats
+            .as_ref()
+            .is_some_and(|b| b.would_move(flushed_to))
+        {
+            return;
+        }
+        self.vouch_for_drops(source);
         if let Some(h) = self.beats.as_mut().and_then(|b| b.live_tick(flushed_to)) {
             self.sinks.heartbeat(h);
             self.sinks.flush();
+        }
+    }
+
+    /// Before coverage moves (once per interval, so the syscall costs nothing): frames the
+    /// kernel dropped since it last moved were lost somewhere after that, so coverage skips
+    /// ahead to now without a heartbeat. A consumer then sees a gap, never a quiet network made
+    /// of lost frames.
+    fn vouch_for_drops(&mut self, source: &mut Source) {
+        let Some((kernel, _)) = source.drops() else {
+            return;
+        };
+        if kernel <= self.drops_vouched {
+            return;
+        }
+        let now = now_ms();
+        tracing::warn!(
+            dropped = kernel - self.drops_vouched,
+            "the kernel dropped frames (the capture fell behind): no heartbeat up to now, so a \
+             consumer sees a gap there, not a quiet network"
+        );
+        self.drops_vouched = kernel;
+        if let Some(b) = self.beats.as_mut() {
+            b.skip_to(now);
         }
     }
 

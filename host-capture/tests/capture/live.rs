@@ -134,7 +134,7 @@ fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_th
         l.starts_with("INFO host_capture::pipeline: stats ")
     });
     let pid = Pid::from_raw(child.id() as i32);
-    kill(pid, Signal::SIGSTOP).unwrap();
+    stop(pid);
     const FRAMES: u64 = 3 * 4096;
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     for _ in 0..FRAMES {
@@ -179,6 +179,106 @@ fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_th
         !end.stderr.contains("behind_heartbeat") && !end.stderr.contains("after a heartbeat"),
         "{}",
         end.stderr
+    );
+    drop(receiver);
+}
+
+/// Frames the kernel dropped (a ring too small for a stall) make a gap in the coverage, not a
+/// quiet stretch: no heartbeat covers the time they were lost in. The capture, with the least
+/// ring there is, is stopped while 20,000 datagrams arrive; the kernel drops most of them, and
+/// no heartbeat spans the stop.
+#[test]
+fn frames_the_kernel_dropped_leave_a_gap_in_the_coverage() {
+    if !can_capture() {
+        return;
+    }
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let filter = format!("udp and dst port {port}");
+    let mut child = Watched::spawn(Command::new(bin()).args([
+        "-i",
+        "lo",
+        "-f",
+        &filter,
+        "--immediate",
+        "--buffer-size",
+        "65536",
+        "--output",
+        "-",
+        "--sensor-id",
+        "test/drops",
+        "--stats-interval",
+        "100ms",
+    ]));
+    child.wait_for("the loop's first counters", Duration::from_secs(10), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+    });
+    let pid = Pid::from_raw(child.id() as i32);
+    stop(pid);
+    let stopped = now_ms();
+    const FRAMES: u64 = 20_000;
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..FRAMES {
+        sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
+    }
+    let due = (now_ms() / 1000 + 1) * 1000 + 500;
+    while now_ms() < due {
+        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
+    }
+    let resumed = now_ms();
+    kill(pid, Signal::SIGCONT).unwrap();
+    // Nothing was read before the stop: the first frames counted are a pump's read of the
+    // ring, which holds a few hundred frames, less than one pump takes (4,096). Then there is
+    // room for a marker of another size (1,028 bytes of IP: the only count that is not a
+    // multiple of 100); once it is counted, the ring has been read past every datagram.
+    child.wait_for("frames read after the stop", Duration::from_secs(30), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ") && counter(l, "frames") > Some(0)
+    });
+    sender.send_to(&[1u8; 1000], ("127.0.0.1", port)).unwrap();
+    let line = child.wait_for("the marker counted", Duration::from_secs(30), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+            && counter(l, "counted_bytes").is_some_and(|b| b % 100 == 28)
+    });
+    // (On lo the ring also gets each datagram's outgoing copy, which libpcap discards after
+    // reading it: drops count both, so they are not FRAMES - frames.)
+    let drops = counter(&line, "kernel_drops").unwrap_or(0);
+    let frames = counter(&line, "frames").unwrap_or(0);
+    assert!(
+        drops > 0 && frames <= FRAMES,
+        "the ring held them all: {line}"
+    );
+    // Coverage goes on after the stop: wait for the next interval's heartbeat to be due.
+    let due = (now_ms() / 1000 + 2) * 1000 + 300;
+    while now_ms() < due {
+        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
+    }
+    kill(pid, Signal::SIGINT).unwrap();
+    let end = child.finish(Duration::from_secs(20));
+    assert!(end.status.success(), "{}", end.stderr);
+    assert!(
+        end.stderr.contains("the kernel dropped frames"),
+        "{}",
+        end.stderr
+    );
+    let stdout = text(&end.stdout);
+    let spans: Vec<(u64, u64)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            (w.get(1) == Some(&"heartbeat")).then(|| (w[0].parse().unwrap(), w[3].parse().unwrap()))
+        })
+        .collect();
+    // No heartbeat vouches for any moment of the stop, when the frames were lost.
+    for (s, e) in &spans {
+        assert!(
+            *e <= stopped || *s >= resumed,
+            "the heartbeat {s}–{e} covers the stop {stopped}–{resumed}:\n{stdout}"
+        );
+    }
+    // And coverage went on after it.
+    assert!(
+        spans.iter().any(|(s, _)| *s >= resumed),
+        "no heartbeat after the stop:\n{stdout}"
     );
     drop(receiver);
 }
@@ -352,4 +452,24 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Stops `pid` (SIGSTOP) and waits until the kernel says it is stopped (`T` in
+/// `/proc/PID/stat`): from then on it reads nothing.
+fn stop(pid: Pid) {
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // The state follows the command name's closing parenthesis.
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+        if state == Some(Some('T')) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} not stopped: {stat}"
+        );
+        std::thread::yield_now();
+    }
 }
