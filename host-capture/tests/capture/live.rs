@@ -143,10 +143,7 @@ fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_th
     }
     // The clock, not a guess: past the end of the last datagram's 1-s interval plus the 200-ms
     // flush delay, with room to spare, before the capture runs again.
-    let due = (now_ms() / 1000 + 1) * 1000 + 500;
-    while now_ms() < due {
-        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
-    }
+    clock_past((now_ms() / 1000 + 1) * 1000 + 500);
     kill(pid, Signal::SIGCONT).unwrap();
     child.wait_for("every datagram counted", Duration::from_secs(30), |l| {
         l.starts_with("INFO host_capture::pipeline: stats ")
@@ -221,10 +218,7 @@ fn frames_the_kernel_dropped_leave_a_gap_in_the_coverage() {
     for _ in 0..FRAMES {
         sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
     }
-    let due = (now_ms() / 1000 + 1) * 1000 + 500;
-    while now_ms() < due {
-        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
-    }
+    clock_past((now_ms() / 1000 + 1) * 1000 + 500);
     let resumed = now_ms();
     kill(pid, Signal::SIGCONT).unwrap();
     // Nothing was read before the stop: the first frames counted are a pump's read of the
@@ -248,10 +242,7 @@ fn frames_the_kernel_dropped_leave_a_gap_in_the_coverage() {
         "the ring held them all: {line}"
     );
     // Coverage goes on after the stop: wait for the next interval's heartbeat to be due.
-    let due = (now_ms() / 1000 + 2) * 1000 + 300;
-    while now_ms() < due {
-        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
-    }
+    clock_past((now_ms() / 1000 + 2) * 1000 + 300);
     kill(pid, Signal::SIGINT).unwrap();
     let end = child.finish(Duration::from_secs(20));
     assert!(end.status.success(), "{}", end.stderr);
@@ -445,6 +436,14 @@ fn nflog_counts_exactly_what_the_firewall_rule_selects() {
     });
     stop_when_counted(child, 35, expected);
     drop((selected, unselected));
+}
+
+/// Returns once the wall clock has passed `due` (ms since the epoch): a wait for the clock
+/// itself, the condition the capture's intervals and heartbeats follow.
+fn clock_past(due: u64) {
+    while now_ms() < due {
+        std::thread::sleep(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
+    }
 }
 
 /// The wall clock, ms since the Unix epoch (what the kernel stamps frames with).
