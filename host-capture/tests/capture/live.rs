@@ -113,28 +113,12 @@ fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_th
     if !can_capture() {
         return;
     }
-    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = receiver.local_addr().unwrap().port();
-    let filter = format!("udp and dst port {port}");
-    let mut child = Watched::spawn(Command::new(bin()).args([
-        "-i",
-        "lo",
-        "-f",
-        &filter,
-        "--immediate",
-        "--output",
-        "-",
-        "--sensor-id",
-        "test/stall",
-        "--stats-interval",
-        "100ms",
-    ]));
-    // The loop runs (and coverage has started) once it logs its counters.
-    child.wait_for("the loop's first counters", Duration::from_secs(10), |l| {
-        l.starts_with("INFO host_capture::pipeline: stats ")
-    });
-    let pid = Pid::from_raw(child.id() as i32);
-    stop(pid);
+    let Stalled {
+        mut child,
+        pid,
+        port,
+        receiver,
+    } = stalled_capture("test/stall", &[]);
     const FRAMES: u64 = 3 * 4096;
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     for _ in 0..FRAMES {
@@ -189,29 +173,12 @@ fn frames_the_kernel_dropped_leave_a_gap_in_the_coverage() {
     if !can_capture() {
         return;
     }
-    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = receiver.local_addr().unwrap().port();
-    let filter = format!("udp and dst port {port}");
-    let mut child = Watched::spawn(Command::new(bin()).args([
-        "-i",
-        "lo",
-        "-f",
-        &filter,
-        "--immediate",
-        "--buffer-size",
-        "65536",
-        "--output",
-        "-",
-        "--sensor-id",
-        "test/drops",
-        "--stats-interval",
-        "100ms",
-    ]));
-    child.wait_for("the loop's first counters", Duration::from_secs(10), |l| {
-        l.starts_with("INFO host_capture::pipeline: stats ")
-    });
-    let pid = Pid::from_raw(child.id() as i32);
-    stop(pid);
+    let Stalled {
+        mut child,
+        pid,
+        port,
+        receiver,
+    } = stalled_capture("test/drops", &["--buffer-size", "65536"]);
     let stopped = now_ms();
     const FRAMES: u64 = 20_000;
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -451,6 +418,41 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A capture of lo in pipe mode with heartbeats, stopped once its loop runs.
+struct Stalled {
+    child: Watched,
+    pid: Pid,
+    /// The port whose UDP datagrams it captures (held by `receiver` while the test runs).
+    port: u16,
+    receiver: UdpSocket,
+}
+
+/// Starts host-capture on lo (`--immediate`, stdout lines, heartbeats of `sensor`, counters
+/// every 100 ms, and `extra`) for datagrams to a port of its own, waits until its loop runs
+/// (coverage has started once it logs its counters), then stops it.
+fn stalled_capture(sensor: &str, extra: &[&str]) -> Stalled {
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let filter = format!("udp and dst port {port}");
+    let mut child = Watched::spawn(
+        Command::new(bin())
+            .args(["-i", "lo", "-f", &filter, "--immediate", "--output", "-"])
+            .args(["--sensor-id", sensor, "--stats-interval", "100ms"])
+            .args(extra),
+    );
+    child.wait_for("the loop's first counters", Duration::from_secs(10), |l| {
+        l.starts_with("INFO host_capture::pipeline: stats ")
+    });
+    let pid = Pid::from_raw(child.id() as i32);
+    stop(pid);
+    Stalled {
+        child,
+        pid,
+        port,
+        receiver,
+    }
 }
 
 /// Stops `pid` (SIGSTOP) and waits until the kernel says it is stopped (`T` in
