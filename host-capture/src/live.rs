@@ -118,9 +118,8 @@ impl Live {
     }
 
     /// Waits up to `wait` for frames, then hands each one to `each` (at most a batch).
-    /// Returns how many frames there were.
     ///
-    /// True when the ring was found empty (fewer than a batch of frames handed over): every
+    /// Returns true when the ring was found empty (fewer than a batch of frames handed over): every
     /// frame the ring showed when this call began has been handed over. libpcap's dispatch
     /// stops early only at a ring slot (TPACKET_V2) or block (TPACKET_V3) that is not the
     /// reader's yet.

@@ -120,14 +120,7 @@ fn frames_held_in_the_ring_by_a_stall_go_out_before_the_heartbeat_that_covers_th
         receiver,
     } = stalled_capture("test/stall", &[]);
     const FRAMES: u64 = 3 * 4096;
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for _ in 0..FRAMES {
-        // 100 bytes of IP each.
-        sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
-    }
-    // The clock, not a guess: past the end of the last datagram's 1-s interval plus the 200-ms
-    // flush delay, with room to spare, before the capture runs again.
-    clock_past((now_ms() / 1000 + 1) * 1000 + 500);
+    flood(port, FRAMES);
     kill(pid, Signal::SIGCONT).unwrap();
     child.wait_for("every datagram counted", Duration::from_secs(30), |l| {
         l.starts_with("INFO host_capture::pipeline: stats ")
@@ -181,11 +174,7 @@ fn frames_the_kernel_dropped_leave_a_gap_in_the_coverage() {
     } = stalled_capture("test/drops", &["--buffer-size", "65536"]);
     let stopped = now_ms();
     const FRAMES: u64 = 20_000;
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for _ in 0..FRAMES {
-        sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
-    }
-    clock_past((now_ms() / 1000 + 1) * 1000 + 500);
+    let sender = flood(port, FRAMES);
     let resumed = now_ms();
     kill(pid, Signal::SIGCONT).unwrap();
     // Nothing was read before the stop: the first frames counted are a pump's read of the
@@ -453,6 +442,18 @@ fn stalled_capture(sensor: &str, extra: &[&str]) -> Stalled {
         port,
         receiver,
     }
+}
+
+/// Sends `frames` UDP datagrams of 100 bytes of IP each to `port` on lo, then waits for the
+/// clock, not a guess: past the end of the last one's 1-s interval plus the 200-ms flush delay,
+/// with room to spare. Returns the sending socket.
+fn flood(port: u16, frames: u64) -> UdpSocket {
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..frames {
+        sender.send_to(&[0u8; 72], ("127.0.0.1", port)).unwrap();
+    }
+    clock_past((now_ms() / 1000 + 1) * 1000 + 500);
+    sender
 }
 
 /// Stops `pid` (SIGSTOP) and waits until the kernel says it is stopped (`T` in
